@@ -1,0 +1,74 @@
+"""PANet's path aggregation FPN (Liu et al. 2018), structured as mmdetection 3.x `necks/pafpn.py`.
+
+It is FPN plus a bottom-up path: starting from the finest FPN output, each level adds a 3×3
+stride-2 conv of the *already augmented* level below, then a further 3×3 conv smooths every level
+except the finest, which is passed through unchanged. The bottom-up path gives the top levels a
+short route (a dozen layers) to fine, well-localised features instead of the long one through the
+backbone. Standard configuration [256, 512, 1024, 2048] → 256, 5 outputs: 6,884,864 parameters.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from .fpn import FPN
+from .layers import conv_block, init_convs
+from .receptive_field import conv
+from .topology import Edge, Node, Topology, input_nodes
+from .trace import record
+
+
+class PAFPN(FPN):
+    _output_prefix = "F"  # FPN-stage outputs; the neck's outputs are the bottom-up P levels
+
+    def __init__(
+        self,
+        in_channels: Sequence[int] = (24, 40, 112, 320),
+        out_channels: int = 64,
+        num_outs: int = 5,
+        start_level: int = 0,
+        add_extra_convs: bool | str = False,
+        relu_before_extra_convs: bool = False,
+        norm: bool = False,
+        first_level: int = 2,
+    ) -> None:
+        super().__init__(in_channels, out_channels, num_outs, start_level, add_extra_convs,
+                         relu_before_extra_convs, norm, first_level)
+        steps = self.used - 1
+        self.downsample_convs = nn.ModuleList(
+            conv_block(out_channels, out_channels, 3, stride=2, norm=norm) for _ in range(steps))
+        self.pafpn_convs = nn.ModuleList(
+            conv_block(out_channels, out_channels, 3, norm=norm) for _ in range(steps))
+        for block in (*self.downsample_convs, *self.pafpn_convs):
+            init_convs(block, "xavier_uniform")
+
+    def _topology(self) -> Topology:
+        names = self._input_names()
+        finest, top = self.levels[0], self.levels[-1]
+        nodes = input_nodes(names, [self.first_level + i for i in range(len(names))])
+        nodes += self._fpn_nodes()
+        below = f"F{finest}"  # the finest level is not augmented: N_finest = F_finest
+        for lvl in self.levels[1:]:
+            nodes.append(Node(f"N{lvl}", "add", (
+                Edge(f"F{lvl}", "identity"),
+                Edge(below, "3×3 s2 conv", (conv(3, 2),))), lvl,
+                note=f"bottom-up: a 3×3 stride-2 conv of level {lvl - 1} added to the FPN level {lvl}"))
+            below = f"N{lvl}"
+        for lvl in self.levels[1:]:
+            nodes.append(Node(f"P{lvl}", "conv", (Edge(f"N{lvl}", "3×3 conv", (conv(3),)),), lvl,
+                              note="3×3 conv after the bottom-up merge"))
+        nodes += self._extra_nodes({"input": names[-1], "lateral": f"L{top}", "output": f"P{top}"})
+        outputs = (f"F{finest}",) + self._outputs()[1:]
+        return Topology("pafpn", tuple(nodes), outputs)
+
+    def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:
+        self._record_inputs(feats)
+        laterals, merged = self.top_down(feats)
+        fpn_outs = [record(f"F{lvl}", c(m)) for lvl, c, m in zip(self.levels, self.fpn_convs, merged)]
+        augmented = [fpn_outs[0]]
+        for i, lvl in enumerate(self.levels[1:]):
+            augmented.append(record(f"N{lvl}", fpn_outs[i + 1] + self.downsample_convs[i](augmented[-1])))
+        outs = [fpn_outs[0]] + [record(f"P{lvl}", c(x))
+                                for lvl, c, x in zip(self.levels[1:], self.pafpn_convs, augmented[1:])]
+        return self.extra_levels(outs, feats, laterals[-1])
