@@ -1,0 +1,215 @@
+"""The analysis pipeline: picture → backbone levels → neck → one result holding everything views need.
+
+Models are built once and kept (backbone per device, necks per configuration and device); the
+backbone's features are cached per picture, so changing the neck or its configuration reruns
+only the neck.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from threading import Lock
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.flop_counter import FlopCounterMode
+
+from . import receptive_field as rfm
+from .backbone import EfficientNetLite0, LevelInfo, build_backbone, normalise, top_k
+from .imaging import Picture
+from .layers import Neck
+from .registry import build_neck, neck_parameters
+from .topology import Topology
+from .trace import Trace, tracing
+
+CLASSIFIER_SIZE = 224  # Lite0's training resolution: the top-5 is computed on a resized copy
+
+
+def available_devices() -> list[str]:
+    """Devices that exist here, CPU first."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+@dataclass(frozen=True)
+class CellGrid:
+    """Where the cells of a feature map sit on the analysed picture: cell (i, j) is centred at
+    (start_y + i·jump, start_x + j·jump) in analysed-pixel coordinates and spans one jump."""
+
+    jump: float
+    start_y: float
+    start_x: float
+    rf_size: float  # theoretical receptive field of one cell, in analysed pixels
+
+
+@dataclass
+class BackboneResult:
+    features: dict[str, Tensor]  # "image" (normalised picture) and C1…C5, on the analysis device
+    info: list[LevelInfo]
+    grids: dict[str, CellGrid]  # per level C1…C5
+    top5: list[tuple[int, str, float]]
+    flops: int
+    seconds: float
+
+
+@dataclass
+class Analysis:
+    picture: Picture
+    device: str
+    backbone: BackboneResult
+    neck_name: str
+    config: dict[str, Any]
+    topology: Topology
+    trace: Trace  # every node's tensor on the CPU, in execution order
+    outputs: list[str]
+    params: int
+    flops: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def grid(self, level: int) -> CellGrid:
+        """Cell grid of a pyramid level; levels above C5 continue C5's grid at twice the jump."""
+        grids = self.backbone.grids
+        if f"C{level}" in grids:
+            return grids[f"C{level}"]
+        top = max(info.level for info in self.backbone.info)
+        g = grids[f"C{top}"]
+        factor = 2 ** (level - top)
+        return CellGrid(g.jump * factor, g.start_y, g.start_x, g.rf_size + (factor - 1) * g.jump)
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.lock = Lock()
+
+    def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
+        with self.lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+        value = make()
+        with self.lock:
+            self[key] = value
+            while len(self) > self.size:
+                self.popitem(last=False)
+        return value
+
+
+_backbones = _LRU(4)
+_necks = _LRU(16)
+_features = _LRU(8)
+_flops = _LRU(64)
+
+
+def backbone_on(device: str) -> EfficientNetLite0:
+    return _backbones.get_or_make(device, lambda: build_backbone().to(device))
+
+
+def neck_on(name: str, config: Mapping[str, Any], device: str, seed: int = 0) -> Neck:
+    key = (name, repr(sorted(config.items())), device, seed)
+    return _necks.get_or_make(key, lambda: build_neck(name, seed=seed, **config).to(device))
+
+
+def _grids(model: EfficientNetLite0, height: int, width: int) -> dict[str, CellGrid]:
+    grids = {}
+    for name, layers in model.layer_chain().items():
+        ry = rfm.through(layers, size=height)
+        rx = rfm.through(layers, size=width)
+        grids[name] = CellGrid(ry.jump, ry.start, rx.start, ry.size)
+    return grids
+
+
+def run_backbone(picture: Picture, device: str = "cpu") -> BackboneResult:
+    """C1…C5 and the top-5 of a picture, cached per picture and device."""
+    key = (hashlib.sha1(picture.rgb.tobytes()).hexdigest(), picture.rgb.shape, device)
+
+    def make() -> BackboneResult:
+        model = backbone_on(device)
+        x = normalise(picture.tensor().to(device))
+        with torch.inference_mode():
+            start = time.perf_counter()
+            feats = model.forward_features(x)
+            _synchronize(device)
+            seconds = time.perf_counter() - start
+            small = F.interpolate(picture.tensor().to(device), size=(CLASSIFIER_SIZE,) * 2,
+                                  mode="bilinear", antialias=True, align_corners=False)
+            top5 = top_k(model(normalise(small)))
+        flops = count_flops(lambda: model.forward_features(x), ("backbone", device, tuple(x.shape)))
+        info = model.feature_info
+        features = {"image": x, **{i.name: f for i, f in zip(info, feats)}}
+        h, w = picture.rgb.shape[:2]
+        return BackboneResult(features, info, _grids(model, h, w), top5, flops, seconds)
+
+    return _features.get_or_make(key, make)
+
+
+def count_flops(run: Callable[[], Any], key: Any) -> int:
+    """FLOPs of `run()` by torch.utils.flop_counter, cached by `key` (model, device, input shapes).
+    Counted in a separate run: the counter slows the forward it watches."""
+    def count() -> int:
+        counter = FlopCounterMode(display=False)
+        with torch.inference_mode(), counter:
+            run()
+        return counter.get_total_flops()
+
+    return _flops.get_or_make(key, count)
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)  # so timings cover the GPU work, not just its launch
+
+
+def analyse(picture: Picture, neck_name: str, config: Mapping[str, Any] | None = None,
+            device: str = "cpu", seed: int = 0) -> Analysis:
+    """Run the backbone (cached) and the neck once with tracing; returns every node's tensor."""
+    config = dict(config or {})
+    backbone = run_backbone(picture, device)
+    start = time.perf_counter()
+    neck = neck_on(neck_name, config, device, seed)
+    built = time.perf_counter()
+    missing = [n for n in neck.input_names if n not in backbone.features]
+    if missing:
+        raise ValueError(f"{neck_name} reads {missing}, which the backbone does not produce")
+    inputs = [backbone.features[n] for n in neck.input_names]
+    with torch.inference_mode(), tracing() as trace:
+        neck(inputs)
+    _synchronize(device)
+    ran = time.perf_counter()
+    trace.tensors = {k: v.float().cpu() for k, v in trace.tensors.items()}
+    trace.extras = {k: {n: v.cpu() if isinstance(v, Tensor) else v for n, v in e.items()}
+                    for k, e in trace.extras.items()}
+    shapes = tuple(tuple(x.shape) for x in inputs)
+    flops = count_flops(lambda: neck(inputs), (neck_name, repr(sorted(config.items())), device, seed, shapes))
+    timings = {"backbone": backbone.seconds, "neck build": built - start, "neck": ran - built}
+    return Analysis(picture, device, backbone, neck_name, config, neck.topology, trace,
+                    list(neck.topology.outputs), neck_parameters(neck), flops, timings)
+
+
+def base_receptive_fields(analysis: Analysis) -> dict[str, rfm.RF]:
+    """Receptive fields (along the height) of the neck's input nodes, for Topology.receptive_fields."""
+    base: dict[str, rfm.RF] = {}
+    for name in analysis.topology.inputs:
+        if name == "image":
+            base[name] = rfm.PIXELS
+        else:
+            g = analysis.backbone.grids[name]
+            base[name] = rfm.RF(g.rf_size, g.jump, g.start_y)
+    return base
+
+
+def describe_shape(t: Tensor) -> str:
+    """C×H×W of a batch-1 feature map, or the length of a vector."""
+    dims = list(t.shape[1:])
+    return "×".join(str(d) for d in dims) if dims else "1"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create .venv (Python 3.11) with the app's dependencies; with --dev also the test tools and the
+# Debian chromium the browser tests drive. Safe to rerun: pip skips what is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PY" -m venv .venv 2>/dev/null; then
+    # Debian ships venv separately.
+    as_root apt-get update -qq && as_root apt-get install -y -qq python3-venv >/dev/null
+    rm -rf .venv && "$PY" -m venv .venv
+  fi
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+req=requirements.txt
+[ "${1:-}" = "--dev" ] && req=requirements-dev.txt
+.venv/bin/python -m pip install -q -r "$req"
+if [ "${1:-}" = "--dev" ] && ! command -v chromium >/dev/null; then
+  as_root apt-get update -qq && as_root apt-get install -y -qq chromium >/dev/null
+fi

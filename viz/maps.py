@@ -1,0 +1,114 @@
+"""Feature maps on the picture: mean-activation heatmaps aligned by the exact cell grid, top channels,
+and the shapes table of the backbone levels."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from necks.analysis import BackboneResult, CellGrid
+from necks.imaging import Picture
+
+HEATMAP_CMAP = "viridis"  # perceptually uniform and colour-blind safe
+CHANNEL_CMAP = "cividis"
+TITLE_SIZE = 13
+LABEL_SIZE = 11
+
+
+def _original_extent(picture: Picture, grid: CellGrid, rows: int, cols: int) -> tuple[float, float, float, float]:
+    """imshow extent (left, right, bottom, top) of a rows×cols map in original-picture pixels.
+
+    Cell (i, j) spans one jump around its centre in analysed pixels; analysed pixel-centre
+    coordinate u maps to (u + ½)/scale − ½ in the original picture.
+    """
+    sx, sy = picture.scale_xy
+    left = grid.start_x - grid.jump / 2
+    top = grid.start_y - grid.jump / 2
+    right = left + cols * grid.jump
+    bottom = top + rows * grid.jump
+    return ((left + 0.5) / sx - 0.5, (right + 0.5) / sx - 0.5,
+            (bottom + 0.5) / sy - 0.5, (top + 0.5) / sy - 0.5)
+
+
+def show_picture(ax: Axes, picture: Picture) -> None:
+    """The analysed picture stretched over the original picture's pixel coordinates."""
+    w, h = picture.original_size
+    ax.imshow(picture.rgb, extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    ax.set_xlabel("x (px of the uploaded picture)", fontsize=LABEL_SIZE - 2)
+    ax.set_ylabel("y (px)", fontsize=LABEL_SIZE - 2)
+    ax.tick_params(labelsize=LABEL_SIZE - 3)
+
+
+def mean_map(feature: torch.Tensor) -> np.ndarray:
+    """Mean over channels of a 1×C×H×W map, as H×W float."""
+    return feature[0].float().mean(dim=0).cpu().numpy()
+
+
+def overlay_heatmap(ax: Axes, picture: Picture, values: np.ndarray, grid: CellGrid, alpha: float = 0.6):
+    """Draw the picture and a heatmap of one value per cell aligned on it; returns the image artist."""
+    show_picture(ax, picture)
+    extent = _original_extent(picture, grid, *values.shape)
+    return ax.imshow(values, extent=extent, cmap=HEATMAP_CMAP, alpha=alpha, interpolation="nearest")
+
+
+def levels_overview(picture: Picture, backbone: BackboneResult) -> Figure:
+    """Mean activation of every backbone level overlaid on the picture, one panel per level."""
+    n = len(backbone.info)
+    w, h = picture.original_size
+    panel_h = 3.4
+    fig = Figure(figsize=(min(4.0 * n, 4.0 * n * (w / h) * 0.9 + 1.5), panel_h + 0.9), layout="constrained")
+    axes = fig.subplots(1, n)
+    for ax, info in zip(np.atleast_1d(axes), backbone.info):
+        feature = backbone.features[info.name]
+        im = overlay_heatmap(ax, picture, mean_map(feature), backbone.grids[info.name])
+        _, c, fh, fw = feature.shape
+        ax.set_title(f"{info.name} · stride {info.stride}\n{c}×{fh}×{fw}", fontsize=TITLE_SIZE)
+        bar = fig.colorbar(im, ax=ax, orientation="horizontal", shrink=0.85, pad=0.02)
+        bar.set_label("mean activation over channels", fontsize=LABEL_SIZE - 2)
+        bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
+    fig.suptitle("Backbone levels (EfficientNet-Lite0, ImageNet weights): where each level responds",
+                 fontsize=TITLE_SIZE + 1)
+    return fig
+
+
+def top_channels(feature: torch.Tensor, name: str, k: int = 8) -> Figure:
+    """The k channels of a 1×C×H×W map with the most energy (sum of squares), each on its own scale."""
+    maps = feature[0].float().cpu()
+    energy = maps.pow(2).sum(dim=(1, 2))
+    k = min(k, maps.shape[0])
+    order = energy.argsort(descending=True)[:k].tolist()
+    cols = min(4, k)
+    rows = (k + cols - 1) // cols
+    h, w = maps.shape[-2:]
+    cell = 2.6
+    fig = Figure(figsize=(cols * cell * max(0.6, min(1.6, w / h)) + 0.6, rows * cell + 0.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax, ch in zip(axes, order):
+        im = ax.imshow(maps[ch].numpy(), cmap=CHANNEL_CMAP, interpolation="nearest")
+        ax.set_title(f"channel {ch} · energy {energy[ch]:.3g}", fontsize=LABEL_SIZE)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        bar = fig.colorbar(im, ax=ax, shrink=0.8)
+        bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
+    for ax in axes[len(order):]:
+        ax.axis("off")
+    fig.suptitle(f"{name}: top {k} of {maps.shape[0]} channels by energy (activation, per-channel colour scale)",
+                 fontsize=TITLE_SIZE)
+    return fig
+
+
+BACKBONE_TABLE_HEADERS = ["level", "stride", "channels", "H", "W", "RF (px)", "mean", "max"]
+
+
+def backbone_table(backbone: BackboneResult) -> list[list]:
+    """One row per backbone level: shape, stride and theoretical receptive field in analysed pixels."""
+    rows = []
+    for info in backbone.info:
+        f = backbone.features[info.name]
+        rows.append([info.name, info.stride, f.shape[1], f.shape[2], f.shape[3],
+                     int(backbone.grids[info.name].rf_size), round(float(f.float().mean()), 4),
+                     round(float(f.float().max()), 4)])
+    return rows
