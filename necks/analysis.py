@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any
@@ -75,6 +76,7 @@ class Analysis:
     params: int
     flops: int
     timings: dict[str, float] = field(default_factory=dict)
+    node_params: dict[str, int] = field(default_factory=dict)  # parameters of the op that made each node
 
     def grid(self, level: int) -> CellGrid:
         """Cell grid of a pyramid level; levels above C5 continue C5's grid at twice the jump."""
@@ -183,7 +185,7 @@ def analyse(picture: Picture, neck_name: str, config: Mapping[str, Any] | None =
     if missing:
         raise ValueError(f"{neck_name} reads {missing}, which the backbone does not produce")
     inputs = [backbone.features[n] for n in neck.input_names]
-    with torch.inference_mode(), tracing() as trace:
+    with torch.inference_mode(), tracing() as trace, _attribute_modules(neck, trace) as module_calls:
         neck(inputs)
     _synchronize(device)
     ran = time.perf_counter()
@@ -194,7 +196,34 @@ def analyse(picture: Picture, neck_name: str, config: Mapping[str, Any] | None =
     flops = count_flops(lambda: neck(inputs), (neck_name, repr(sorted(config.items())), device, seed, shapes))
     timings = {"backbone": backbone.seconds, "neck build": built - start, "neck": ran - built}
     return Analysis(picture, device, backbone, neck_name, config, neck.topology, trace,
-                    list(neck.topology.outputs), neck_parameters(neck), flops, timings)
+                    list(neck.topology.outputs), neck_parameters(neck), flops, timings,
+                    _node_params(neck, trace, module_calls))
+
+
+@contextmanager
+def _attribute_modules(neck: Neck, trace: Trace) -> Iterator[list[tuple[int, str]]]:
+    """Log (nodes recorded so far, module name) for every call of a module that holds parameters of
+    its own: one that starts while k nodes are recorded computes part of node k, the next one."""
+    calls: list[tuple[int, str]] = []
+    handles = [m.register_forward_pre_hook(lambda *_, name=name: calls.append((len(trace.tensors), name)))
+               for name, m in neck.named_modules() if any(True for _ in m.parameters(recurse=False))]
+    try:
+        yield calls
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _node_params(neck: Neck, trace: Trace, calls: list[tuple[int, str]]) -> dict[str, int]:
+    """Parameters of the layers that computed each node (a shared layer counts at every use)."""
+    modules = dict(neck.named_modules())
+    order = trace.order
+    used: dict[str, set[str]] = {node: set() for node in order}
+    for index, name in calls:
+        if index < len(order):
+            used[order[index]].add(name)
+    return {node: sum(p.numel() for name in names for p in modules[name].parameters(recurse=False))
+            for node, names in used.items()}
 
 
 def base_receptive_fields(analysis: Analysis) -> dict[str, rfm.RF]:

@@ -170,6 +170,17 @@ class EfficientNetLite0(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.classify(self.forward_features(x)[-1])
 
+    def conv_layers_between(self, lower: int, upper: int) -> int:
+        """Conv layers from the output of level `lower` to the output of level `upper` (PANet's
+        "long path" through the backbone)."""
+        level, count = 1, 0
+        for block in self._blocks:
+            if block.stride == 2:
+                level += 1
+            if lower < level <= upper:
+                count += sum(1 for m in block.modules() if isinstance(m, nn.Conv2d) and m is not block.rfp_conv)
+        return count
+
     def layer_chain(self) -> dict[str, list[Layer]]:
         """The conv/pool layers from the picture to each level, for receptive-field maths.
         Padding is left to the receptive-field code (TF SAME depends on the size)."""

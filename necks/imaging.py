@@ -133,3 +133,12 @@ def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side
         raise ImageError(f"The picture file is damaged or truncated ({e}). Re-export it and try "
                          "again.") from None
     return Picture(np.asarray(rgb, dtype=np.uint8).copy(), original, fmt, frames)
+
+
+def rescaled(picture: Picture, factor: float, min_side: int = MIN_SIDE) -> Picture:
+    """The same picture analysed at `factor` times its size (at least `min_side` px a side), still
+    mapped onto the original picture: for lessons that compare sizes."""
+    h, w = picture.rgb.shape[:2]
+    size = (max(min_side, round(w * factor)), max(min_side, round(h * factor)))
+    rgb = Image.fromarray(picture.rgb).resize(size, Image.Resampling.LANCZOS)
+    return Picture(np.asarray(rgb).copy(), picture.original_size, picture.source_format, picture.frames)

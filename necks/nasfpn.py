@@ -58,6 +58,7 @@ CELLS: tuple[Cell, ...] = (
     Cell("sum_77_7", "sum", "p7", "p7_tmp", "p7", 7, True),
     Cell("gp_75_6", "gp", "p7", "p5", "p6", 6, True),
 )
+CELL_OPS = {"gp": "GP cell", "sum": "SUM cell"}  # node ops as the graph labels them
 
 
 def merge_resize(x: Tensor, size: Sequence[int]) -> Tensor:
@@ -208,11 +209,10 @@ class NASFPN(Neck):
                 if cell.op == "gp":
                     # Three edges: a (scaled by the attention), b's attention (GLOBAL: the average
                     # over all of b makes every output cell see the whole picture) and b added
-                    # directly. networkx keeps one edge per (source, target), so the graph shows
-                    # the last one, b's direct edge, whose label names the attention too.
+                    # directly. Topology.graph() joins the two b edges into one labelled edge.
                     inputs = (Edge(holder[cell.a], f"{label_a} × attention", layers_a + tail),
-                              Edge(holder[cell.b], "GP attention", layers_b + (GLOBAL,) + tail),
-                              Edge(holder[cell.b], f"{label_b}, GP attention, +", layers_b + tail))
+                              Edge(holder[cell.b], "σ(GAP) attention", layers_b + (GLOBAL,) + tail),
+                              Edge(holder[cell.b], f"{label_b} +", layers_b + tail))
                     how = f"{cell.b} + sigmoid(GAP({cell.b}))·{cell.a}"
                 else:
                     inputs = (Edge(holder[cell.a], label_a, layers_a + tail),
@@ -220,7 +220,7 @@ class NASFPN(Neck):
                     how = f"{cell.a} + {cell.b}"
                 conv_note = ", then ReLU → 3×3 conv → BN" if cell.with_out_conv else " (no output conv)"
                 node_id = f"s{k}.{cell.name}"
-                nodes.append(Node(node_id, cell.op, inputs, lvl, stage=k,
+                nodes.append(Node(node_id, CELL_OPS[cell.op], inputs, lvl, stage=k,
                                   note=f"resize to level {lvl}, {how}{conv_note}"))
                 holder[cell.out] = node_id
                 levels[cell.out] = lvl

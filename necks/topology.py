@@ -74,13 +74,26 @@ class Topology:
         raise KeyError(node_id)
 
     def graph(self) -> nx.DiGraph:
-        """Nodes carry their attributes and execution index; edges carry the op label."""
+        """Nodes carry their attributes and execution index; edges carry the op label. Two inputs
+        from the same source (a global-pooling cell's attention and addend) share one edge whose
+        label joins both ops."""
         g = nx.DiGraph(name=self.name)
         for index, n in enumerate(self.nodes):
             g.add_node(n.id, index=index, op=n.op, level=n.level, branch=n.branch, stage=n.stage)
             for edge in n.inputs:
-                g.add_edge(edge.source, n.id, op=edge.op)
+                if g.has_edge(edge.source, n.id):
+                    g.edges[edge.source, n.id]["op"] += " / " + edge.op
+                else:
+                    g.add_edge(edge.source, n.id, op=edge.op)
         return g
+
+    def layers_on_path(self, path: Sequence[str]) -> int:
+        """Spatial layers (convs and pools, not resizes or additions) met along a path of node ids."""
+        total = 0
+        for source, target in zip(path, path[1:]):
+            edge = next(e for e in self.node(target).inputs if e.source == source)
+            total += sum(1 for layer in edge.layers if layer.upsample == 1 and not layer.global_pool)
+        return total
 
     def receptive_fields(self, base: Mapping[str, RF]) -> dict[str, list[PathRF]]:
         """Theoretical receptive fields of every node through each distinct path, given the
