@@ -15,92 +15,69 @@ os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
 
 import gradio as gr  # noqa: E402
 
-from necks.analysis import available_devices, run_backbone  # noqa: E402
-from necks.imaging import MAX_SIDE, MIN_SIDE, ImageError, Picture, decode  # noqa: E402
-from viz.maps import BACKBONE_TABLE_HEADERS, backbone_table, levels_overview, top_channels  # noqa: E402
+from necks.analysis import available_devices  # noqa: E402
+from necks.imaging import MAX_SIDE, MIN_SIDE  # noqa: E402
+from necks.registry import NECKS, NeckSpec  # noqa: E402
+from ui.backbone_tab import analyze, build_backbone_tab  # noqa: E402
+from ui.lessons import PANELS  # noqa: E402
+from ui.neck_tab import NeckTab, build_neck_tab, slug  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 SAMPLES = sorted(p for p in (ROOT / "assets" / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
 MAX_UPLOAD = "25mb"
-LEVELS = ["C1", "C2", "C3", "C4", "C5"]
 
 
-def _upload_path(value: Any) -> str:
-    """The server-side file of an upload event run without preprocessing (Gradio has already
-    checked that it lies in its upload cache)."""
-    if value is None:
-        raise gr.Error("Choose a picture first: upload one or click a sample below it.")
-    if isinstance(value, dict):
-        value = value.get("path")
-    if not value:
-        raise gr.Error("The upload did not arrive; please upload the picture again.")
-    return str(value)
-
-
-def load_picture(value: Any) -> Picture:
-    try:
-        return decode(_upload_path(value))
-    except ImageError as e:
-        raise gr.Error(str(e)) from None
-
-
-def analyze(value: Any, device: str, level: str, progress: gr.Progress = gr.Progress()):
-    """Decode the picture, run the backbone, draw every level. Returns the outputs of the Analyze event."""
-    progress(0.05, desc="Decoding the picture")
-    picture = load_picture(value)
-    if device not in available_devices():
-        raise gr.Error(f"Device {device!r} is not available here; choose one of {available_devices()}.")
-    progress(0.25, desc=f"Running EfficientNet-Lite0 on {device}")
-    backbone = run_backbone(picture, device)
-    progress(0.6, desc="Drawing the levels")
-    top5 = {label: p for _, label, p in backbone.top5}
-    ow, oh = picture.original_size
-    w, h = picture.size
-    status = (f"Analysed at {w}×{h} px (uploaded {ow}×{oh}, scale {picture.scale_xy[0]:.3f}) on **{device}** · "
-              f"backbone {backbone.seconds * 1000:.0f} ms · {backbone.flops / 1e9:.2f} GFLOPs")
-    return (top5, levels_overview(picture, backbone), top_channels(backbone.features[level], level),
-            backbone_table(backbone), status, {"picture": picture, "device": device})
-
-
-def show_level(state: dict | None, level: str):
-    if not state:
-        raise gr.Error("Analyse a picture first.")
-    backbone = run_backbone(state["picture"], state["device"])  # cached: no model run
-    return top_channels(backbone.features[level], level)
+def tab_groups() -> dict[str, list[NeckSpec]]:
+    """Registry necks grouped by tab, in registry order."""
+    groups: dict[str, list[NeckSpec]] = {}
+    for spec in NECKS.values():
+        groups.setdefault(spec.tab_title, []).append(spec)
+    return groups
 
 
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="NeckLab") as demo:
         gr.Markdown("# NeckLab\nReal CNN necks on your picture, step by step. The backbone is "
                     "EfficientNet-Lite0 with its ImageNet weights.")
-        state = gr.State(None)
+        session = gr.State(None)  # {"picture": Picture, "device": str} of this browser session
+        current_tab = gr.State("backbone")
         with gr.Row():
-            with gr.Column(scale=1, min_width=300):
+            with gr.Column(scale=2, min_width=280):
                 picture = gr.Image(label="Picture", type="filepath", sources=["upload", "clipboard"],
-                                   elem_id="picture", height=320)
-                gr.Examples([[str(p)] for p in SAMPLES], inputs=[picture], label="Sample pictures (credits: assets/samples/LICENSES.md)")
-                device = gr.Dropdown(available_devices(), value="cpu", label="Device", elem_id="device")
-                run = gr.Button("Analyze", variant="primary", elem_id="analyze")
+                                   elem_id="picture", height=260)
+            with gr.Column(scale=3, min_width=300):
+                gr.Examples([[str(p)] for p in SAMPLES], inputs=[picture], examples_per_page=len(SAMPLES),
+                            label="Sample pictures (credits: assets/samples/LICENSES.md)")
+                with gr.Row():
+                    device = gr.Dropdown(available_devices(), value="cpu", label="Device", elem_id="device")
+                    run = gr.Button("Analyze", variant="primary", elem_id="analyze")
                 gr.Markdown(f"Pictures are scaled down to at most {MAX_SIDE} px on the longer side; pictures "
                             f"under {MIN_SIDE} px on a side are enlarged (nearest neighbour). Overlays are drawn "
                             "in the uploaded picture's own pixel coordinates.")
-            with gr.Column(scale=3):
-                status = gr.Markdown("Upload a picture or pick a sample, then press **Analyze**.", elem_id="status")
+            with gr.Column(scale=3, min_width=300):
                 top5 = gr.Label(num_top_classes=5, label="Backbone's ImageNet top-5 (picture resized to 224×224)",
                                 elem_id="top5")
-                with gr.Tabs():
-                    with gr.Tab("Backbone", id="backbone"):
-                        overview = gr.Plot(label="Mean activation of each level on the picture", format="png",
-                                           elem_id="levels", show_label=False)
-                        level = gr.Radio(LEVELS, value="C3", label="Level for the channel grid", elem_id="level")
-                        channels = gr.Plot(label="Top channels by energy", format="png", elem_id="channels",
-                                           show_label=False)
-                        table = gr.Dataframe(headers=BACKBONE_TABLE_HEADERS, label="Levels: shapes and theoretical "
-                                             "receptive field (RF, px of the analysed picture)", elem_id="shapes",
-                                             interactive=False)
-        run.click(analyze, [picture, device, level], [top5, overview, channels, table, status, state],
-                  api_name="analyze", preprocess=False)
-        level.change(show_level, [state, level], [channels], api_name="show_level")
+        status = gr.Markdown("Upload a picture or pick a sample, then press **Analyze**.", elem_id="status")
+        neck_tabs: list[NeckTab] = []
+        with gr.Tabs():
+            with gr.Tab("Backbone", id="backbone") as backbone_tab:
+                level, backbone_outputs = build_backbone_tab(session)
+            backbone_tab.select(lambda: "backbone", None, current_tab, api_visibility="private")
+            for title, specs in tab_groups().items():
+                with gr.Tab(title, id=slug(title)) as tab:
+                    neck_tab = build_neck_tab(title, specs, session, current_tab)
+                    if title in PANELS:
+                        PANELS[title](neck_tab, session)
+                neck_tab.finish()
+                neck_tab.chain(tab.select(lambda key=neck_tab.key: key, None, current_tab, api_visibility="private")
+                               .then(neck_tab.refresh, neck_tab.refresh_inputs, neck_tab.outputs,
+                                     api_visibility="private"))
+                neck_tabs.append(neck_tab)
+        analyzed = run.click(analyze, [picture, device, level],
+                             [top5, *backbone_outputs, status, session], api_name="analyze", preprocess=False)
+        for neck_tab in neck_tabs:  # the tab on screen follows the new picture
+            analyzed = neck_tab.chain(analyzed.then(neck_tab.refresh, neck_tab.refresh_inputs, neck_tab.outputs,
+                                                    api_visibility="private"))
     return demo
 
 

@@ -13,6 +13,17 @@ sys.path.insert(0, str(ROOT))
 
 import app  # noqa: E402
 from tests.test_served import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from ui.neck_tab import slug  # noqa: E402
+
+
+BUSY = "() => document.querySelectorAll('.progress-text, .eta-bar, .pending').length === 0"
+
+
+def settle(page) -> None:
+    """Wait until no component shows progress, twice in a row (chained events start one by one)."""
+    for _ in range(2):
+        page.wait_for_timeout(800)
+        page.wait_for_function(BUSY, timeout=180_000)
 
 
 def main() -> None:
@@ -36,13 +47,22 @@ def main() -> None:
         page.locator("#picture img").first.wait_for(timeout=20_000)
         page.locator("#analyze").click()
         page.locator("#levels img").first.wait_for(timeout=120_000)
-        page.wait_for_timeout(1500)
+        settle(page)
         for tab in page.locator("button[role=tab]").all():
-            name = tab.inner_text().strip().lower().replace(" ", "_")
+            title = tab.inner_text().strip()
             tab.click()
-            page.wait_for_timeout(1500)
-            page.screenshot(path=str(out / f"{name}.png"), full_page=True)
-            print("wrote", out / f"{name}.png")
+            graph = page.locator(f"#{slug(title)}-graph img")
+            if title != "Backbone":
+                graph.first.wait_for(timeout=120_000)
+            settle(page)
+            path = out / f"{slug(title)}.png"
+            # Images load lazily: make the viewport as tall as the page so every figure is drawn.
+            height = page.evaluate("() => document.documentElement.scrollHeight")
+            page.set_viewport_size({"width": 1500, "height": height})
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(path), full_page=True)
+            page.set_viewport_size({"width": 1500, "height": 1000})
+            print("wrote", path)
         browser.close()
     demo.close()
 

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import gradio as gr
+import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 import app
 from tests.conftest import SAMPLES
+from ui.backbone_tab import show_level
 
 
 def upload(path) -> dict:
@@ -17,8 +18,8 @@ def upload(path) -> dict:
 def test_analyze_a_sample():
     top5, overview, channels, table, status, state = app.analyze(upload(SAMPLES / "chelsea.png"), "cpu", "C4")
     assert next(iter(top5)) == "Egyptian cat" and len(top5) == 5
-    assert isinstance(overview, Figure) and len(overview.axes) >= 5
-    assert isinstance(channels, Figure) and "C4" in channels._suptitle.get_text()
+    assert isinstance(overview, np.ndarray) and overview.ndim == 3 and overview.shape[1] > 1000
+    assert isinstance(channels, np.ndarray) and channels.std() > 10  # a drawn figure, not a blank
     assert [row[0] for row in table] == ["C1", "C2", "C3", "C4", "C5"]
     assert table[4][1:5] == [32, 320, 10, 15]  # C5 of 451×300: stride 32, 320 × ⌈300/32⌉ × ⌈451/32⌉
     assert "451×300" in status and "cpu" in status
@@ -26,9 +27,9 @@ def test_analyze_a_sample():
 
 
 def test_switching_level_redraws_from_the_cache():
-    *_, state = app.analyze(upload(SAMPLES / "coffee.png"), "cpu", "C3")
-    fig = app.show_level(state, "C1")
-    assert "C1" in fig._suptitle.get_text() and "16 channels" in fig._suptitle.get_text()
+    _, _, c3, *_, state = app.analyze(upload(SAMPLES / "coffee.png"), "cpu", "C3")
+    c1 = show_level(state, "C1")
+    assert c1.shape[2] == 3 and not np.array_equal(c1, c3)
 
 
 @pytest.mark.parametrize("content, words", [(b"", "empty"), (b"%PDF-1.4 not a picture", "not a picture")])
@@ -45,4 +46,4 @@ def test_missing_picture_and_unknown_device():
     with pytest.raises(gr.Error, match="not available"):
         app.analyze(upload(SAMPLES / "chelsea.png"), "cuda:7", "C3")
     with pytest.raises(gr.Error, match="Analyse a picture first"):
-        app.show_level(None, "C3")
+        show_level(None, "C3")

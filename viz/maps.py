@@ -16,19 +16,43 @@ TITLE_SIZE = 13
 LABEL_SIZE = 11
 
 
-def _original_extent(picture: Picture, grid: CellGrid, rows: int, cols: int) -> tuple[float, float, float, float]:
-    """imshow extent (left, right, bottom, top) of a rows×cols map in original-picture pixels.
+Coordinate = float | np.ndarray
 
-    Cell (i, j) spans one jump around its centre in analysed pixels; analysed pixel-centre
-    coordinate u maps to (u + ½)/scale − ½ in the original picture.
-    """
+
+def to_original(picture: Picture, x: Coordinate, y: Coordinate) -> tuple[Coordinate, Coordinate]:
+    """Analysed-pixel coordinates (pixel-centre convention) in original-picture pixels:
+    u ↦ (u + ½)/scale − ½ on each axis, so the picture's outer edges map onto each other."""
     sx, sy = picture.scale_xy
-    left = grid.start_x - grid.jump / 2
-    top = grid.start_y - grid.jump / 2
-    right = left + cols * grid.jump
-    bottom = top + rows * grid.jump
-    return ((left + 0.5) / sx - 0.5, (right + 0.5) / sx - 0.5,
-            (bottom + 0.5) / sy - 0.5, (top + 0.5) / sy - 0.5)
+    return (x + 0.5) / sx - 0.5, (y + 0.5) / sy - 0.5
+
+
+def cell_edges(picture: Picture, grid: CellGrid, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Original-picture pixel coordinates of the rows+1 horizontal and cols+1 vertical cell edges
+    of a rows×cols map: edge k of an axis is cell k's leading edge (the last is the map's far side).
+    Cell (i, j) spans one jump around its centre in analysed pixels."""
+    ys = grid.start_y - grid.jump / 2 + grid.jump * np.arange(rows + 1)
+    xs = grid.start_x - grid.jump / 2 + grid.jump * np.arange(cols + 1)
+    xs, ys = to_original(picture, xs, ys)
+    return ys, xs
+
+
+def partition_edges(picture: Picture, grid: CellGrid, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cell edges that share the uploaded picture out among a rows×cols map's cells, each pixel to
+    its nearest cell centre: the interior edges are `cell_edges`' (midway between centres), the outer
+    ones are the picture's borders. The uniform cells themselves can stop short of a border or
+    overhang it (TF-SAME padding puts C5's first centre at 31 px on a 256-px side, at 2 px on 451)."""
+    w, h = picture.original_size
+    ys, xs = cell_edges(picture, grid, rows, cols)
+    ys, xs = np.clip(ys, -0.5, h - 0.5), np.clip(xs, -0.5, w - 0.5)
+    ys[[0, -1]] = -0.5, h - 0.5
+    xs[[0, -1]] = -0.5, w - 0.5
+    return ys, xs
+
+
+def original_extent(picture: Picture, grid: CellGrid, rows: int, cols: int) -> tuple[float, float, float, float]:
+    """imshow extent (left, right, bottom, top) of a rows×cols map in original-picture pixels."""
+    ys, xs = cell_edges(picture, grid, rows, cols)
+    return float(xs[0]), float(xs[-1]), float(ys[-1]), float(ys[0])
 
 
 def show_picture(ax: Axes, picture: Picture) -> None:
@@ -47,10 +71,16 @@ def mean_map(feature: torch.Tensor) -> np.ndarray:
     return feature[0].float().mean(dim=0).cpu().numpy()
 
 
+def channel_energy(feature: torch.Tensor) -> torch.Tensor:
+    """Energy (sum of squares) of each channel of a 1×C×H×W map, shape (C,): picks the channels
+    worth showing."""
+    return feature[0].float().cpu().pow(2).sum(dim=(1, 2))
+
+
 def overlay_heatmap(ax: Axes, picture: Picture, values: np.ndarray, grid: CellGrid, alpha: float = 0.6):
     """Draw the picture and a heatmap of one value per cell aligned on it; returns the image artist."""
     show_picture(ax, picture)
-    extent = _original_extent(picture, grid, *values.shape)
+    extent = original_extent(picture, grid, *values.shape)
     return ax.imshow(values, extent=extent, cmap=HEATMAP_CMAP, alpha=alpha, interpolation="nearest")
 
 
@@ -77,7 +107,7 @@ def levels_overview(picture: Picture, backbone: BackboneResult) -> Figure:
 def top_channels(feature: torch.Tensor, name: str, k: int = 8) -> Figure:
     """The k channels of a 1×C×H×W map with the most energy (sum of squares), each on its own scale."""
     maps = feature[0].float().cpu()
-    energy = maps.pow(2).sum(dim=(1, 2))
+    energy = channel_energy(feature)
     k = min(k, maps.shape[0])
     order = energy.argsort(descending=True)[:k].tolist()
     cols = min(4, k)

@@ -1,0 +1,130 @@
+"""Lesson panels: what is special to a neck, added under its tab's common step-through.
+
+`PANELS[tab title](neck_tab, session)` builds the panel inside the tab and wires it to the tab's
+events: `neck_tab.after_run` redraws after the neck (re)runs, `neck_tab.step` follows the steps.
+Tabs without an entry show only the common graph, step-through and shapes.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gradio as gr
+
+from necks.analysis import Analysis, analyse, backbone_on, run_backbone
+from necks.imaging import rescaled
+from necks.yolo_spp import compare_spp_sppf
+from viz.nasfpn import CELL_TABLE_HEADERS, cell_figure, cell_rows, first_step_of_stage
+from viz.panet import outputs_figure, path_count, path_figure
+from viz.spp import FORMULA_HEADERS, bins_figure, formula_figure, formula_rows, spp_sppf_figure, vector_figure
+
+from .common import figure_box, image
+from .neck_tab import NeckTab
+
+
+def redraw_after_run(tab: NeckTab, draw: Callable[[Analysis], tuple], outputs: list) -> None:
+    """Redraw a panel whenever the tab's analysis changes, and only then: a per-session state keeps
+    the analysis last drawn (holding it also keeps its identity unique)."""
+    drawn = gr.State(None)
+
+    def redraw(analysis: Analysis | None, last: Analysis | None):
+        if analysis is None or analysis is last:
+            return (gr.skip(),) * (len(outputs) + 1)
+        return (*draw(analysis), analysis)
+
+    tab.after_run.append((redraw, [tab.state, drawn], [*outputs, drawn]))
+
+
+def spp_panel(tab: NeckTab, session: gr.State) -> None:
+    gr.Markdown("### SPP-net: a fixed-length vector from any size\nEach pyramid level cuts the C5 map into "
+                "n×n bins and keeps one number per bin and channel, so the vector's length depends only on "
+                "the channels and the levels — shown here for the picture at two sizes.")
+    bins = figure_box("SPP-net bins on the map and on the picture, with each bin's winner", "spp-bins")
+    vectors = figure_box("Pooled vectors at two picture sizes", "spp-vectors")
+    gr.Markdown("### When the pooling window is computed by hand\nA common blog formula (window = stride = "
+                "⌈a/n⌉, padding ⌊(window·n − a + 1)/2⌋) breaks for some feature sizes a; adaptive pooling "
+                "always gives n×n bins. Pick a size and see what PyTorch says.")
+    with gr.Row():
+        size = gr.Slider(1, 40, value=5, step=1, label="feature map size a (cells)", elem_id="spp-size")
+        levels = gr.Textbox("1, 2, 3, 4", label="pyramid levels n (comma-separated)", elem_id="spp-levels")
+    formula = figure_box("Blog formula vs adaptive pooling windows", "spp-formula")
+    formula_table = gr.Dataframe(headers=FORMULA_HEADERS, interactive=False, wrap=True, elem_id="spp-formula-table",
+                                 label="Windows, strides, paddings and bins per level")
+    gr.Markdown("### YOLO SPP vs SPPF\nSPPF chains one 5×5 max-pool three times; with shared weights it "
+                "computes exactly what SPP's parallel 5, 9 and 13 pools do, with less work.")
+    sppf = figure_box("SPP's pooled maps vs SPPF's chained pools", "spp-sppf")
+
+    def draw(analysis: Analysis):
+        picture, device = analysis.picture, analysis.device
+        net = analysis if analysis.neck_name == "spp" else analyse(picture, "spp", {}, device)
+        half = analyse(rescaled(picture, 0.5), "spp", net.config, device)
+        comparison = compare_spp_sppf(run_backbone(picture, device).features["C5"])
+        return image(bins_figure(net)), image(vector_figure([net, half])), image(spp_sppf_figure(comparison))
+
+    def window_rules(a: float, text: str):
+        try:
+            ns = tuple(int(part) for part in text.replace(",", " ").split())
+        except ValueError:
+            raise gr.Error("Pyramid levels: type whole numbers separated by commas, e.g. 1, 2, 3, 4.") from None
+        if not ns or any(not 1 <= n <= 16 for n in ns):
+            raise gr.Error("Pyramid levels: give one or more numbers from 1 to 16.")
+        return image(formula_figure(int(a), ns)), formula_rows(int(a), ns)
+
+    redraw_after_run(tab, draw, [bins, vectors, sppf])
+    for trigger in (size.change, levels.submit):
+        trigger(window_rules, [size, levels], [formula, formula_table], api_visibility="private")
+    tab.after_run.append((window_rules, [size, levels], [formula, formula_table]))
+
+
+def panet_panel(tab: NeckTab, session: gr.State) -> None:
+    gr.Markdown("### PANet's point: a short path from fine features to the top\nThe finest level reaches "
+                "the top output through a handful of layers on the bottom-up path, instead of through the "
+                "whole backbone. Stepping above walks the top-down path first (T nodes), then the "
+                "bottom-up path (N nodes).")
+    path = figure_box("Long path vs PANet shortcut, with layer counts", "panet-paths")
+    compare = figure_box("FPN vs PANet outputs on the same picture", "panet-compare")
+
+    def draw(analysis: Analysis):
+        levels = sorted(n.level for n in analysis.topology.nodes if n.is_input)
+        counts = path_count(analysis, backbone_on(analysis.device).conv_layers_between(levels[0], levels[-1]))
+        fpn = analyse(analysis.picture, "fpn", analysis.config, analysis.device)  # same config, same features
+        return image(path_figure(analysis, counts)), image(outputs_figure([fpn, analysis], ["FPN", "PANet"]))
+
+    redraw_after_run(tab, draw, [path, compare])
+
+
+def nasfpn_panel(tab: NeckTab, session: gr.State) -> None:
+    gr.Markdown("### Merging cells\nEach stage runs the same nine cells that the architecture search "
+                "found; the stages repeat. A cell resizes its two inputs to its output level (nearest "
+                "upsampling or max-pooling) and sums them — or, in a global-pooling (GP) cell, adds to "
+                "input B input A scaled by a per-channel attention computed from B's global average.")
+    with gr.Row():
+        stage = gr.Dropdown([], label="Jump to the first cell of stage", elem_id="nas-fpn-stage")
+    cell = figure_box("The current cell: inputs resized, attention, output", "nas-fpn-cell")
+    cells = gr.Dataframe(headers=CELL_TABLE_HEADERS, interactive=False, elem_id="nas-fpn-cells",
+                         label="One stage's merging cells in execution order (every stage repeats them)")
+
+    def list_stages(analysis: Analysis):
+        stages = sorted({n.stage for n in analysis.topology.nodes} - {None})
+        return gr.Dropdown(choices=[str(s) for s in stages], value=None), cell_rows(analysis)
+
+    def jump(analysis: Analysis | None, chosen: str | None):
+        if analysis is None or not chosen:
+            return gr.skip()
+        return first_step_of_stage(analysis, int(chosen))
+
+    def draw_cell(analysis: Analysis | None, k: float):
+        if analysis is None:
+            return gr.skip()
+        fig = cell_figure(analysis, analysis.topology.order[int(k)])
+        return image(fig) if fig is not None else None
+
+    redraw_after_run(tab, list_stages, [stage, cells])
+    stage.change(jump, [tab.state, stage], [tab.step], api_visibility="private")
+    tab.step.change(draw_cell, [tab.state, tab.step], [cell], api_visibility="private")
+
+
+PANELS: dict[str, Callable[[NeckTab, gr.State], None]] = {
+    "SPP": spp_panel,
+    "PANet": panet_panel,
+    "NAS-FPN": nasfpn_panel,
+}

@@ -1,0 +1,190 @@
+"""A tab for one or more necks of the registry: config controls, graph, step-through, shapes.
+
+Every neck in `necks.registry.NECKS` gets one of these (necks sharing a `tab` share it), so a new
+registry entry appears in the app without editing app.py. Lesson-specific panels hook in through
+`ui.lessons`.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from necks.analysis import Analysis, analyse
+from necks.registry import Control, NeckSpec
+from viz.graph import draw_graph, focus_nodes
+from viz.step import NODE_TABLE_HEADERS, narration, node_table, step_figure
+
+from .common import NO_PICTURE, figure_box, image, session_picture
+
+INIT_NOTE = ("Backbone: EfficientNet-Lite0 with ImageNet weights. The neck's own weights are freshly "
+             "initialised as its reference initialises them (seed 0, reproducible): no trained neck "
+             "weights exist offline, so look at structure, shapes and how information flows — not at "
+             "what a trained detector would respond to.")
+
+
+def parse_config(spec: NeckSpec, values: Sequence[Any]) -> dict[str, Any]:
+    """Turn the control values of one neck into its build arguments, with clear messages."""
+    config: dict[str, Any] = {}
+    for control, value in zip(spec.controls, values):
+        config[control.arg] = parse_value(control, value)
+    return config
+
+
+def parse_value(control: Control, value: Any) -> Any:
+    if control.kind == "int":
+        return int(value)
+    if control.kind == "choice":
+        return {str(c): c for c in control.choices}[str(value)]
+    try:
+        numbers = tuple(int(part) for part in str(value).replace(",", " ").split())
+    except ValueError:
+        raise gr.Error(f"{control.label}: type whole numbers separated by commas, e.g. "
+                       f"{', '.join(map(str, control.default))}.") from None
+    if not numbers or any(not control.minimum <= n <= control.maximum for n in numbers):
+        raise gr.Error(f"{control.label}: give one or more numbers from {control.minimum} to {control.maximum}.")
+    if len(set(numbers)) != len(numbers):
+        raise gr.Error(f"{control.label}: each number may appear only once.")
+    return numbers
+
+
+def control_component(control: Control, elem_id: str) -> gr.components.Component:
+    if control.kind == "int":
+        return gr.Slider(control.minimum, control.maximum, value=control.default, step=control.step,
+                         label=control.label, elem_id=elem_id)
+    if control.kind == "choice":
+        return gr.Dropdown([str(c) for c in control.choices], value=str(control.default), label=control.label,
+                           elem_id=elem_id)
+    return gr.Textbox(", ".join(map(str, control.default)), label=f"{control.label} (comma-separated)",
+                      elem_id=elem_id)
+
+
+def summary(analysis: Analysis, spec: NeckSpec) -> str:
+    t = analysis.timings
+    outputs = ", ".join(f"`{o}` {'×'.join(map(str, analysis.trace[o].shape[1:]))}" for o in analysis.outputs)
+    return (f"**{spec.title}** — {spec.paper}. Structure after {spec.reference_source}.\n\n"
+            f"Parameters: **{analysis.params:,}** · FLOPs: **{analysis.flops / 1e9:.3f} G** "
+            f"(torch.utils.flop_counter) · neck forward {t['neck'] * 1000:.0f} ms on {analysis.device} · "
+            f"{len(analysis.topology.nodes)} nodes.\n\nOutputs: {outputs}.")
+
+
+@dataclass
+class NeckTab:
+    """A built tab: what lesson panels hook into, and how the app refreshes it."""
+
+    key: str
+    specs: list[NeckSpec]
+    state: gr.State  # the tab's Analysis
+    choice: gr.components.Component
+    step: gr.Slider
+    refresh: Any  # runs the neck when this tab is shown and stale
+    refresh_inputs: list
+    outputs: list
+    runs: list = field(default_factory=list)  # events that (re)run the neck
+    after_run: list = field(default_factory=list)  # (fn, inputs, outputs) of panels to redraw then
+
+    def chain(self, event: Any) -> Any:
+        """Redraw the lesson panels after an event that may have rerun the neck."""
+        for fn, inputs, outputs in self.after_run:
+            event = event.then(fn, inputs, outputs, api_visibility="private")
+        return event
+
+    def finish(self) -> None:
+        """Call once the panels are built: chains them after the tab's own run events."""
+        for event in self.runs:
+            self.chain(event)
+
+
+def slug(title: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
+
+
+def render_step(analysis: Analysis, k: int) -> tuple[Any, Any, str]:
+    node = analysis.topology.order[int(k)]
+    graph = draw_graph(analysis.topology, analysis.trace.tensors, node, focus_nodes(analysis.topology, node),
+                       title=f"{analysis.topology.name}: step {int(k)} highlighted ({node})")
+    return image(graph), image(step_figure(analysis, node)), narration(analysis, node)
+
+
+def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current_tab: gr.State) -> NeckTab:
+    """Build the tab's components and wire its events (call inside a gr.Tab)."""
+    key = slug(title)
+    by_title = {s.title: s for s in specs}
+    gr.Markdown(INIT_NOTE)
+    with gr.Row():
+        choice = gr.Radio(list(by_title), value=specs[0].title, label="Neck", elem_id=f"{key}-neck",
+                          visible=len(specs) > 1)
+    controls: list[gr.components.Component] = []
+    with gr.Row():
+        for spec in specs:
+            for control in spec.controls:
+                label_id = f"{key}-{spec.name}-{control.arg}".replace("_", "-")
+                comp = control_component(control, label_id)
+                if len(specs) > 1:
+                    comp.label = f"{spec.title}: {comp.label}"
+                controls.append(comp)
+        run = gr.Button("Run neck", variant="primary", elem_id=f"{key}-run", scale=0, min_width=140)
+    info = gr.Markdown(NO_PICTURE, elem_id=f"{key}-summary")
+    state = gr.State(None)
+    graph = figure_box("Graph of the neck (current step highlighted)", f"{key}-graph")
+    with gr.Row():
+        prev = gr.Button("◀ Prev", elem_id=f"{key}-prev", scale=0, min_width=100)
+        step = gr.Slider(0, 1, value=0, step=1, label="Step (execution order)", elem_id=f"{key}-step")
+        nxt = gr.Button("Next ▶", elem_id=f"{key}-next", scale=0, min_width=100)
+    with gr.Row():
+        with gr.Column(scale=3):
+            step_view = figure_box("This step's feature map", f"{key}-stepfig")
+        with gr.Column(scale=2):
+            words = gr.Markdown(elem_id=f"{key}-narration")
+    table = gr.Dataframe(headers=NODE_TABLE_HEADERS, label="Every node: shapes and parameters", interactive=False,
+                         elem_id=f"{key}-table", wrap=True)
+
+    def run_neck(session_value: dict | None, neck_title: str, *values: Any, progress: gr.Progress = gr.Progress()):
+        picture, device = session_picture(session_value)
+        spec = by_title[neck_title]
+        start = sum(len(s.controls) for s in specs[:specs.index(spec)])
+        config = parse_config(spec, values[start:start + len(spec.controls)])
+        progress(0.1, desc=f"Running {spec.title} on {device}")
+        try:
+            analysis = analyse(picture, spec.name, config, device)
+        except ValueError as e:  # a configuration the neck cannot take
+            raise gr.Error(f"{spec.title} cannot be built with these settings: {e}") from None
+        progress(0.5, desc="Drawing the graph and the first step")
+        graph_img, step_img, text = render_step(analysis, 0)
+        last = len(analysis.topology.nodes) - 1
+        return (analysis, summary(analysis, spec), graph_img, gr.Slider(0, last, value=0, step=1),
+                step_img, text, node_table(analysis))
+
+    def refresh(session_value: dict | None, shown: Analysis | None, selected: str, neck_title: str, *values: Any,
+                progress: gr.Progress = gr.Progress()):
+        """Run the neck if this tab is the one shown and what it shows is stale."""
+        if selected != key or not session_value:
+            return [gr.skip()] * 7
+        if (shown is not None and shown.picture is session_value["picture"] and shown.device == session_value["device"]
+                and shown.neck_name == by_title[neck_title].name):
+            return [gr.skip()] * 7
+        return run_neck(session_value, neck_title, *values, progress=progress)
+
+    def show_step(analysis: Analysis | None, k: float):
+        if analysis is None:
+            return [gr.skip()] * 3
+        k = min(max(int(k), 0), len(analysis.topology.nodes) - 1)
+        return render_step(analysis, k)
+
+    def step_back(k: float) -> int:
+        return max(int(k) - 1, 0)
+
+    def step_forward(analysis: Analysis | None, k: float) -> int:
+        last = len(analysis.topology.nodes) - 1 if analysis else 0
+        return min(int(k) + 1, last)
+
+    outputs = [state, info, graph, step, step_view, words, table]
+    runs = [run.click(run_neck, [session, choice, *controls], outputs, api_name=f"{key.replace('-', '_')}_run"),
+            choice.change(run_neck, [session, choice, *controls], outputs, api_visibility="private")]
+    step.change(show_step, [state, step], [graph, step_view, words], api_name=f"{key.replace('-', '_')}_step")
+    prev.click(step_back, [step], [step], api_visibility="private")
+    nxt.click(step_forward, [state, step], [step], api_visibility="private")
+    return NeckTab(key, specs, state, choice, step, refresh, [session, state, current_tab, choice, *controls],
+                   outputs, runs)

@@ -1,0 +1,131 @@
+"""The neck's graph: levels as rows (fine on top), execution order left to right, every edge
+labelled with its op and every node with its shape; the current step and its inputs highlighted."""
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+import networkx as nx
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from torch import Tensor
+
+from necks.topology import Topology
+
+# Okabe–Ito: distinguishable with every common colour-vision deficiency.
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999"]
+INPUT_COLOUR = "#BBBBBB"
+HIGHLIGHT = "#D55E00"
+NODE_SIZE = 2600  # points², the area the arrows keep clear around a node's label
+EDGE_LABEL_LIMIT = 45  # above this many edges only the current step's edges are labelled
+
+
+def op_colours(topology: Topology) -> dict[str, str]:
+    ops = sorted({n.op for n in topology.nodes if not n.is_input})
+    colours = {op: OKABE_ITO[i % (len(OKABE_ITO) - 1)] for i, op in enumerate(ops)}
+    colours["input"] = INPUT_COLOUR
+    return colours
+
+
+def layout(topology: Topology, nodes: Collection[str] | None = None) -> dict[str, tuple[float, float]]:
+    """Positions: x = one column right of the node's rightmost input (so execution flows left to
+    right and independent nodes share a column), y = row.
+
+    Rows are levels, finest on top; parallel branches (ASPP rates, SPP pools) get a row each under
+    their level, and nodes without a level (pooled vectors) go below the pyramid.
+    """
+    shown = [n for n in topology.nodes if nodes is None or n.id in nodes]
+    keys = sorted({(n.level if n.level is not None else 99, n.branch or "") for n in shown},
+                  key=lambda k: (k[0], _first_index(shown, k)))
+    row = {k: -i for i, k in enumerate(keys)}
+    pos: dict[str, tuple[float, float]] = {}
+    for n in shown:
+        y = row[(n.level if n.level is not None else 99, n.branch or "")]
+        x = max((pos[e.source][0] + 1 for e in n.inputs if e.source in pos), default=0.0)
+        pos[n.id] = (x, float(y))
+    return pos
+
+
+def _first_index(nodes: list, key: tuple) -> int:
+    return next(i for i, n in enumerate(nodes) if (n.level if n.level is not None else 99, n.branch or "") == key)
+
+
+def row_labels(topology: Topology, pos: Mapping[str, tuple[float, float]]) -> dict[float, str]:
+    labels: dict[float, str] = {}
+    for node_id, (_, y) in pos.items():
+        n = topology.node(node_id)
+        level = f"level {n.level} (stride {2 ** n.level})" if n.level is not None else "vector"
+        labels.setdefault(y, f"{level} · {n.branch}" if n.branch else level)
+    return labels
+
+
+def shape_text(t: Tensor) -> str:
+    return "×".join(str(d) for d in t.shape[1:])
+
+
+def draw_graph(topology: Topology, shapes: Mapping[str, Tensor], current: str | None = None,
+               nodes: Collection[str] | None = None, title: str = "") -> Figure:
+    """Draw the (sub)graph of `nodes` (all by default). `shapes` maps node ids to their tensors."""
+    g = topology.graph()
+    if nodes is not None:
+        g = g.subgraph(nodes).copy()
+    pos = layout(topology, g.nodes)
+    colours = op_colours(topology)
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    width = min(32.0, max(9.0, 2.3 * (max(xs) - min(xs) + 1.6)))
+    height = max(3.0, 1.1 * (max(ys) - min(ys) + 1.6))
+    fig = Figure(figsize=(width, height), layout="constrained")
+    ax = fig.add_subplot()
+    highlight_edges = {(u, current) for u in g.predecessors(current)} if current in g else set()
+    normal_edges = [e for e in g.edges if e not in highlight_edges]
+    # Nodes are text boxes; node_size only tells the arrows where to stop short of them.
+    style = dict(arrows=True, node_size=NODE_SIZE, connectionstyle="arc3,rad=0.06")
+    nx.draw_networkx_edges(g, pos, ax=ax, edgelist=normal_edges, edge_color="#8a8a8a", width=1.2,
+                           arrowsize=12, **style)
+    if highlight_edges:
+        nx.draw_networkx_edges(g, pos, ax=ax, edgelist=list(highlight_edges), edge_color=HIGHLIGHT, width=3.2,
+                               arrowsize=18, **style)
+    node_ids = list(g.nodes)
+    for n in node_ids:
+        text = f"{n}\n{shape_text(shapes[n])}" if n in shapes else n
+        ax.text(*pos[n], text, ha="center", va="center", fontsize=9.5, zorder=5,
+                fontweight="bold" if n == current else "normal",
+                bbox=dict(boxstyle="round,pad=0.35", fc=colours[g.nodes[n]["op"]],
+                          ec="black" if n == current else "white", lw=3 if n == current else 1))
+    label_edges = g.edges if g.number_of_edges() <= EDGE_LABEL_LIMIT else highlight_edges
+    edge_labels = {e: g.edges[e]["op"] for e in label_edges if g.edges[e]["op"] != "identity"}
+    nx.draw_networkx_edge_labels(g, pos, edge_labels, ax=ax, font_size=8, label_pos=0.5,
+                                 bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
+                                 connectionstyle="arc3,rad=0.06")
+    present = {g.nodes[n]["op"] for n in node_ids}
+    handles = [Patch(color=c, label=op) for op, c in colours.items() if op in present]
+    if current in g:
+        handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label="this step's inputs"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, title="node op",
+              frameon=False)
+    rows = row_labels(topology, pos)
+    ax.set_yticks(list(rows))
+    ax.set_yticklabels(list(rows.values()), fontsize=10)
+    ax.tick_params(left=True, labelleft=True, bottom=False, labelbottom=False)
+    ax.set_xlabel("execution order →", fontsize=10)
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    # Node labels are text boxes outside the data limits: leave room for them explicitly.
+    ax.set_xlim(min(xs) - 0.75, max(xs) + 0.75)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    ax.set_title(title or f"{topology.name}: graph of feature nodes", fontsize=13)
+    return fig
+
+
+def focus_nodes(topology: Topology, node_id: str) -> list[str] | None:
+    """For stacked necks (NAS-FPN stages, BiFPN cells, RFP passes) the nodes worth drawing at a
+    step: the current node's stage and the nodes feeding it; the unstaged nodes (inputs, laterals)
+    before the first stage. None (draw everything) for necks without stages."""
+    stages = {n.stage for n in topology.nodes} - {None}
+    if len(stages) < 2:
+        return None
+    stage = topology.node(node_id).stage
+    members = [n for n in topology.nodes if n.stage == stage]
+    shown = {n.id for n in members} | {e.source for n in members for e in n.inputs}
+    return [n.id for n in topology.nodes if n.id in shown]
