@@ -4,11 +4,15 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 import app
 from tests.conftest import SAMPLES
+from ui.neck_tab import slug
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -41,7 +45,9 @@ def test_gradio_client_analyze(server):
     assert "600×400" in status
 
 
-def test_browser_upload_analyze_and_heatmaps(server, tmp_path):
+@contextmanager
+def browser_page(server: str) -> Iterator[tuple[Any, list[str]]]:
+    """A chromium page on the app that collects console errors and page errors."""
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
@@ -51,10 +57,20 @@ def test_browser_upload_analyze_and_heatmaps(server, tmp_path):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(server)
-        page.locator("#picture input[type=file]").set_input_files(str(SAMPLES / "chelsea.png"))
-        page.locator("#picture img").first.wait_for(timeout=20_000)
-        page.locator("#analyze").click()
-        page.locator("#levels img").first.wait_for(timeout=90_000)
+        yield page, errors
+        browser.close()
+
+
+def analyse_in_browser(page: Any, picture: str) -> None:
+    page.locator("#picture input[type=file]").set_input_files(picture)
+    page.locator("#picture img").first.wait_for(timeout=20_000)
+    page.locator("#analyze").click()
+    page.locator("#levels img").first.wait_for(timeout=90_000)
+
+
+def test_browser_upload_analyze_and_heatmaps(server, tmp_path):
+    with browser_page(server) as (page, errors):
+        analyse_in_browser(page, str(SAMPLES / "chelsea.png"))
         page.locator("#channels img").first.wait_for(timeout=30_000)
         assert "Egyptian cat" in page.locator("#top5").inner_text()
         assert page.locator("#shapes").inner_text().count("C") >= 5
@@ -63,5 +79,36 @@ def test_browser_upload_analyze_and_heatmaps(server, tmp_path):
             "() => document.querySelector('#channels img') && "
             "!document.querySelector('#channels .pending, #channels .generating')", timeout=30_000)
         page.screenshot(path=str(tmp_path / "backbone.png"), full_page=True)
-        browser.close()
+    assert not errors, errors
+
+
+def src(page: Any, selector: str) -> str | None:
+    return page.locator(f"{selector} img").first.get_attribute("src")
+
+
+def test_browser_every_neck_tab_steps_and_the_aspp_picture_answers_clicks(server):
+    with browser_page(server) as (page, errors):
+        analyse_in_browser(page, str(SAMPLES / "chelsea.png"))
+        for title in app.tab_groups():
+            key = slug(title)
+            page.locator(f"button[data-tab-id={key}]").click()
+            page.locator(f"#{key}-graph img").first.wait_for(state="attached", timeout=120_000)
+            narration = page.locator(f"#{key}-narration")
+            expect(narration).to_contain_text("Step 0 of", timeout=60_000)
+            first_graph, first_step = src(page, f"#{key}-graph"), src(page, f"#{key}-stepfig")
+            for k in (1, 2, 3):
+                page.locator(f"#{key}-next").click()
+                expect(narration).to_contain_text(f"Step {k} of", timeout=30_000)
+            page.wait_for_function(f"() => document.querySelector('#{key}-graph img').src !== '{first_graph}'"
+                                   f" && document.querySelector('#{key}-stepfig img').src !== '{first_step}'",
+                                   timeout=30_000)
+            assert f"Step 3 of" in narration.inner_text()
+        page.locator("button[data-tab-id=aspp]").click()
+        page.locator("#aspp-taps img").first.wait_for(state="attached", timeout=60_000)
+        before = src(page, "#aspp-taps"), src(page, "#aspp-erf")
+        picture = page.locator("#aspp-click img").first
+        box = picture.bounding_box()
+        picture.click(position={"x": box["width"] * 0.8, "y": box["height"] * 0.7})  # clear of the label
+        page.wait_for_function(f"() => document.querySelector('#aspp-taps img').src !== '{before[0]}'"
+                               f" && document.querySelector('#aspp-erf img').src !== '{before[1]}'", timeout=60_000)
     assert not errors, errors

@@ -11,27 +11,120 @@ from collections.abc import Callable
 import gradio as gr
 
 from necks.analysis import Analysis, analyse, backbone_on, run_backbone
+from necks.erf import cell_at, effective_receptive_fields
 from necks.imaging import rescaled
 from necks.yolo_spp import compare_spp_sppf
+from viz.aspp import branches, erf_figure, taps_figure
+from viz.maps import to_original
 from viz.nasfpn import CELL_TABLE_HEADERS, cell_figure, cell_rows, first_step_of_stage
 from viz.panet import outputs_figure, path_count, path_figure
 from viz.spp import FORMULA_HEADERS, bins_figure, formula_figure, formula_rows, spp_sppf_figure, vector_figure
 
-from .common import figure_box, image
+from .common import NO_PICTURE, figure_box, image
 from .neck_tab import NeckTab
 
 
-def redraw_after_run(tab: NeckTab, draw: Callable[[Analysis], tuple], outputs: list) -> None:
+def redraw_after_run(tab: NeckTab, draw: Callable[..., tuple], outputs: list, inputs: list = ()) -> None:
     """Redraw a panel whenever the tab's analysis changes, and only then: a per-session state keeps
-    the analysis last drawn (holding it also keeps its identity unique)."""
+    the analysis last drawn (holding it also keeps its identity unique). `draw(analysis, *inputs)`."""
     drawn = gr.State(None)
 
-    def redraw(analysis: Analysis | None, last: Analysis | None):
+    def redraw(analysis: Analysis | None, last: Analysis | None, *values):
         if analysis is None or analysis is last:
             return (gr.skip(),) * (len(outputs) + 1)
-        return (*draw(analysis), analysis)
+        return (*draw(analysis, *values), analysis)
 
-    tab.after_run.append((redraw, [tab.state, drawn], [*outputs, drawn]))
+    tab.after_run.append((redraw, [tab.state, drawn, *inputs], [*outputs, drawn]))
+
+
+def spp_views(analysis: Analysis) -> tuple:
+    """SPP-net's bins and its vector at two sizes (the tab may show YOLO SPP: SPP-net then runs on
+    the same cached features), and YOLO SPP vs SPPF on the picture's C5."""
+    picture, device = analysis.picture, analysis.device
+    net = analysis if analysis.neck_name == "spp" else analyse(picture, "spp", {}, device)
+    half = analyse(rescaled(picture, 0.5), "spp", net.config, device)
+    comparison = compare_spp_sppf(run_backbone(picture, device).features["C5"])
+    return image(bins_figure(net)), image(vector_figure([net, half])), image(spp_sppf_figure(comparison))
+
+
+def window_rules(a: float, text: str) -> tuple:
+    """The blog formula vs adaptive pooling for a feature size and typed pyramid levels."""
+    try:
+        ns = tuple(int(part) for part in text.replace(",", " ").split())
+    except ValueError:
+        raise gr.Error("Pyramid levels: type whole numbers separated by commas, e.g. 1, 2, 3, 4.") from None
+    if not ns or any(not 1 <= n <= 16 for n in ns):
+        raise gr.Error("Pyramid levels: give one or more numbers from 1 to 16.")
+    return image(formula_figure(int(a), ns)), formula_rows(int(a), ns)
+
+
+def panet_views(analysis: Analysis) -> tuple:
+    """The long path vs PANet's shortcut, and FPN vs PANet outputs (FPN with the same settings)."""
+    levels = sorted(n.level for n in analysis.topology.nodes if n.is_input)
+    counts = path_count(analysis, backbone_on(analysis.device).conv_layers_between(levels[0], levels[-1]))
+    fpn = analyse(analysis.picture, "fpn", analysis.config, analysis.device)
+    return image(path_figure(analysis, counts)), image(outputs_figure([fpn, analysis], ["FPN", "PANet"]))
+
+
+def stage_list(analysis: Analysis) -> tuple:
+    stages = sorted({n.stage for n in analysis.topology.nodes} - {None})
+    return gr.Dropdown(choices=[str(s) for s in stages], value=None), cell_rows(analysis)
+
+
+def stage_start(analysis: Analysis | None, chosen: str | None):
+    """The step of the first cell of the chosen stage."""
+    if analysis is None or not chosen:
+        return gr.skip()
+    return first_step_of_stage(analysis, int(chosen))
+
+
+def cell_view(analysis: Analysis | None, k: float):
+    if analysis is None:
+        return gr.skip()
+    fig = cell_figure(analysis, analysis.topology.order[int(k)])
+    return image(fig) if fig is not None else None
+
+
+def aspp_views(analysis: Analysis, cell: tuple[int, int] | None) -> tuple:
+    """Taps and receptive-field boxes of every branch at a cell, and the effective receptive field
+    of each branch and of the fused output there. Without a cell: the centre of the C5 map."""
+    h, w = analysis.trace[analysis.topology.inputs[0]].shape[-2:]
+    if cell is None or not (0 <= cell[0] < h and 0 <= cell[1] < w):
+        cell = (h // 2, w // 2)
+    nodes = [b.node for b in branches(analysis)] + list(analysis.outputs)
+    erfs = effective_receptive_fields(analysis, nodes, cell)
+    return image(taps_figure(analysis, cell)), image(erf_figure(analysis, erfs, cell)), cell
+
+
+def aspp_click(analysis: Analysis | None, evt: gr.SelectData) -> tuple:
+    """A click on the picture (analysed pixels) → the C5 cell under it → taps and ERF there."""
+    if analysis is None:
+        raise gr.Error(NO_PICTURE)
+    x, y = to_original(analysis.picture, *evt.index)
+    level = analysis.topology.node(analysis.topology.inputs[0]).level
+    return aspp_views(analysis, cell_at(analysis, level, x, y))
+
+
+def aspp_panel(tab: NeckTab, session: gr.State) -> None:
+    gr.Markdown("### Dilation and receptive fields\nClick a point of the picture: each branch samples C5 with "
+                "a 3×3 kernel whose taps are `rate` cells apart. Taps that land outside the map see only "
+                "padding — when all eight outer taps do, the branch degenerates to a 1×1 conv (DeepLabv3's "
+                "point). Below, the effective receptive field: how strongly each pixel moves that output.")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=260):
+            picture = gr.Image(label="Click a point (C5 cell under it)", interactive=False, elem_id="aspp-click",
+                               format="png")
+        with gr.Column(scale=3):
+            taps = figure_box("Each branch's taps and theoretical receptive field at the clicked cell",
+                              "aspp-taps")
+    erf = figure_box("Effective receptive field of each branch and of the output", "aspp-erf")
+    cell = gr.State(None)
+
+    def with_picture(analysis: Analysis, clicked: tuple[int, int] | None) -> tuple:
+        return (analysis.picture.rgb, *aspp_views(analysis, clicked))
+
+    redraw_after_run(tab, with_picture, [picture, taps, erf, cell], [cell])
+    picture.select(aspp_click, [tab.state], [taps, erf, cell], api_name="aspp_click")
 
 
 def spp_panel(tab: NeckTab, session: gr.State) -> None:
@@ -53,23 +146,7 @@ def spp_panel(tab: NeckTab, session: gr.State) -> None:
                 "computes exactly what SPP's parallel 5, 9 and 13 pools do, with less work.")
     sppf = figure_box("SPP's pooled maps vs SPPF's chained pools", "spp-sppf")
 
-    def draw(analysis: Analysis):
-        picture, device = analysis.picture, analysis.device
-        net = analysis if analysis.neck_name == "spp" else analyse(picture, "spp", {}, device)
-        half = analyse(rescaled(picture, 0.5), "spp", net.config, device)
-        comparison = compare_spp_sppf(run_backbone(picture, device).features["C5"])
-        return image(bins_figure(net)), image(vector_figure([net, half])), image(spp_sppf_figure(comparison))
-
-    def window_rules(a: float, text: str):
-        try:
-            ns = tuple(int(part) for part in text.replace(",", " ").split())
-        except ValueError:
-            raise gr.Error("Pyramid levels: type whole numbers separated by commas, e.g. 1, 2, 3, 4.") from None
-        if not ns or any(not 1 <= n <= 16 for n in ns):
-            raise gr.Error("Pyramid levels: give one or more numbers from 1 to 16.")
-        return image(formula_figure(int(a), ns)), formula_rows(int(a), ns)
-
-    redraw_after_run(tab, draw, [bins, vectors, sppf])
+    redraw_after_run(tab, spp_views, [bins, vectors, sppf])
     for trigger in (size.change, levels.submit):
         trigger(window_rules, [size, levels], [formula, formula_table], api_visibility="private")
     tab.after_run.append((window_rules, [size, levels], [formula, formula_table]))
@@ -83,13 +160,7 @@ def panet_panel(tab: NeckTab, session: gr.State) -> None:
     path = figure_box("Long path vs PANet shortcut, with layer counts", "panet-paths")
     compare = figure_box("FPN vs PANet outputs on the same picture", "panet-compare")
 
-    def draw(analysis: Analysis):
-        levels = sorted(n.level for n in analysis.topology.nodes if n.is_input)
-        counts = path_count(analysis, backbone_on(analysis.device).conv_layers_between(levels[0], levels[-1]))
-        fpn = analyse(analysis.picture, "fpn", analysis.config, analysis.device)  # same config, same features
-        return image(path_figure(analysis, counts)), image(outputs_figure([fpn, analysis], ["FPN", "PANet"]))
-
-    redraw_after_run(tab, draw, [path, compare])
+    redraw_after_run(tab, panet_views, [path, compare])
 
 
 def nasfpn_panel(tab: NeckTab, session: gr.State) -> None:
@@ -103,28 +174,14 @@ def nasfpn_panel(tab: NeckTab, session: gr.State) -> None:
     cells = gr.Dataframe(headers=CELL_TABLE_HEADERS, interactive=False, elem_id="nas-fpn-cells",
                          label="One stage's merging cells in execution order (every stage repeats them)")
 
-    def list_stages(analysis: Analysis):
-        stages = sorted({n.stage for n in analysis.topology.nodes} - {None})
-        return gr.Dropdown(choices=[str(s) for s in stages], value=None), cell_rows(analysis)
-
-    def jump(analysis: Analysis | None, chosen: str | None):
-        if analysis is None or not chosen:
-            return gr.skip()
-        return first_step_of_stage(analysis, int(chosen))
-
-    def draw_cell(analysis: Analysis | None, k: float):
-        if analysis is None:
-            return gr.skip()
-        fig = cell_figure(analysis, analysis.topology.order[int(k)])
-        return image(fig) if fig is not None else None
-
-    redraw_after_run(tab, list_stages, [stage, cells])
-    stage.change(jump, [tab.state, stage], [tab.step], api_visibility="private")
-    tab.step.change(draw_cell, [tab.state, tab.step], [cell], api_visibility="private")
+    redraw_after_run(tab, stage_list, [stage, cells])
+    stage.change(stage_start, [tab.state, stage], [tab.step], api_visibility="private")
+    tab.step.change(cell_view, [tab.state, tab.step], [cell], api_visibility="private")
 
 
 PANELS: dict[str, Callable[[NeckTab, gr.State], None]] = {
     "SPP": spp_panel,
+    "ASPP": aspp_panel,
     "PANet": panet_panel,
     "NAS-FPN": nasfpn_panel,
 }

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from collections import OrderedDict
+from functools import partial
+from threading import Lock
 from typing import Any
 
 import gradio as gr
+import numpy as np
 
 from necks.analysis import Analysis, analyse
+from necks.imaging import Picture
 from necks.registry import Control, NeckSpec
-from viz.graph import draw_graph, focus_nodes
+from viz.graph import GraphPicture, focus_nodes
 from viz.step import NODE_TABLE_HEADERS, narration, node_table, step_figure
 
 from .common import NO_PICTURE, figure_box, image, session_picture
@@ -101,20 +106,92 @@ def slug(title: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
 
 
+# Drawn graphs by (analysis, shown nodes): a step redraws only its highlight. Each entry holds its
+# analysis, so the id in the key stays that analysis's while the entry lives.
+_graphs: OrderedDict[tuple, tuple[Analysis, GraphPicture]] = OrderedDict()
+_graphs_lock = Lock()
+GRAPH_CACHE = 12
+
+
+def graph_picture(analysis: Analysis, nodes: list[str] | None) -> GraphPicture:
+    key = (id(analysis), tuple(nodes) if nodes else None)
+    with _graphs_lock:
+        if key in _graphs:
+            _graphs.move_to_end(key)
+            return _graphs[key][1]
+    picture = GraphPicture(analysis.topology, analysis.trace.tensors, nodes)
+    with _graphs_lock:
+        _graphs[key] = (analysis, picture)
+        while len(_graphs) > GRAPH_CACHE:
+            _graphs.popitem(last=False)
+    return picture
+
+
 def render_step(analysis: Analysis, k: int) -> tuple[Any, Any, str]:
+    """The graph with step k highlighted, the step's feature map, and its narration."""
     node = analysis.topology.order[int(k)]
-    graph = draw_graph(analysis.topology, analysis.trace.tensors, node, focus_nodes(analysis.topology, node),
-                       title=f"{analysis.topology.name}: step {int(k)} highlighted ({node})")
-    return image(graph), image(step_figure(analysis, node)), narration(analysis, node)
+    graph = graph_picture(analysis, focus_nodes(analysis.topology, node))
+    title = f"{analysis.topology.name}: step {int(k)} highlighted ({node})"
+    return graph.image(node, title), image(step_figure(analysis, node)), narration(analysis, node)
+
+
+def run_neck(specs: list[NeckSpec], session: dict | None, neck_title: str, *values: Any,
+             progress: gr.Progress = gr.Progress()) -> tuple:
+    """Run the chosen neck of a tab on the session's picture with the values of the tab's controls
+    (all its necks' controls, in order); returns the tab's outputs."""
+    picture, device = session_picture(session)
+    spec = next(s for s in specs if s.title == neck_title)
+    start = sum(len(s.controls) for s in specs[:specs.index(spec)])
+    config = parse_config(spec, values[start:start + len(spec.controls)])
+    progress(0.1, desc=f"Running {spec.title} on {device}")
+    try:
+        analysis = analyse(picture, spec.name, config, device)
+    except ValueError as e:  # a configuration the neck cannot take
+        raise gr.Error(f"{spec.title} cannot be built with these settings: {e}") from None
+    progress(0.5, desc="Drawing the graph and the first step")
+    graph_img, step_img, text = render_step(analysis, 0)
+    last = len(analysis.topology.nodes) - 1
+    return (analysis, summary(analysis, spec), graph_img, gr.Slider(0, last, value=0, step=1),
+            step_img, text, node_table(analysis))
+
+
+def same_picture(a: Picture, b: Picture) -> bool:
+    return a is b or (a.original_size == b.original_size and np.array_equal(a.rgb, b.rgb))
+
+
+def refresh_neck(specs: list[NeckSpec], key: str, session: dict | None, shown: Analysis | None, selected: str,
+                 neck_title: str, *values: Any, progress: gr.Progress = gr.Progress()) -> tuple:
+    """Run the neck if this tab (`key`) is the one on screen and what it shows is stale."""
+    skip = (gr.skip(),) * 7
+    if selected != key or not session:
+        return skip
+    spec = next(s for s in specs if s.title == neck_title)
+    if (shown is not None and shown.device == session["device"] and shown.neck_name == spec.name
+            and same_picture(shown.picture, session["picture"])):
+        return skip
+    return run_neck(specs, session, neck_title, *values, progress=progress)
+
+
+def show_step(analysis: Analysis | None, k: float) -> tuple:
+    if analysis is None:
+        return (gr.skip(),) * 3
+    return render_step(analysis, min(max(int(k), 0), len(analysis.topology.nodes) - 1))
+
+
+def step_back(k: float) -> int:
+    return max(int(k) - 1, 0)
+
+
+def step_forward(analysis: Analysis | None, k: float) -> int:
+    return min(int(k) + 1, len(analysis.topology.nodes) - 1) if analysis else 0
 
 
 def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current_tab: gr.State) -> NeckTab:
     """Build the tab's components and wire its events (call inside a gr.Tab)."""
     key = slug(title)
-    by_title = {s.title: s for s in specs}
     gr.Markdown(INIT_NOTE)
     with gr.Row():
-        choice = gr.Radio(list(by_title), value=specs[0].title, label="Neck", elem_id=f"{key}-neck",
+        choice = gr.Radio([s.title for s in specs], value=specs[0].title, label="Neck", elem_id=f"{key}-neck",
                           visible=len(specs) > 1)
     controls: list[gr.components.Component] = []
     with gr.Row():
@@ -125,7 +202,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
                 if len(specs) > 1:
                     comp.label = f"{spec.title}: {comp.label}"
                 controls.append(comp)
-        run = gr.Button("Run neck", variant="primary", elem_id=f"{key}-run", scale=0, min_width=140)
+        run_button = gr.Button("Run neck", variant="primary", elem_id=f"{key}-run", scale=0, min_width=140)
     info = gr.Markdown(NO_PICTURE, elem_id=f"{key}-summary")
     state = gr.State(None)
     graph = figure_box("Graph of the neck (current step highlighted)", f"{key}-graph")
@@ -141,48 +218,11 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
     table = gr.Dataframe(headers=NODE_TABLE_HEADERS, label="Every node: shapes and parameters", interactive=False,
                          elem_id=f"{key}-table", wrap=True)
 
-    def run_neck(session_value: dict | None, neck_title: str, *values: Any, progress: gr.Progress = gr.Progress()):
-        picture, device = session_picture(session_value)
-        spec = by_title[neck_title]
-        start = sum(len(s.controls) for s in specs[:specs.index(spec)])
-        config = parse_config(spec, values[start:start + len(spec.controls)])
-        progress(0.1, desc=f"Running {spec.title} on {device}")
-        try:
-            analysis = analyse(picture, spec.name, config, device)
-        except ValueError as e:  # a configuration the neck cannot take
-            raise gr.Error(f"{spec.title} cannot be built with these settings: {e}") from None
-        progress(0.5, desc="Drawing the graph and the first step")
-        graph_img, step_img, text = render_step(analysis, 0)
-        last = len(analysis.topology.nodes) - 1
-        return (analysis, summary(analysis, spec), graph_img, gr.Slider(0, last, value=0, step=1),
-                step_img, text, node_table(analysis))
-
-    def refresh(session_value: dict | None, shown: Analysis | None, selected: str, neck_title: str, *values: Any,
-                progress: gr.Progress = gr.Progress()):
-        """Run the neck if this tab is the one shown and what it shows is stale."""
-        if selected != key or not session_value:
-            return [gr.skip()] * 7
-        if (shown is not None and shown.picture is session_value["picture"] and shown.device == session_value["device"]
-                and shown.neck_name == by_title[neck_title].name):
-            return [gr.skip()] * 7
-        return run_neck(session_value, neck_title, *values, progress=progress)
-
-    def show_step(analysis: Analysis | None, k: float):
-        if analysis is None:
-            return [gr.skip()] * 3
-        k = min(max(int(k), 0), len(analysis.topology.nodes) - 1)
-        return render_step(analysis, k)
-
-    def step_back(k: float) -> int:
-        return max(int(k) - 1, 0)
-
-    def step_forward(analysis: Analysis | None, k: float) -> int:
-        last = len(analysis.topology.nodes) - 1 if analysis else 0
-        return min(int(k) + 1, last)
-
+    run = partial(run_neck, specs)
+    refresh = partial(refresh_neck, specs, key)
     outputs = [state, info, graph, step, step_view, words, table]
-    runs = [run.click(run_neck, [session, choice, *controls], outputs, api_name=f"{key.replace('-', '_')}_run"),
-            choice.change(run_neck, [session, choice, *controls], outputs, api_visibility="private")]
+    runs = [run_button.click(run, [session, choice, *controls], outputs, api_name=f"{key.replace('-', '_')}_run"),
+            choice.change(run, [session, choice, *controls], outputs, api_visibility="private")]
     step.change(show_step, [state, step], [graph, step_view, words], api_name=f"{key.replace('-', '_')}_step")
     prev.click(step_back, [step], [step], api_visibility="private")
     nxt.click(step_forward, [state, step], [step], api_visibility="private")

@@ -3,20 +3,28 @@ labelled with its op and every node with its shape; the current step and its inp
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from threading import Lock
 
 import networkx as nx
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from torch import Tensor
 
 from necks.topology import Topology
+
+from .render import MAX_WIDTH_PX
 
 # Okabe–Ito: distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999"]
 INPUT_COLOUR = "#BBBBBB"
 HIGHLIGHT = "#D55E00"
 NODE_SIZE = 2600  # points², the area the arrows keep clear around a node's label
+# Nodes are text boxes; node_size only tells the arrows where to stop short of them.
+EDGE_STYLE = dict(arrows=True, node_size=NODE_SIZE, connectionstyle="arc3,rad=0.06")
 EDGE_LABEL_LIMIT = 45  # above this many edges only the current step's edges are labelled
 
 
@@ -63,59 +71,106 @@ def shape_text(t: Tensor) -> str:
     return "×".join(str(d) for d in t.shape[1:])
 
 
+class GraphPicture:
+    """A neck's (sub)graph drawn once; each step then only draws its highlight — the current node
+    and the edges that produced it — over the saved background, so stepping stays cheap.
+
+    `nodes` limits the drawing to a subgraph (all nodes by default); `shapes` maps node ids to
+    their tensors for the C×H×W labels.
+    """
+
+    def __init__(self, topology: Topology, shapes: Mapping[str, Tensor], nodes: Collection[str] | None = None,
+                 title: str = "", dpi: float = 110) -> None:
+        g = topology.graph()
+        if nodes is not None:
+            g = g.subgraph(nodes).copy()
+        self.g, self.title, self.shapes = g, title or f"{topology.name}: graph of feature nodes", shapes
+        self.pos = pos = layout(topology, g.nodes)
+        self.colours = colours = op_colours(topology)
+        xs = [p[0] for p in pos.values()]
+        ys = [p[1] for p in pos.values()]
+        width = min(26.0, max(9.0, 2.0 * (max(xs) - min(xs) + 1.6)))
+        height = max(3.0, 1.1 * (max(ys) - min(ys) + 1.6))
+        # Fixed margins (inches → fractions) for the row labels and the legend: a layout engine
+        # would cost more than the drawing.
+        self.fig = fig = Figure(figsize=(width, height), dpi=min(dpi, MAX_WIDTH_PX / width))
+        self.ax = ax = fig.add_axes((2.0 / width, 0.5 / height, 1 - 4.3 / width, 1 - 1.0 / height))
+        nx.draw_networkx_edges(g, pos, ax=ax, edgelist=list(g.edges), edge_color="#8a8a8a", width=1.2,
+                               arrowsize=12, **EDGE_STYLE)
+        for n in g.nodes:
+            self._node(n, current=False)
+        if g.number_of_edges() <= EDGE_LABEL_LIMIT:
+            self._edge_labels(list(g.edges))
+        present = {g.nodes[n]["op"] for n in g.nodes}
+        handles = [Patch(color=c, label=op) for op, c in colours.items() if op in present]
+        handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label="this step's inputs"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title="node op",
+                  frameon=False)
+        rows = row_labels(topology, pos)
+        ax.set_yticks(list(rows))
+        ax.set_yticklabels(list(rows.values()), fontsize=10)
+        ax.tick_params(left=True, labelleft=True, bottom=False, labelbottom=False)
+        ax.set_xlabel("execution order →", fontsize=10)
+        for side in ("top", "right", "bottom"):
+            ax.spines[side].set_visible(False)
+        # Node labels are text boxes outside the data limits: leave room for them explicitly.
+        ax.set_xlim(min(xs) - 0.75, max(xs) + 0.75)
+        ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+        self.canvas = FigureCanvasAgg(fig)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(fig.bbox)
+        self.lock = Lock()
+
+    def _node(self, n: str, current: bool) -> Text:
+        text = f"{n}\n{shape_text(self.shapes[n])}" if n in self.shapes else n
+        return self.ax.text(*self.pos[n], text, ha="center", va="center", fontsize=9.5, zorder=5,
+                            fontweight="bold" if current else "normal",
+                            bbox=dict(boxstyle="round,pad=0.35", fc=self.colours[self.g.nodes[n]["op"]],
+                                      ec="black" if current else "white", lw=3 if current else 1))
+
+    def _edge_labels(self, edges: list) -> list:
+        labels = {e: self.g.edges[e]["op"] for e in edges if self.g.edges[e]["op"] != "identity"}
+        drawn = nx.draw_networkx_edge_labels(self.g, self.pos, labels, ax=self.ax, font_size=8, label_pos=0.5,
+                                             bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
+                                             connectionstyle=EDGE_STYLE["connectionstyle"])
+        return list(drawn.values())
+
+    def _highlight(self, current: str | None, title: str | None) -> list:
+        """Add the step's artists: its incoming edges, its node, its edge labels, the title."""
+        artists: list = [self.ax.text(0.5, 1.02, title or self.title, transform=self.ax.transAxes, ha="center",
+                                      va="bottom", fontsize=13)]
+        if current in self.g:
+            edges = [(u, current) for u in self.g.predecessors(current)]
+            if edges:
+                artists += nx.draw_networkx_edges(self.g, self.pos, ax=self.ax, edgelist=edges, edge_color=HIGHLIGHT,
+                                                  width=3.2, arrowsize=18, **EDGE_STYLE)
+                if self.g.number_of_edges() > EDGE_LABEL_LIMIT:
+                    artists += self._edge_labels(edges)
+            artists.append(self._node(current, current=True))
+        return artists
+
+    def image(self, current: str | None, title: str | None = None) -> np.ndarray:
+        """The graph with `current` highlighted, as an H×W×3 uint8 image."""
+        with self.lock:
+            self.canvas.restore_region(self.background)
+            artists = self._highlight(current, title)
+            for artist in artists:
+                self.ax.draw_artist(artist)
+            picture = np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+            for artist in artists:
+                artist.remove()
+            return picture
+
+    def figure(self, current: str | None, title: str | None = None) -> Figure:
+        """The graph with `current` highlighted as a figure (for export); use it once."""
+        self._highlight(current, title)
+        return self.fig
+
+
 def draw_graph(topology: Topology, shapes: Mapping[str, Tensor], current: str | None = None,
                nodes: Collection[str] | None = None, title: str = "") -> Figure:
-    """Draw the (sub)graph of `nodes` (all by default). `shapes` maps node ids to their tensors."""
-    g = topology.graph()
-    if nodes is not None:
-        g = g.subgraph(nodes).copy()
-    pos = layout(topology, g.nodes)
-    colours = op_colours(topology)
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    width = min(32.0, max(9.0, 2.3 * (max(xs) - min(xs) + 1.6)))
-    height = max(3.0, 1.1 * (max(ys) - min(ys) + 1.6))
-    fig = Figure(figsize=(width, height), layout="constrained")
-    ax = fig.add_subplot()
-    highlight_edges = {(u, current) for u in g.predecessors(current)} if current in g else set()
-    normal_edges = [e for e in g.edges if e not in highlight_edges]
-    # Nodes are text boxes; node_size only tells the arrows where to stop short of them.
-    style = dict(arrows=True, node_size=NODE_SIZE, connectionstyle="arc3,rad=0.06")
-    nx.draw_networkx_edges(g, pos, ax=ax, edgelist=normal_edges, edge_color="#8a8a8a", width=1.2,
-                           arrowsize=12, **style)
-    if highlight_edges:
-        nx.draw_networkx_edges(g, pos, ax=ax, edgelist=list(highlight_edges), edge_color=HIGHLIGHT, width=3.2,
-                               arrowsize=18, **style)
-    node_ids = list(g.nodes)
-    for n in node_ids:
-        text = f"{n}\n{shape_text(shapes[n])}" if n in shapes else n
-        ax.text(*pos[n], text, ha="center", va="center", fontsize=9.5, zorder=5,
-                fontweight="bold" if n == current else "normal",
-                bbox=dict(boxstyle="round,pad=0.35", fc=colours[g.nodes[n]["op"]],
-                          ec="black" if n == current else "white", lw=3 if n == current else 1))
-    label_edges = g.edges if g.number_of_edges() <= EDGE_LABEL_LIMIT else highlight_edges
-    edge_labels = {e: g.edges[e]["op"] for e in label_edges if g.edges[e]["op"] != "identity"}
-    nx.draw_networkx_edge_labels(g, pos, edge_labels, ax=ax, font_size=8, label_pos=0.5,
-                                 bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
-                                 connectionstyle="arc3,rad=0.06")
-    present = {g.nodes[n]["op"] for n in node_ids}
-    handles = [Patch(color=c, label=op) for op, c in colours.items() if op in present]
-    if current in g:
-        handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label="this step's inputs"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, title="node op",
-              frameon=False)
-    rows = row_labels(topology, pos)
-    ax.set_yticks(list(rows))
-    ax.set_yticklabels(list(rows.values()), fontsize=10)
-    ax.tick_params(left=True, labelleft=True, bottom=False, labelbottom=False)
-    ax.set_xlabel("execution order →", fontsize=10)
-    for side in ("top", "right", "bottom"):
-        ax.spines[side].set_visible(False)
-    # Node labels are text boxes outside the data limits: leave room for them explicitly.
-    ax.set_xlim(min(xs) - 0.75, max(xs) + 0.75)
-    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
-    ax.set_title(title or f"{topology.name}: graph of feature nodes", fontsize=13)
-    return fig
+    """The (sub)graph of `nodes` with `current` highlighted, as a figure."""
+    return GraphPicture(topology, shapes, nodes, title).figure(current)
 
 
 def focus_nodes(topology: Topology, node_id: str) -> list[str] | None:

@@ -1,0 +1,117 @@
+"""Neck tabs and lesson panels, their handlers called directly as Gradio calls them."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pytest
+
+import app
+from necks.analysis import analyse
+from necks.registry import NECKS
+from ui import lessons
+from ui.neck_tab import parse_value, refresh_neck, run_neck, show_step, step_back, step_forward
+
+
+@pytest.fixture(scope="module")
+def session(chelsea):
+    return {"picture": chelsea, "device": "cpu"}
+
+
+def defaults(specs):
+    return [str(c.default) if c.kind == "choice" else
+            ", ".join(map(str, c.default)) if c.kind == "ints" else c.default
+            for s in specs for c in s.controls]
+
+
+@pytest.mark.parametrize("title", list(app.tab_groups()))
+def test_every_tab_runs_its_neck_and_draws_step_zero(session, title):
+    specs = app.tab_groups()[title]
+    analysis, info, graph, slider, step_img, words, table = run_neck(specs, session, specs[0].title, *defaults(specs))
+    assert analysis.neck_name == specs[0].name
+    assert f"{analysis.params:,}" in info and "FLOPs" in info
+    assert graph.ndim == 3 and step_img.ndim == 3 and graph.std() > 5
+    assert slider.maximum == len(analysis.topology.nodes) - 1
+    assert words.startswith("**Step 0 of")
+    assert [row[1] for row in table] == analysis.topology.order
+    assert sum(row[-1] for row in table) == (analysis.params if specs[0].name != "rfp" else sum(analysis.node_params.values()))
+
+
+def test_config_controls_rebuild_the_neck_on_cached_features(session):
+    specs = app.tab_groups()["ASPP"]
+    analysis, info, *_ = run_neck(specs, session, "ASPP", "6, 12", 64)
+    assert analysis.topology.order == ["C5", "b1x1", "rate6", "rate12", "pool", "concat", "project"]
+    assert analysis.trace["project"].shape[1] == 64
+    with pytest.raises(gr.Error, match="whole numbers"):
+        run_neck(specs, session, "ASPP", "6, twelve", 64)
+    with pytest.raises(gr.Error, match="only once"):
+        run_neck(specs, session, "ASPP", "6, 6", 64)
+    with pytest.raises(gr.Error, match="from 1 to 64"):
+        run_neck(specs, session, "ASPP", "6, 99", 64)
+
+
+def test_control_defaults_are_the_class_defaults():
+    import inspect
+
+    for spec in NECKS.values():
+        params = inspect.signature(spec.build).parameters
+        for control in spec.controls:
+            assert tuple(np.atleast_1d(params[control.arg].default)) == tuple(np.atleast_1d(control.default)), \
+                (spec.name, control.arg)
+            assert parse_value(control, defaults([type("S", (), {"controls": (control,)})])[0]) == control.default
+
+
+def test_stepping_never_reruns_and_clamps(session):
+    analysis = analyse(session["picture"], "pafpn")
+    graph, step_img, words = show_step(analysis, 16)
+    assert "`N4`" in words and "3×3 s2 conv" in words
+    assert step_back(0) == 0 and step_forward(analysis, 21) == 21 and step_forward(analysis, 3) == 4
+    assert show_step(None, 3) == (gr.skip(),) * 3
+
+
+def test_refresh_runs_only_the_visible_stale_tab(session):
+    specs = app.tab_groups()["FPN"]
+    assert refresh_neck(specs, "fpn", session, None, "backbone", "FPN", *defaults(specs)) == (gr.skip(),) * 7
+    outputs = refresh_neck(specs, "fpn", session, None, "fpn", "FPN", *defaults(specs))
+    assert outputs[0].neck_name == "fpn"
+    assert refresh_neck(specs, "fpn", session, outputs[0], "fpn", "FPN", *defaults(specs)) == (gr.skip(),) * 7
+
+
+def test_spp_lesson(session):
+    bins, vectors, sppf = lessons.spp_views(analyse(session["picture"], "yolo_spp"))
+    assert all(img.ndim == 3 and img.std() > 5 for img in (bins, vectors, sppf))
+    figure, rows = lessons.window_rules(5, "1, 2, 3, 4")
+    assert "PyTorch refuses" in rows[3][2] and "✓" in rows[0][2]
+    with pytest.raises(gr.Error, match="from 1 to 16"):
+        lessons.window_rules(5, "0, 2")
+
+
+def test_panet_lesson(session):
+    paths, compare = lessons.panet_views(analyse(session["picture"], "pafpn"))
+    assert paths.ndim == 3 and compare.ndim == 3
+
+
+def test_nasfpn_lesson(session):
+    analysis = analyse(session["picture"], "nasfpn")
+    stages, cells = lessons.stage_list(analysis)
+    assert stages.choices == [(str(s), str(s)) for s in range(1, 8)]
+    assert [row[1] for row in cells] == ["gp_64_4", "sum_44_4", "sum_43_3", "sum_34_4", "gp_43_5", "sum_55_5",
+                                          "gp_54_7", "sum_77_7", "gp_75_6"]
+    start = lessons.stage_start(analysis, "3")
+    assert analysis.topology.order[start] == "s3.gp_64_4"
+    assert lessons.cell_view(analysis, start).ndim == 3
+    assert lessons.cell_view(analysis, 0) is None  # C2 is not a cell
+
+
+def test_aspp_click_shows_taps_and_effective_receptive_fields(session):
+    analysis = analyse(session["picture"], "aspp")
+    h, w = analysis.trace["C5"].shape[-2:]
+    picture = analysis.picture
+    # A click at the bottom-right corner of the picture lands in the last C5 cell.
+    event = gr.SelectData(target=None, data={"index": [picture.size[0] - 1, picture.size[1] - 1], "value": None})
+    taps, erf, cell = lessons.aspp_click(analysis, event)
+    assert cell == (h - 1, w - 1)
+    assert taps.ndim == 3 and erf.ndim == 3 and erf.std() > 5
+    centre = lessons.aspp_views(analysis, None)[2]
+    assert centre == (h // 2, w // 2)
+    with pytest.raises(gr.Error, match="Analyse a picture first"):
+        lessons.aspp_click(None, event)
