@@ -99,7 +99,9 @@ def test_nasfpn_lesson(session):
     start = lessons.stage_start(analysis, "3")
     assert analysis.topology.order[start] == "s3.gp_64_4"
     assert lessons.cell_view(analysis, start).ndim == 3
-    assert lessons.cell_view(analysis, 0) is None  # C2 is not a cell
+    # C2 (step 0) is not a cell: the first cell is shown
+    first = analysis.topology.order.index("s1.gp_64_4")
+    assert np.array_equal(lessons.cell_view(analysis, 0), lessons.cell_view(analysis, first))
 
 
 def test_aspp_click_shows_taps_and_effective_receptive_fields(session):

@@ -79,10 +79,13 @@ def stage_start(analysis: Analysis | None, chosen: str | None):
 
 
 def cell_view(analysis: Analysis | None, k: float):
+    """The merging cell of step k — or, before the first cell, the first cell (its title names it)."""
     if analysis is None:
         return gr.skip()
-    fig = cell_figure(analysis, analysis.topology.order[int(k)])
-    return image(fig) if fig is not None else None
+    order = analysis.topology.order
+    cells = [i for i, node in enumerate(order) if "resized" in analysis.trace.extras.get(node, {})]
+    shown = next((i for i in cells if i >= int(k)), cells[-1]) if int(k) not in cells else int(k)
+    return image(cell_figure(analysis, order[shown]))
 
 
 def aspp_views(analysis: Analysis, cell: tuple[int, int] | None) -> tuple:
