@@ -19,6 +19,7 @@ from necks.analysis import available_devices  # noqa: E402
 from necks.imaging import MAX_SIDE, MIN_SIDE  # noqa: E402
 from necks.registry import NECKS, NeckSpec  # noqa: E402
 from ui.backbone_tab import analyze, build_backbone_tab  # noqa: E402
+from ui.compare_tab import build_compare_tab  # noqa: E402
 from ui.lessons import PANELS  # noqa: E402
 from ui.neck_tab import NeckTab, build_neck_tab, slug  # noqa: E402
 
@@ -73,6 +74,9 @@ def build_app() -> gr.Blocks:
                                .then(neck_tab.refresh, neck_tab.refresh_inputs, neck_tab.outputs,
                                      api_visibility="private"))
                 neck_tabs.append(neck_tab)
+            with gr.Tab("Compare", id="compare") as compare_tab:
+                build_compare_tab(session)
+            compare_tab.select(lambda: "compare", None, current_tab, api_visibility="private")
         analyzed = run.click(analyze, [picture, device, level],
                              [top5, *backbone_outputs, status, session], api_name="analyze", preprocess=False)
         for neck_tab in neck_tabs:  # the tab on screen follows the new picture

@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from threading import Lock
 from typing import Any
 
@@ -185,19 +185,36 @@ def analyse(picture: Picture, neck_name: str, config: Mapping[str, Any] | None =
     if missing:
         raise ValueError(f"{neck_name} reads {missing}, which the backbone does not produce")
     inputs = [backbone.features[n] for n in neck.input_names]
+    trace, node_params, seconds = _traced_forward(neck, inputs, device)
+    shapes = tuple(tuple(x.shape) for x in inputs)
+    flops = count_flops(lambda: neck(inputs), (neck_name, repr(sorted(config.items())), device, seed, shapes))
+    timings = {"backbone": backbone.seconds, "neck build": built - start, "neck": seconds}
+    return Analysis(picture, device, backbone, neck_name, config, neck.topology, trace,
+                    list(neck.topology.outputs), neck_parameters(neck), flops, timings, node_params)
+
+
+def rerun(analysis: Analysis, neck: Neck) -> Analysis:
+    """`analysis` again with another instance of its neck (same structure, other weights — e.g. a
+    learner's edited copy) on the same backbone features: a new trace, parameters and timing; the
+    FLOPs carry over, as the structure does."""
+    inputs = [analysis.backbone.features[n] for n in neck.input_names]
+    trace, node_params, seconds = _traced_forward(neck, inputs, analysis.device)
+    return replace(analysis, topology=neck.topology, trace=trace, params=neck_parameters(neck),
+                   timings={**analysis.timings, "neck": seconds}, node_params=node_params)
+
+
+def _traced_forward(neck: Neck, inputs: list[Tensor], device: str) -> tuple[Trace, dict[str, int], float]:
+    """One traced forward: every node's tensor and extras moved to the CPU, the parameters behind
+    each node, and the seconds the forward took on `device`."""
+    start = time.perf_counter()
     with torch.inference_mode(), tracing() as trace, _attribute_modules(neck, trace) as module_calls:
         neck(inputs)
     _synchronize(device)
-    ran = time.perf_counter()
+    seconds = time.perf_counter() - start
     trace.tensors = {k: v.float().cpu() for k, v in trace.tensors.items()}
     trace.extras = {k: {n: v.cpu() if isinstance(v, Tensor) else v for n, v in e.items()}
                     for k, e in trace.extras.items()}
-    shapes = tuple(tuple(x.shape) for x in inputs)
-    flops = count_flops(lambda: neck(inputs), (neck_name, repr(sorted(config.items())), device, seed, shapes))
-    timings = {"backbone": backbone.seconds, "neck build": built - start, "neck": ran - built}
-    return Analysis(picture, device, backbone, neck_name, config, neck.topology, trace,
-                    list(neck.topology.outputs), neck_parameters(neck), flops, timings,
-                    _node_params(neck, trace, module_calls))
+    return trace, _node_params(neck, trace, module_calls), seconds
 
 
 @contextmanager

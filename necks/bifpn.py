@@ -8,12 +8,13 @@ resamples each input to its level (nearest up to the exact size, 3×3/2 max-pool
 cell a 1×1 conv + BN first, separately for every use of a backbone input whose channels differ),
 fuses them with fast normalised weights w = relu(w) / (Σ relu(w) + 1e-4), then runs swish →
 depthwise 3×3 → pointwise 1×1 (no biases) → BN (eps 1e-3, momentum 0.01). Glorot (fan-average)
-init, fusion weights start at one.
+init, fusion weights start at one. `with_edge_weights` gives a copy with other fusion weights, for
+the lesson that lets a learner edit them without touching the model every session shares.
 EfficientDet-D0 ([40, 112, 320] → 64, 5 outputs, 3 cells): 194,361 parameters.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 import torch
@@ -108,8 +109,10 @@ class Fusion(nn.Module):
         weights = weights / (weights.sum() + FUSION_EPS)
         fused = sum(w * x for w, x in zip(weights, resampled))
         extras: dict[str, object] = {"weights": weights}
-        if recording():
+        if recording():  # a snapshot of the raw weights, the resampled inputs and their weighted sum
+            extras["raw_weights"] = self.edge_weights.detach().clone()
             extras["resampled"] = tuple(x.detach() for x in resampled)
+            extras["fused"] = fused.detach()
         return record(node_id, self.after_combine(fused), **extras)
 
 
@@ -151,6 +154,16 @@ class BiFPN(Neck):
         self.topology = self._topology()
 
     # --- structure --------------------------------------------------------------------------
+    def node_id(self, cell: int, node: FusionNode) -> str:
+        """Id of a fusion node in cell `cell` (counted from 1), e.g. "c2.P4out"."""
+        return f"c{cell}.P{self.levels[node.level]}{node.kind}"
+
+    def fusions(self) -> Iterator[tuple[str, Fusion]]:
+        """Every fusion node's id and module, in execution order."""
+        for k, cell in enumerate(self.cells, start=1):
+            for fusion, node in zip(cell, NODES):
+                yield self.node_id(k, node), fusion
+
     def _input_names(self) -> list[str]:
         return [f"C{lvl}" for lvl in self.levels[:len(self.in_channels)]]
 
@@ -185,7 +198,7 @@ class BiFPN(Neck):
                         label, layers = ("1×1 conv+BN" if label == "identity" else f"1×1 conv+BN, {label}",
                                          (conv(1),) + layers)
                     inputs.append(Edge(ids[i], label, layers + node_conv))
-                node_id = f"c{k}.P{lvl}{node.kind}"
+                node_id = self.node_id(k, node)
                 sources = ", ".join(ids[i] for i in node.inputs)
                 nodes.append(Node(node_id, "weighted sum", tuple(inputs), lvl, stage=k,
                                   note=f"fast normalised fusion of {sources}, then swish → "
@@ -207,8 +220,34 @@ class BiFPN(Neck):
         for k, cell in enumerate(self.cells, start=1):
             offsets = list(range(PYRAMID))  # level offset of every node so far in this cell
             for fusion, node in zip(cell, NODES):
-                node_id = f"c{k}.P{self.levels[node.level]}{node.kind}"
-                maps.append(fusion(maps, offsets, node, sizes[node.level], node_id))
+                maps.append(fusion(maps, offsets, node, sizes[node.level], self.node_id(k, node)))
                 offsets.append(node.level)
             maps = maps[-PYRAMID:]
         return maps
+
+
+def edge_weight_table(neck: BiFPN) -> dict[str, list[float]]:
+    """The raw (unnormalised) fusion weights of every node, by node id."""
+    return {node_id: fusion.edge_weights.detach().cpu().tolist() for node_id, fusion in neck.fusions()}
+
+
+def with_edge_weights(neck: BiFPN, weights: Mapping[str, Sequence[float]]) -> BiFPN:
+    """A copy of `neck` whose named nodes have these raw fusion weights; `neck` itself (e.g. the
+    cached model every session shares) is left untouched.
+
+    The copy is built anew and loads `neck`'s state rather than being deep-copied: a deep copy
+    would also copy hooks that a concurrent traced run has on `neck` at that moment."""
+    with torch.random.fork_rng(devices=[]):  # its fresh init is overwritten: keep the global RNG as it was
+        edited = BiFPN(neck.in_channels, neck.out_channels, neck.num_outs, neck.stack_times, neck.first_level)
+    edited.load_state_dict(neck.state_dict())
+    edited.to(next(neck.parameters()).device).train(neck.training)
+    fusions = dict(edited.fusions())
+    for node_id, values in weights.items():
+        if node_id not in fusions:
+            raise KeyError(f"{node_id!r} is not a fusion node of this BiFPN")
+        parameter = fusions[node_id].edge_weights
+        if len(values) != len(parameter):
+            raise ValueError(f"{node_id} fuses {len(parameter)} inputs, got {len(values)} weights")
+        with torch.no_grad():
+            parameter.copy_(torch.as_tensor(values, dtype=parameter.dtype))
+    return edited

@@ -66,9 +66,10 @@ class FPN(Neck):
     def _input_names(self) -> list[str]:
         return [f"C{self.first_level + i}" for i in range(len(self.in_channels))]
 
-    def _fpn_nodes(self, prefix: str = "", stage: int | None = None) -> list[Node]:
-        """Lateral, top-down and output nodes (the part Recursive-FPN runs twice)."""
-        names = self._input_names()[self.start_level:]
+    def _fpn_nodes(self, prefix: str = "", stage: int | None = None, inputs_prefix: str = "") -> list[Node]:
+        """Lateral, top-down and output nodes (the part Recursive-FPN runs twice: its second pass
+        reads the rerun backbone's levels, named with `inputs_prefix`)."""
+        names = [inputs_prefix + name for name in self._input_names()[self.start_level:]]
         nodes = [Node(f"{prefix}L{lvl}", "lateral", (Edge(src, "1×1 conv", (conv(1),)),), lvl, stage=stage,
                       note=f"1×1 conv brings C{lvl} to {self.out_channels} channels")
                  for src, lvl in zip(names, self.levels)]

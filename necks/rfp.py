@@ -128,7 +128,7 @@ class RFP(FPN):
                     edges.append(Edge(f"{p}A{lvl}", "1×1 feedback conv", (conv(1),)))
                 nodes.append(Node(f"{p}{name}", "backbone", tuple(edges), lvl, stage=step,
                                   note="backbone rerun on the picture, with the feedback added"))
-            nodes += self._fpn_nodes(p, stage=step)
+            nodes += self._fpn_nodes(p, stage=step, inputs_prefix=p)
             nodes += self._extra_nodes(self._extra_sources(p, names), p, stage=step)
             for lvl in self._output_levels():
                 nodes.append(Node(f"{p}G{lvl}", "gate", (Edge(f"{p}P{lvl}", "σ(1×1 conv)·new"),

@@ -51,9 +51,11 @@ def main() -> None:
         for tab in page.locator("button[role=tab]").all():
             title = tab.inner_text().strip()
             tab.click()
-            graph = page.locator(f"#{slug(title)}-graph img")
-            if title != "Backbone":
-                graph.first.wait_for(timeout=120_000)
+            if title == "Compare":
+                page.locator("#compare-run").click()
+                page.locator("#compare-params img").first.wait_for(state="attached", timeout=600_000)
+            elif title != "Backbone":
+                page.locator(f"#{slug(title)}-graph img").first.wait_for(state="attached", timeout=120_000)
             settle(page)
             path = out / f"{slug(title)}.png"
             # Images load lazily: make the viewport as tall as the page so every figure is drawn.

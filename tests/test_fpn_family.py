@@ -93,3 +93,14 @@ def test_rfp_random_feedback_changes_the_second_pass(chelsea_features):
     g = rfp.topology.graph()
     assert set(g.predecessors("2.C4")) == {"2.C3", "2.A4"}
     assert set(g.predecessors("2.G3")) == {"2.P3", "1.P3"}
+
+
+def test_rfp_second_pass_reads_the_rerun_backbone_in_its_graph():
+    topology = build_neck("rfp").topology
+    assert [e.source for e in topology.node("1.L3").inputs] == ["C3"]
+    assert [e.source for e in topology.node("2.L3").inputs] == ["2.C3"]
+    from necks.receptive_field import PIXELS
+
+    fields = topology.receptive_fields({name: PIXELS for name in topology.inputs})
+    # The feedback ASPP's global pooling reaches the fused output only through the rerun backbone.
+    assert any(p.rf.size == float("inf") for p in fields["2.G3"])

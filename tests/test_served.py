@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 import app
+from necks.registry import NECKS
 from tests.conftest import SAMPLES
 from ui.neck_tab import slug
 
@@ -111,4 +112,10 @@ def test_browser_every_neck_tab_steps_and_the_aspp_picture_answers_clicks(server
         picture.click(position={"x": box["width"] * 0.8, "y": box["height"] * 0.7})  # clear of the label
         page.wait_for_function(f"() => document.querySelector('#aspp-taps img').src !== '{before[0]}'"
                                f" && document.querySelector('#aspp-erf img').src !== '{before[1]}'", timeout=60_000)
+        page.locator("button[data-tab-id=compare]").click()
+        page.locator("#compare-run").click()
+        page.locator("#compare-params img").first.wait_for(state="attached", timeout=300_000)
+        table = page.locator("#compare-table").inner_text()
+        assert all(spec.title in table for spec in NECKS.values())
+        assert page.locator("#compare-csv a").count() >= 1
     assert not errors, errors

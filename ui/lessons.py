@@ -1,7 +1,8 @@
 """Lesson panels: what is special to a neck, added under its tab's common step-through.
 
 `PANELS[tab title](neck_tab, session)` builds the panel inside the tab and wires it to the tab's
-events: `neck_tab.after_run` redraws after the neck (re)runs, `neck_tab.step` follows the steps.
+events: `neck_tab.redraw_after_run` redraws after the neck (re)runs, `neck_tab.step` follows the
+steps. Larger panels live in their own modules (bifpn_panel, asff_panel, rfp_panel).
 Tabs without an entry show only the common graph, step-through and shapes.
 """
 from __future__ import annotations
@@ -20,21 +21,11 @@ from viz.nasfpn import CELL_TABLE_HEADERS, cell_figure, cell_rows, first_step_of
 from viz.panet import outputs_figure, path_count, path_figure
 from viz.spp import FORMULA_HEADERS, bins_figure, formula_figure, formula_rows, spp_sppf_figure, vector_figure
 
+from .asff_panel import asff_panel
+from .bifpn_panel import bifpn_panel
 from .common import NO_PICTURE, figure_box, image
 from .neck_tab import NeckTab
-
-
-def redraw_after_run(tab: NeckTab, draw: Callable[..., tuple], outputs: list, inputs: list = ()) -> None:
-    """Redraw a panel whenever the tab's analysis changes, and only then: a per-session state keeps
-    the analysis last drawn (holding it also keeps its identity unique). `draw(analysis, *inputs)`."""
-    drawn = gr.State(None)
-
-    def redraw(analysis: Analysis | None, last: Analysis | None, *values):
-        if analysis is None or analysis is last:
-            return (gr.skip(),) * (len(outputs) + 1)
-        return (*draw(analysis, *values), analysis)
-
-    tab.after_run.append((redraw, [tab.state, drawn, *inputs], [*outputs, drawn]))
+from .rfp_panel import rfp_panel
 
 
 def spp_views(analysis: Analysis) -> tuple:
@@ -126,7 +117,7 @@ def aspp_panel(tab: NeckTab, session: gr.State) -> None:
     def with_picture(analysis: Analysis, clicked: tuple[int, int] | None) -> tuple:
         return (analysis.picture.rgb, *aspp_views(analysis, clicked))
 
-    redraw_after_run(tab, with_picture, [picture, taps, erf, cell], [cell])
+    tab.redraw_after_run(with_picture, [picture, taps, erf, cell], [cell])
     picture.select(aspp_click, [tab.state], [taps, erf, cell], api_name="aspp_click")
 
 
@@ -149,7 +140,7 @@ def spp_panel(tab: NeckTab, session: gr.State) -> None:
                 "computes exactly what SPP's parallel 5, 9 and 13 pools do, with less work.")
     sppf = figure_box("SPP's pooled maps vs SPPF's chained pools", "spp-sppf")
 
-    redraw_after_run(tab, spp_views, [bins, vectors, sppf])
+    tab.redraw_after_run(spp_views, [bins, vectors, sppf])
     for trigger in (size.change, levels.submit):
         trigger(window_rules, [size, levels], [formula, formula_table], api_visibility="private")
     tab.after_run.append((window_rules, [size, levels], [formula, formula_table]))
@@ -163,7 +154,7 @@ def panet_panel(tab: NeckTab, session: gr.State) -> None:
     path = figure_box("Long path vs PANet shortcut, with layer counts", "panet-paths")
     compare = figure_box("FPN vs PANet outputs on the same picture", "panet-compare")
 
-    redraw_after_run(tab, panet_views, [path, compare])
+    tab.redraw_after_run(panet_views, [path, compare])
 
 
 def nasfpn_panel(tab: NeckTab, session: gr.State) -> None:
@@ -177,7 +168,7 @@ def nasfpn_panel(tab: NeckTab, session: gr.State) -> None:
     cells = gr.Dataframe(headers=CELL_TABLE_HEADERS, interactive=False, elem_id="nas-fpn-cells",
                          label="One stage's merging cells in execution order (every stage repeats them)")
 
-    redraw_after_run(tab, stage_list, [stage, cells])
+    tab.redraw_after_run(stage_list, [stage, cells])
     stage.change(stage_start, [tab.state, stage], [tab.step], api_visibility="private")
     tab.step.change(cell_view, [tab.state, tab.step], [cell], api_visibility="private")
 
@@ -187,4 +178,7 @@ PANELS: dict[str, Callable[[NeckTab, gr.State], None]] = {
     "ASPP": aspp_panel,
     "PANet": panet_panel,
     "NAS-FPN": nasfpn_panel,
+    "BiFPN": bifpn_panel,
+    "ASFF": asff_panel,
+    "Recursive-FPN": rfp_panel,
 }

@@ -6,9 +6,9 @@ registry entry appears in the app without editing app.py. Lesson-specific panels
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from threading import Lock
 from typing import Any
@@ -95,6 +95,19 @@ class NeckTab:
         for fn, inputs, outputs in self.after_run:
             event = event.then(fn, inputs, outputs, api_visibility="private")
         return event
+
+    def redraw_after_run(self, draw: Callable[..., tuple], outputs: list, inputs: Sequence = ()) -> None:
+        """Redraw a panel whenever the tab's analysis changes, and only then: a per-session state
+        keeps the analysis last drawn (holding it also keeps its identity unique).
+        `draw(analysis, *inputs)` returns the values of `outputs`."""
+        drawn = gr.State(None)
+
+        def redraw(analysis: Analysis | None, last: Analysis | None, *values: Any) -> tuple:
+            if analysis is None or analysis is last:
+                return (gr.skip(),) * (len(outputs) + 1)
+            return (*draw(analysis, *values), analysis)
+
+        self.after_run.append((redraw, [self.state, drawn, *inputs], [*outputs, drawn]))
 
     def finish(self) -> None:
         """Call once the panels are built: chains them after the tab's own run events."""

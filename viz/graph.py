@@ -24,8 +24,16 @@ INPUT_COLOUR = "#BBBBBB"
 HIGHLIGHT = "#D55E00"
 NODE_SIZE = 2600  # points², the area the arrows keep clear around a node's label
 # Nodes are text boxes; node_size only tells the arrows where to stop short of them.
-EDGE_STYLE = dict(arrows=True, node_size=NODE_SIZE, connectionstyle="arc3,rad=0.06")
+EDGE_STYLE = dict(arrows=True, node_size=NODE_SIZE)
+BEND = 0.06  # arc3 radius of the edges: a slight bow keeps edges along one row apart
 EDGE_LABEL_LIMIT = 45  # above this many edges only the current step's edges are labelled
+EDGE_COLOUR = "#8a8a8a"
+EDGE_WIDTH = 1.2  # points
+
+
+def arrow_size(width: float) -> float:
+    """Arrow head size for an edge of `width` points: 12 at the default width, growing with it."""
+    return 12 + 3 * (width - EDGE_WIDTH)
 
 
 def op_colours(topology: Topology) -> dict[str, str]:
@@ -76,15 +84,22 @@ class GraphPicture:
     and the edges that produced it — over the saved background, so stepping stays cheap.
 
     `nodes` limits the drawing to a subgraph (all nodes by default); `shapes` maps node ids to
-    their tensors for the C×H×W labels.
+    their tensors for the C×H×W labels. Data drawn on the edges (BiFPN's fusion weights):
+    `edge_widths` and `edge_labels` replace the width and the op label of the (source, target)
+    edges they name, `edge_bends` their arc radius (e.g. to bow a skip edge away from a parallel
+    one), and `width_key` (label → width) adds a legend of widths in place of the highlight's entry.
     """
 
     def __init__(self, topology: Topology, shapes: Mapping[str, Tensor], nodes: Collection[str] | None = None,
-                 title: str = "", dpi: float = 110) -> None:
+                 title: str = "", dpi: float = 110, edge_widths: Mapping[tuple[str, str], float] | None = None,
+                 edge_labels: Mapping[tuple[str, str], str] | None = None,
+                 edge_bends: Mapping[tuple[str, str], float] | None = None,
+                 width_key: Mapping[str, float] | None = None) -> None:
         g = topology.graph()
         if nodes is not None:
             g = g.subgraph(nodes).copy()
         self.g, self.title, self.shapes = g, title or f"{topology.name}: graph of feature nodes", shapes
+        self.widths, self.labels, self.bends = dict(edge_widths or {}), dict(edge_labels or {}), dict(edge_bends or {})
         self.pos = pos = layout(topology, g.nodes)
         self.colours = colours = op_colours(topology)
         xs = [p[0] for p in pos.values()]
@@ -95,17 +110,21 @@ class GraphPicture:
         # would cost more than the drawing.
         self.fig = fig = Figure(figsize=(width, height), dpi=min(dpi, MAX_WIDTH_PX / width))
         self.ax = ax = fig.add_axes((2.0 / width, 0.5 / height, 1 - 4.3 / width, 1 - 1.0 / height))
-        nx.draw_networkx_edges(g, pos, ax=ax, edgelist=list(g.edges), edge_color="#8a8a8a", width=1.2,
-                               arrowsize=12, **EDGE_STYLE)
+        self._edges(list(g.edges), EDGE_COLOUR)
         for n in g.nodes:
             self._node(n, current=False)
         if g.number_of_edges() <= EDGE_LABEL_LIMIT:
             self._edge_labels(list(g.edges))
         present = {g.nodes[n]["op"] for n in g.nodes}
         handles = [Patch(color=c, label=op) for op, c in colours.items() if op in present]
-        handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label="this step's inputs"))
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title="node op",
-                  frameon=False)
+        if width_key is None:
+            handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label="this step's inputs"))
+        legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title="node op",
+                           frameon=False)
+        if width_key is not None:
+            ax.add_artist(legend)  # a second legend would replace the first
+            ax.legend(handles=[Line2D([], [], color=EDGE_COLOUR, lw=w, label=text) for text, w in width_key.items()],
+                      loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=9, title="edge width", frameon=False)
         rows = row_labels(topology, pos)
         ax.set_yticks(list(rows))
         ax.set_yticklabels(list(rows.values()), fontsize=10)
@@ -128,12 +147,32 @@ class GraphPicture:
                             bbox=dict(boxstyle="round,pad=0.35", fc=self.colours[self.g.nodes[n]["op"]],
                                       ec="black" if current else "white", lw=3 if current else 1))
 
+    def _by_bend(self, edges: list) -> dict[str, list]:
+        """Edges grouped by their connection style (networkx takes one per call)."""
+        groups: dict[str, list] = {}
+        for e in edges:
+            groups.setdefault(f"arc3,rad={self.bends.get(e, BEND)}", []).append(e)
+        return groups
+
+    def _edges(self, edges: list, colour: str, width: float | None = None) -> list:
+        """Draw edges in their own widths (or all in `width`); returns the arrows."""
+        arrows: list = []
+        for style, group in self._by_bend(edges).items():
+            widths = [width or self.widths.get(e, EDGE_WIDTH) for e in group]
+            arrows += nx.draw_networkx_edges(self.g, self.pos, ax=self.ax, edgelist=group, edge_color=colour,
+                                             width=widths, arrowsize=[arrow_size(w) for w in widths],
+                                             connectionstyle=style, **EDGE_STYLE)
+        return arrows
+
     def _edge_labels(self, edges: list) -> list:
-        labels = {e: self.g.edges[e]["op"] for e in edges if self.g.edges[e]["op"] != "identity"}
-        drawn = nx.draw_networkx_edge_labels(self.g, self.pos, labels, ax=self.ax, font_size=8, label_pos=0.5,
-                                             bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
-                                             connectionstyle=EDGE_STYLE["connectionstyle"])
-        return list(drawn.values())
+        drawn: list = []
+        for style, group in self._by_bend(edges).items():
+            labels = {e: self.labels.get(e, self.g.edges[e]["op"]) for e in group}
+            labels = {e: text for e, text in labels.items() if text != "identity"}
+            drawn += nx.draw_networkx_edge_labels(
+                self.g, self.pos, labels, ax=self.ax, font_size=8, label_pos=0.5, connectionstyle=style,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)).values()
+        return drawn
 
     def _highlight(self, current: str | None, title: str | None) -> list:
         """Add the step's artists: its incoming edges, its node, its edge labels, the title."""
@@ -142,8 +181,7 @@ class GraphPicture:
         if current in self.g:
             edges = [(u, current) for u in self.g.predecessors(current)]
             if edges:
-                artists += nx.draw_networkx_edges(self.g, self.pos, ax=self.ax, edgelist=edges, edge_color=HIGHLIGHT,
-                                                  width=3.2, arrowsize=18, **EDGE_STYLE)
+                artists += self._edges(edges, HIGHLIGHT, width=3.2)
                 if self.g.number_of_edges() > EDGE_LABEL_LIMIT:
                     artists += self._edge_labels(edges)
             artists.append(self._node(current, current=True))

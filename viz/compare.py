@@ -1,0 +1,176 @@
+"""The zoo side by side: the comparison table (numbers stay numbers, so it sorts numerically), its
+CSV, parameters against latency, and the effective receptive field area of every neck."""
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.transforms import Bbox
+
+from necks.compare import ERF_MASS, NeckRow
+from viz.graph import OKABE_ITO
+from viz.maps import LABEL_SIZE, TITLE_SIZE
+
+COMPARE_HEADERS = ["neck", "reads", "parameters", "GFLOPs", "latency (ms)", "outputs (C×H×W)", "finest output",
+                   "stride (px)", "largest local RF (px)", "global context", "ERF 95 % area (px²)",
+                   "ERF 95 % area (% of picture)", "notes"]
+COMPARE_TYPES = ["str", "str", "number", "number", "number", "str", "str", "number", "number", "str", "number",
+                 "number", "str"]
+
+# How a neck reads the backbone: (legend label, colour, marker). Colour and shape both tell it.
+FAMILIES = {
+    "single": ("one level (C5)", OKABE_ITO[4], "s"),
+    "pyramid": ("several levels", OKABE_ITO[0], "o"),
+    "rerun": ("several levels + backbone rerun", OKABE_ITO[5], "D"),
+}
+# Label positions tried around a point, in points from it: right, left, above, below, then further out.
+LABEL_SPOTS = [(9, 0, "left"), (-9, 0, "right"), (0, 12, "center"), (0, -12, "center"),
+               (9, 14, "left"), (9, -14, "left"), (-9, 14, "right"), (-9, -14, "right"),
+               (12, 28, "left"), (12, -28, "left"), (-12, 28, "right"), (-12, -28, "right")]
+
+
+def family(row: NeckRow) -> str:
+    """'single' for a neck on one level, 'rerun' for one that reruns the backbone, else 'pyramid'."""
+    if "image" in row.inputs:
+        return "rerun"
+    return "single" if len(row.inputs) == 1 else "pyramid"
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def global_context(row: NeckRow) -> str | None:
+    """'whole picture' where a global pooling reaches the finest output, 'none' where none does."""
+    if row.rf_px is None:
+        return None
+    return "whole picture" if row.whole_picture else "none"
+
+
+def compare_rows(rows: Sequence[NeckRow]) -> list[list]:
+    """Table rows under COMPARE_HEADERS; measured values are numbers (None where not measured)."""
+    return [[r.title, ", ".join(r.inputs), r.params, _rounded(None if r.flops is None else r.flops / 1e9, 3),
+             _rounded(r.latency_ms, 2), r.outputs, r.finest, r.stride,
+             None if r.local_rf_px is None else int(r.local_rf_px), global_context(r), r.erf_px,
+             _rounded(r.erf_percent, 1), f"failed: {r.error}" if r.error else r.notes]
+            for r in rows]
+
+
+def to_csv(rows: Sequence[NeckRow], path: str | Path) -> Path:
+    """Write the table (headers first) as UTF-8 CSV; empty cells where nothing was measured."""
+    path = Path(path)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(COMPARE_HEADERS)
+        writer.writerows(compare_rows(rows))
+    return path
+
+
+def rf_text(row: NeckRow) -> str:
+    """The theoretical receptive field of the finest output's cells, in words."""
+    if row.rf_px is None:
+        return "RF —"
+    if row.whole_picture:
+        return "RF: whole picture"
+    return f"RF {row.rf_px:.0f} px"
+
+
+def _title(ax: Axes, title: str, subtitle: str) -> None:
+    ax.set_title(f"{title}\n{subtitle}" if subtitle else title, fontsize=TITLE_SIZE, loc="left")
+
+
+def _label_points(ax: Axes, points: Sequence[tuple[float, float, str]]) -> None:
+    """Write each label beside its point at the first spot of LABEL_SPOTS where it overlaps no marker
+    and no other label and stays inside the axes; far spots get a leader line. Freezes the layout
+    first, so the measured positions are the drawn ones."""
+    if not points:
+        return
+    fig = ax.figure
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    frame = ax.get_window_extent(renderer)
+    marker = 7 * fig.dpi / 72  # half a marker's width, in pixels
+    taken = [Bbox.from_bounds(px - marker, py - marker, 2 * marker, 2 * marker)
+             for px, py in ax.transData.transform([(x, y) for x, y, _ in points])]
+    for x, y, text in points:
+        for dx, dy, ha in LABEL_SPOTS:
+            far = abs(dy) > 14
+            label = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va="center",
+                                fontsize=LABEL_SIZE - 1,
+                                arrowprops=dict(arrowstyle="-", color="0.45", lw=0.7, shrinkB=5) if far else None)
+            box = label.get_window_extent(renderer).expanded(1.04, 1.15)
+            fits = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
+            if fits and not any(box.overlaps(other) for other in taken):
+                break
+            if (dx, dy, ha) != LABEL_SPOTS[-1]:
+                label.remove()
+        taken.append(box)
+
+
+def params_latency_figure(rows: Sequence[NeckRow], subtitle: str = "") -> Figure:
+    """Scatter of parameters (symmetric log: parameter-free necks sit at 0) against median latency
+    (log), one labelled point per neck, coloured and shaped by how the neck reads the backbone."""
+    shown = [r for r in rows if r.params is not None and r.latency_ms is not None]
+    fig = Figure(figsize=(9.0, 6.0), layout="constrained")
+    ax = fig.add_subplot()
+    for key, (label, colour, marker) in FAMILIES.items():
+        group = [r for r in shown if family(r) == key]
+        if group:
+            ax.scatter([r.params for r in group], [r.latency_ms for r in group], s=70, color=colour, marker=marker,
+                       edgecolors="black", linewidths=0.7, label=label, zorder=3)
+    ax.set_xscale("symlog", linthresh=1e4, linscale=0.5)
+    ax.set_yscale("log")
+    if shown:
+        ax.set_xlim(-2e3, max(r.params for r in shown) * 4)
+        low, high = min(r.latency_ms for r in shown), max(r.latency_ms for r in shown)
+        ax.set_ylim(low / 2.5, high * 2.5)
+    ax.set_xlabel("parameters of the neck (log scale; 0 = parameter-free)", fontsize=LABEL_SIZE)
+    ax.set_ylabel("median latency of one forward (ms, log scale)", fontsize=LABEL_SIZE)
+    ax.grid(True, which="major", color="0.88", zorder=0)
+    ax.legend(title="reads", fontsize=LABEL_SIZE - 1, title_fontsize=LABEL_SIZE - 1, loc="upper left")
+    _title(ax, "Parameters against latency", subtitle)
+    _label_points(ax, [(r.params, r.latency_ms, r.title) for r in shown])
+    return fig
+
+
+def erf_area_figure(rows: Sequence[NeckRow], subtitle: str = "") -> Figure:
+    """Horizontal bars of the ERF 95 %-mass area (% of the picture) of the centre cell of each neck's
+    finest output, largest on top, with the theoretical receptive field on the right."""
+    measured = sorted((r for r in rows if r.erf_percent is not None), key=lambda r: r.erf_percent)
+    order = [r for r in rows if r.erf_percent is None] + measured  # bars run bottom-up
+    fig = Figure(figsize=(9.0, 0.42 * len(order) + 1.9), layout="constrained")
+    ax = fig.add_subplot()
+    ys = range(len(order))
+    ax.barh(ys, [r.erf_percent or 0 for r in order], color=[FAMILIES[family(r)][1] for r in order],
+            edgecolor="black", linewidth=0.6, height=0.7, zorder=3)
+    for y, r in zip(ys, order):
+        if r.erf_percent is None:
+            why = f"failed: {r.error}" if r.error else "no cells: the output is a pooled vector"
+            ax.text(1, y, why, va="center", fontsize=LABEL_SIZE - 1, color="0.3")
+        elif r.erf_percent > 88:
+            ax.text(r.erf_percent - 1, y, f"{r.erf_percent:.1f} %", va="center", ha="right", fontsize=LABEL_SIZE - 1)
+        else:
+            ax.text(r.erf_percent + 1, y, f"{r.erf_percent:.1f} %", va="center", fontsize=LABEL_SIZE - 1)
+    ax.set_yticks(list(ys), [f"{r.title} ({r.finest})" if r.finest else r.title for r in order],
+                  fontsize=LABEL_SIZE - 1)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(-0.6, len(order) - 0.4)
+    ax.set_xlabel(f"pixels holding {ERF_MASS * 100:.0f} % of the centre cell's ERF (% of the picture)",
+                  fontsize=LABEL_SIZE)
+    ax.grid(True, axis="x", color="0.88", zorder=0)
+    kinds = [key for key in FAMILIES if any(family(r) == key for r in order)]
+    ax.legend([Patch(facecolor=FAMILIES[k][1], edgecolor="black", linewidth=0.6) for k in kinds],
+              [FAMILIES[k][0] for k in kinds], title="reads", loc="lower right", fontsize=LABEL_SIZE - 1,
+              title_fontsize=LABEL_SIZE - 1)
+    right = ax.twinx()
+    right.set_ylim(ax.get_ylim())
+    right.set_yticks(list(ys), [rf_text(r) for r in order], fontsize=LABEL_SIZE - 1)
+    right.set_ylabel("theoretical RF of the cell (max over paths)", fontsize=LABEL_SIZE)
+    _title(ax, "Effective receptive field of the centre cell of each neck's finest output", subtitle)
+    return fig
