@@ -85,6 +85,11 @@ def test_spp_lesson(session):
         lessons.window_rules(5, "0, 2")
 
 
+def test_fpn_baseline_panel(session):
+    (outputs,) = lessons.fpn_views(analyse(session["picture"], "fpn"))
+    assert outputs.ndim == 3 and outputs.std() > 5
+
+
 def test_panet_lesson(session):
     paths, compare = lessons.panet_views(analyse(session["picture"], "pafpn"))
     assert paths.ndim == 3 and compare.ndim == 3

@@ -146,6 +146,20 @@ def spp_panel(tab: NeckTab, session: gr.State) -> None:
     tab.after_run.append((window_rules, [size, levels], [formula, formula_table]))
 
 
+def fpn_views(analysis: Analysis) -> tuple:
+    return (image(outputs_figure([analysis], ["FPN"])),)
+
+
+def fpn_panel(tab: NeckTab, session: gr.State) -> None:
+    gr.Markdown("### The baseline: one top-down pathway\nEvery other pyramid neck here starts from this one. "
+                "PANet adds a bottom-up path after it, NAS-FPN replaces its fixed wiring with searched "
+                "merging cells, BiFPN repeats a weighted two-way version of it, and Recursive-FPN feeds "
+                "its outputs back into the backbone and runs it twice. Each coarse level is upsampled "
+                "(nearest) and added to the 1×1 lateral of the next finer level, then a 3×3 conv smooths it.")
+    outputs = figure_box("FPN outputs on the picture", "fpn-outputs")
+    tab.redraw_after_run(fpn_views, [outputs])
+
+
 def panet_panel(tab: NeckTab, session: gr.State) -> None:
     gr.Markdown("### PANet's point: a short path from fine features to the top\nThe finest level reaches "
                 "the top output through a handful of layers on the bottom-up path, instead of through the "
@@ -175,6 +189,7 @@ def nasfpn_panel(tab: NeckTab, session: gr.State) -> None:
 
 PANELS: dict[str, Callable[[NeckTab, gr.State], None]] = {
     "SPP": spp_panel,
+    "FPN": fpn_panel,
     "ASPP": aspp_panel,
     "PANet": panet_panel,
     "NAS-FPN": nasfpn_panel,
