@@ -68,7 +68,7 @@ def build_app() -> gr.Blocks:
                 with gr.Tab(title, id=slug(title)) as tab:
                     neck_tab = build_neck_tab(title, specs, session, current_tab)
                     if title in PANELS:
-                        PANELS[title](neck_tab, session)
+                        PANELS[title](neck_tab)
                 neck_tab.finish()
                 neck_tab.chain(tab.select(lambda key=neck_tab.key: key, None, current_tab, api_visibility="private")
                                .then(neck_tab.refresh, neck_tab.refresh_inputs, neck_tab.outputs,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from threading import Lock
 from typing import Any
 
+import networkx as nx
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -26,7 +27,7 @@ from .imaging import Picture
 from .layers import Neck
 from .registry import build_neck, neck_parameters
 from .topology import Topology
-from .trace import Trace, tracing
+from .trace import Trace, active, tracing
 
 CLASSIFIER_SIZE = 224  # Lite0's training resolution: the top-5 is computed on a resized copy
 
@@ -77,34 +78,65 @@ class Analysis:
     flops: int
     timings: dict[str, float] = field(default_factory=dict)
     node_params: dict[str, int] = field(default_factory=dict)  # parameters of the op that made each node
+    _extra_grids: dict[int, CellGrid] = field(default_factory=dict, repr=False)
 
     def grid(self, level: int) -> CellGrid:
-        """Cell grid of a pyramid level; levels above C5 continue C5's grid at twice the jump."""
+        """Cell grid of a pyramid level: the backbone's for C1…C5; above them, followed through the
+        neck's own layers to the first node at that level (NAS-FPN's unpadded 2×2 pools shift the
+        cells by half a cell; FPN's kernel-1 pools do not)."""
         grids = self.backbone.grids
         if f"C{level}" in grids:
             return grids[f"C{level}"]
-        top = max(info.level for info in self.backbone.info)
-        g = grids[f"C{top}"]
-        factor = 2 ** (level - top)
-        return CellGrid(g.jump * factor, g.start_y, g.start_x, g.rf_size + (factor - 1) * g.jump)
+        if level not in self._extra_grids:
+            self._extra_grids[level] = self._grid_through_neck(level)
+        return self._extra_grids[level]
+
+    def _grid_through_neck(self, level: int) -> CellGrid:
+        topology = self.topology
+        node = next(n.id for n in topology.nodes if n.level == level)
+        ancestors = nx.ancestors(topology.graph(), node) | {node}
+        order = [n for n in topology.order if n in ancestors]
+        edges = {n: [(e.source, e.layers) for e in topology.node(n).inputs] for n in order}
+
+        def along(axis: str) -> rfm.RF:
+            base = {}
+            for name in order:
+                if topology.node(name).is_input:
+                    g = self.backbone.grids.get(name)
+                    base[name] = rfm.RF(g.rf_size, g.jump, getattr(g, f"start_{axis}")) if g else rfm.PIXELS
+            return rfm.node_receptive_fields(order, edges, base)[node][0].rf  # the narrowest path
+
+        ry, rx = along("y"), along("x")
+        return CellGrid(ry.jump, ry.start, rx.start, ry.size)
 
 
 class _LRU(OrderedDict):
+    """A small thread-safe LRU whose values are made once per key, even when sessions ask at once
+    (two builds of one neck would give two models; only one would be cached)."""
+
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
         self.lock = Lock()
+        self.making: dict[Any, Lock] = {}
 
     def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
         with self.lock:
             if key in self:
                 self.move_to_end(key)
                 return self[key]
-        value = make()
-        with self.lock:
-            self[key] = value
-            while len(self) > self.size:
-                self.popitem(last=False)
+            key_lock = self.making.setdefault(key, Lock())
+        with key_lock:
+            with self.lock:
+                if key in self:  # made while this thread waited
+                    self.move_to_end(key)
+                    return self[key]
+            value = make()
+            with self.lock:
+                self[key] = value
+                self.making.pop(key, None)
+                while len(self) > self.size:
+                    self.popitem(last=False)
         return value
 
 
@@ -222,7 +254,12 @@ def _attribute_modules(neck: Neck, trace: Trace) -> Iterator[list[tuple[int, str
     """Log (nodes recorded so far, module name) for every call of a module that holds parameters of
     its own: one that starts while k nodes are recorded computes part of node k, the next one."""
     calls: list[tuple[int, str]] = []
-    handles = [m.register_forward_pre_hook(lambda *_, name=name: calls.append((len(trace.tensors), name)))
+
+    def log(name: str) -> None:
+        if active() is trace:  # the model is shared: ignore other sessions' forwards through it
+            calls.append((len(trace.tensors), name))
+
+    handles = [m.register_forward_pre_hook(lambda *_, name=name: log(name))
                for name, m in neck.named_modules() if any(True for _ in m.parameters(recurse=False))]
     try:
         yield calls

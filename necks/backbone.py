@@ -10,6 +10,7 @@ follow the lukemelas EfficientNet naming); nothing is downloaded at run time.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -145,9 +146,11 @@ class EfficientNetLite0(nn.Module):
         return [LevelInfo(f"C{lvl}", lvl, 2 ** lvl, STAGES[stage][4])
                 for lvl, stage in LEVEL_END_STAGE.items()]
 
-    def forward_features(self, x: Tensor, feedback: dict[int, Tensor] | None = None) -> list[Tensor]:
+    def forward_features(self, x: Tensor, feedback: dict[int, Tensor] | None = None,
+                         on_level: Callable[[str, Tensor], Tensor] | None = None) -> list[Tensor]:
         """C1…C5 for a normalised image batch. `feedback` maps level (3, 4, 5) → features that the
-        Recursive-FPN feedback convs add after the first block of that level."""
+        Recursive-FPN feedback convs add after the first block of that level. `on_level(name, x)`
+        sees each level as soon as it is computed (Recursive-FPN records them in its trace)."""
         feedback = feedback or {}
         x = F.relu6(self._bn0(self._conv_stem(x)))
         feats: list[Tensor] = []
@@ -160,7 +163,7 @@ class EfficientNetLite0(nn.Module):
             stage = self.stage_of_block[i]
             last_of_stage = i + 1 == len(self._blocks) or self.stage_of_block[i + 1] != stage
             if last_of_stage and stage in end_stages:
-                feats.append(x)
+                feats.append(on_level(f"C{len(feats) + 1}", x) if on_level else x)
         return feats
 
     def classify(self, c5: Tensor) -> Tensor:

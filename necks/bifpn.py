@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .layers import Neck, conv_block, init_convs, upsample_to
+from .layers import RNG_LOCK, Neck, conv_block, init_convs, upsample_to
 from .receptive_field import Layer, conv, up
 from .topology import Edge, Node, Topology, input_nodes
 from .trace import record, recording
@@ -237,7 +237,7 @@ def with_edge_weights(neck: BiFPN, weights: Mapping[str, Sequence[float]]) -> Bi
 
     The copy is built anew and loads `neck`'s state rather than being deep-copied: a deep copy
     would also copy hooks that a concurrent traced run has on `neck` at that moment."""
-    with torch.random.fork_rng(devices=[]):  # its fresh init is overwritten: keep the global RNG as it was
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):  # its fresh init is overwritten: keep the RNG as it was
         edited = BiFPN(neck.in_channels, neck.out_channels, neck.num_outs, neck.stack_times, neck.first_level)
     edited.load_state_dict(neck.state_dict())
     edited.to(next(neck.parameters()).device).train(neck.training)

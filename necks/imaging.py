@@ -80,7 +80,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 
 def _fit(im: Image.Image, max_side: int, min_side: int) -> Image.Image:
-    w, h = im.size
+    uploaded = w, h = im.size
     if max(w, h) > max_side:
         s = max_side / max(w, h)
         im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
@@ -90,7 +90,7 @@ def _fit(im: Image.Image, max_side: int, min_side: int) -> Image.Image:
         new = (max(min_side, math.ceil(w * s)), max(min_side, math.ceil(h * s)))
         if max(new) > max_side:
             raise ImageError(
-                f"The picture is {w}×{h} pixels: too thin to analyse. Make its shorter side at least "
+                f"The picture is {uploaded[0]}×{uploaded[1]} pixels: too thin to analyse. Make its shorter side at least "
                 f"{min_side} px while the longer side stays within {max_side} px (aspect ratio at most "
                 f"{max_side // min_side}:1).")
         im = im.resize(new, Image.Resampling.NEAREST)

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from threading import Lock
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .topology import Topology
+
+# torch's random generator is process-wide: seeded builds (and anything that forks the generator)
+# take turns, or concurrent sessions would mix their draws and lose reproducibility.
+RNG_LOCK = Lock()
 
 ACTIVATIONS = {
     "relu": lambda: nn.ReLU(inplace=False),

@@ -15,7 +15,7 @@ from .asff import ASFF
 from .aspp import ASPP
 from .bifpn import BiFPN
 from .fpn import FPN
-from .layers import Neck
+from .layers import RNG_LOCK, Neck
 from .nasfpn import NASFPN
 from .pafpn import PAFPN
 from .rfp import RFP
@@ -35,6 +35,7 @@ class Control:
     kind: str  # "int" | "choice" | "ints"
     default: Any
     choices: tuple[Any, ...] = ()
+    labels: tuple[str, ...] = ()  # how the choices read in the app (default: the values themselves)
     minimum: int = 1
     maximum: int = 512
     step: int = 1
@@ -60,7 +61,8 @@ class NeckSpec:
 
 OUT_CHANNELS = Control("out_channels", "output channels", "int", 64, minimum=16, maximum=256, step=16)
 EXTRA_CONVS = Control("add_extra_convs", "extra levels from", "choice", False,
-                      choices=(False, "on_input", "on_output"))
+                      choices=(False, "on_input", "on_output"),
+                      labels=("max-pool of the top output (no conv)", "3×3 s2 conv on C5", "3×3 s2 conv on the top output"))
 NUM_OUTS = Control("num_outs", "output levels", "int", 5, minimum=4, maximum=6)
 
 
@@ -116,7 +118,7 @@ def build_neck(name: str, seed: int | None = 0, **config: Any) -> Neck:
     build = NECKS[name].build
     if seed is None:
         return build(**config).eval()
-    with torch.random.fork_rng(devices=[]):
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build(**config).eval()
 

@@ -156,10 +156,15 @@ class RFP(FPN):
             feedback = {lvl: record(f"{p}A{lvl}", self.rfp_aspp(x[output_levels.index(lvl)]))
                         for lvl in self.feedback_levels}
             backbone = self.rfp_modules[step - 2]
-            rerun = backbone.forward_features(image, feedback)
-            by_level = {info.level: f for info, f in zip(backbone.feature_info, rerun)}
-            new_levels = [record(f"{p}C{self.first_level + i}", by_level[self.first_level + i])
-                          for i in range(len(self.in_channels))]
+            used = {f"C{self.first_level + i}" for i in range(len(self.in_channels))}
+
+            def record_level(name: str, x: Tensor, p: str = p) -> Tensor:
+                # Recorded as each level finishes, so each node is credited with its own stages.
+                return record(f"{p}{name}", x) if name in used else x
+
+            rerun = backbone.forward_features(image, feedback, on_level=record_level)
+            by_name = {info.name: f for info, f in zip(backbone.feature_info, rerun)}
+            new_levels = [by_name[f"C{self.first_level + i}"] for i in range(len(self.in_channels))]
             new = self.fpn_forward(new_levels, p)
             fused = []
             for lvl, n, old in zip(output_levels, new, x):

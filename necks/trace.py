@@ -53,6 +53,11 @@ def record(node_id: str, tensor: Tensor, **extras: Any) -> Tensor:
     return tensor
 
 
+def active() -> Trace | None:
+    """The trace this thread is recording into, if any."""
+    return _active.get()
+
+
 def recording() -> bool:
     """True inside `tracing()`: lets a neck skip extras that cost work when nobody records them."""
     return _active.get() is not None

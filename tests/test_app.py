@@ -47,3 +47,8 @@ def test_missing_picture_and_unknown_device():
         app.analyze(upload(SAMPLES / "chelsea.png"), "cuda:7", "C3")
     with pytest.raises(gr.Error, match="Analyse a picture first"):
         show_level(None, "C3")
+
+
+def test_api_calls_with_a_level_that_does_not_exist():
+    with pytest.raises(gr.Error, match="does not exist"):
+        app.analyze(upload(SAMPLES / "chelsea.png"), "cpu", "C9")

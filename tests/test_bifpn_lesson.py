@@ -117,7 +117,7 @@ def test_panel_builds_inside_its_tab():
     with gr.Blocks() as demo:
         session = gr.State(None)
         tab = build_neck_tab("BiFPN", [NECKS["bifpn"]], session, gr.State("bifpn"))
-        panel.bifpn_panel(tab, session)
+        panel.bifpn_panel(tab)
         tab.finish()
     ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
     assert {"bifpn-cell", "bifpn-graph", "bifpn-weights", "bifpn-node", "bifpn-w0", "bifpn-w1", "bifpn-w2",

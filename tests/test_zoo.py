@@ -68,3 +68,33 @@ def test_build_is_seeded_and_leaves_global_rng_alone():
     assert torch.equal(before, after)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert not torch.equal(next(build_neck("fpn", seed=8).parameters()), next(a.parameters()))
+
+
+def test_concurrent_builds_and_traces_stay_reproducible(chelsea):
+    """Sessions build and trace necks at once: seeded weights and per-node parameters must not mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    serial = {n: [p.clone() for p in build_neck(n, seed=3).parameters()] for n in ("nasfpn", "fpn")}
+    with ThreadPoolExecutor(4) as pool:
+        built = list(pool.map(lambda n: (n, build_neck(n, seed=3)), ["nasfpn", "fpn"] * 3))
+    for name, neck in built:
+        assert all(torch.equal(a, b) for a, b in zip(serial[name], neck.parameters())), name
+    with ThreadPoolExecutor(3) as pool:
+        analyses = list(pool.map(lambda n: analyse(chelsea, n), ["nasfpn", "pafpn", "nasfpn"]))
+    for a in analyses:
+        assert sum(a.node_params.values()) == a.params
+
+
+def test_rfp_credits_each_rerun_level_with_its_own_stages(chelsea):
+    params = analyse(chelsea, "rfp").node_params
+    assert all(params[f"2.C{lvl}"] > 0 for lvl in range(2, 6))
+    assert params["2.C5"] > params["2.C3"]
+
+
+def test_grids_above_c5_follow_the_neck(chelsea):
+    c5 = run_backbone(chelsea).grids["C5"]
+    fpn, nas = analyse(chelsea, "fpn").grid(6), analyse(chelsea, "nasfpn").grid(6)
+    assert fpn.jump == nas.jump == 2 * c5.jump
+    assert (fpn.start_y, fpn.start_x) == (c5.start_y, c5.start_x)  # kernel-1 pool: same centres
+    # NAS-FPN's unpadded 2×2 pool centres each P6 cell between two C5 cells: half a C5 jump further.
+    assert (nas.start_y, nas.start_x) == (c5.start_y + c5.jump / 2, c5.start_x + c5.jump / 2)

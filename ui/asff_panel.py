@@ -34,7 +34,7 @@ def asff_level_view(analysis: Analysis | None, level: int | None) -> Any:
     return image(weights_figure(analysis, int(level)))
 
 
-def asff_panel(tab: NeckTab, session: gr.State) -> None:
+def asff_panel(tab: NeckTab) -> None:
     """Build the panel under the ASFF tab; it redraws after every run of the tab."""
 
     gr.Markdown("### Adaptive spatial fusion: every cell picks its own mix of levels\nFor each output level, "

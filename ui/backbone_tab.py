@@ -15,6 +15,8 @@ LEVELS = ["C1", "C2", "C3", "C4", "C5"]
 
 def analyze(value: Any, device: str, level: str, progress: gr.Progress = gr.Progress()):
     """Decode the picture, run the backbone, draw every level; the session remembers the picture."""
+    if level not in LEVELS:
+        raise gr.Error(f"Level {level!r} does not exist; choose one of {', '.join(LEVELS)}.")
     progress(0.05, desc="Decoding the picture")
     picture = load_picture(value)
     if device not in available_devices():
@@ -25,7 +27,8 @@ def analyze(value: Any, device: str, level: str, progress: gr.Progress = gr.Prog
     top5 = {label: p for _, label, p in backbone.top5}
     ow, oh = picture.original_size
     w, h = picture.size
-    status = (f"Analysed at {w}×{h} px (uploaded {ow}×{oh}, scale {picture.scale_xy[0]:.3f}) on **{device}** · "
+    status = (f"Analysed at {w}×{h} px (uploaded {picture.source_format} {ow}×{oh}, scale {picture.scale_xy[0]:.3f}"
+              f"{f', first of {picture.frames} frames' if picture.frames > 1 else ''}) on **{device}** · "
               f"backbone {backbone.seconds * 1000:.0f} ms · {backbone.flops / 1e9:.2f} GFLOPs")
     return (top5, image(levels_overview(picture, backbone)), image(top_channels(backbone.features[level], level)),
             backbone_table(backbone), status, {"picture": picture, "device": device})
@@ -33,6 +36,8 @@ def analyze(value: Any, device: str, level: str, progress: gr.Progress = gr.Prog
 
 def show_level(session: dict | None, level: str):
     picture, device = session_picture(session)
+    if level not in LEVELS:
+        raise gr.Error(f"Level {level!r} does not exist; choose one of {', '.join(LEVELS)}.")
     backbone = run_backbone(picture, device)  # cached: no model run
     return image(top_channels(backbone.features[level], level))
 

@@ -112,7 +112,7 @@ def reset_weights(analysis: Analysis | None, cell: str, node_id: str) -> tuple:
             image(fused_figure(analysis, node_id)), edits_text({}), {}, analysis)
 
 
-def bifpn_panel(tab: NeckTab, session: gr.State) -> None:
+def bifpn_panel(tab: NeckTab) -> None:
     """Build the BiFPN lesson inside its tab and wire it to the tab's runs."""
     gr.Markdown(INTRO)
     cell = gr.Radio(["1", "2", "3"], value="1", label="Cell (repeat)", elem_id="bifpn-cell")

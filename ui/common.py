@@ -43,8 +43,8 @@ def image(fig: Figure) -> np.ndarray:
     return figure_image(fig)
 
 
-def figure_box(label: str, elem_id: str, height: int | None = None) -> gr.Image:
+def figure_box(label: str, elem_id: str) -> gr.Image:
     """An output image for a figure, downloadable as PNG and viewable full screen. The label is
     for screen readers; the figure carries its own title."""
     return gr.Image(label=label, show_label=False, elem_id=elem_id, format="png", interactive=False,
-                    height=height, buttons=["download", "fullscreen"])
+                    buttons=["download", "fullscreen"])

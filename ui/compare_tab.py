@@ -3,6 +3,7 @@ and a CSV download."""
 from __future__ import annotations
 
 import tempfile
+import uuid
 from pathlib import Path
 
 import gradio as gr
@@ -16,6 +17,7 @@ from viz.compare import (COMPARE_HEADERS, COMPARE_TYPES, compare_rows, erf_area_
 from .common import figure_box, image, session_picture
 
 REPEATS = 5  # timed forwards per neck; the table shows their median
+CSV_DIR = Path(tempfile.mkdtemp(prefix="necklab-compare-"))  # one folder per server process
 
 INTRO = (
     "Every neck of the zoo on the same backbone features of the analysed picture, each in the configuration "
@@ -37,14 +39,15 @@ def compare(session: dict | None, progress: gr.Progress = gr.Progress()
     total = len(NECKS)
     rows = compare_zoo(picture, device, REPEATS, progress=lambda i, title: progress((i, total), desc=title))
     subtitle = f"{picture.size[0]}×{picture.size[1]} px picture on {device}"
-    path = to_csv(rows, Path(tempfile.mkdtemp(prefix="necklab-compare-")) / "necklab_compare.csv")
+    path = to_csv(rows, CSV_DIR / f"necklab_compare_{uuid.uuid4().hex[:8]}.csv")
     return (compare_rows(rows), image(params_latency_figure(rows, subtitle)), image(erf_area_figure(rows, subtitle)),
             str(path))
 
 
 def build_compare_tab(session: gr.State) -> tuple[gr.Button, list[gr.components.Component]]:
     """Build the tab's components and wire its button (call inside a gr.Tab); returns the button
-    and the outputs of `compare`. One comparison runs at a time, so timings don't compete."""
+    and the outputs of `compare`. One comparison runs at a time (other events may still run beside it, so a busy server
+    shows slower latencies)."""
     gr.Markdown(INTRO)
     run = gr.Button("Compare the zoo", variant="primary", elem_id="compare-run")
     table = gr.Dataframe(headers=COMPARE_HEADERS, datatype=COMPARE_TYPES, label="The zoo on this picture",

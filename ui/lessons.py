@@ -1,6 +1,6 @@
 """Lesson panels: what is special to a neck, added under its tab's common step-through.
 
-`PANELS[tab title](neck_tab, session)` builds the panel inside the tab and wires it to the tab's
+`PANELS[tab title](neck_tab)` builds the panel inside the tab and wires it to the tab's
 events: `neck_tab.redraw_after_run` redraws after the neck (re)runs, `neck_tab.step` follows the
 steps. Larger panels live in their own modules (bifpn_panel, asff_panel, rfp_panel).
 Tabs without an entry show only the common graph, step-through and shapes.
@@ -14,6 +14,7 @@ import gradio as gr
 from necks.analysis import Analysis, analyse, backbone_on, run_backbone
 from necks.erf import cell_at, effective_receptive_fields
 from necks.imaging import rescaled
+from necks.registry import Control
 from necks.yolo_spp import compare_spp_sppf
 from viz.aspp import branches, erf_figure, taps_figure
 from viz.maps import to_original
@@ -24,7 +25,7 @@ from viz.spp import FORMULA_HEADERS, bins_figure, formula_figure, formula_rows, 
 from .asff_panel import asff_panel
 from .bifpn_panel import bifpn_panel
 from .common import NO_PICTURE, figure_box, image
-from .neck_tab import NeckTab
+from .neck_tab import NeckTab, parse_value
 from .rfp_panel import rfp_panel
 
 
@@ -38,14 +39,12 @@ def spp_views(analysis: Analysis) -> tuple:
     return image(bins_figure(net)), image(vector_figure([net, half])), image(spp_sppf_figure(comparison))
 
 
+PYRAMID_LEVELS = Control("levels", "Pyramid levels", "ints", (1, 2, 3, 4), minimum=1, maximum=16)
+
+
 def window_rules(a: float, text: str) -> tuple:
     """The blog formula vs adaptive pooling for a feature size and typed pyramid levels."""
-    try:
-        ns = tuple(int(part) for part in text.replace(",", " ").split())
-    except ValueError:
-        raise gr.Error("Pyramid levels: type whole numbers separated by commas, e.g. 1, 2, 3, 4.") from None
-    if not ns or any(not 1 <= n <= 16 for n in ns):
-        raise gr.Error("Pyramid levels: give one or more numbers from 1 to 16.")
+    ns = parse_value(PYRAMID_LEVELS, text)
     return image(formula_figure(int(a), ns)), formula_rows(int(a), ns)
 
 
@@ -99,7 +98,7 @@ def aspp_click(analysis: Analysis | None, evt: gr.SelectData) -> tuple:
     return aspp_views(analysis, cell_at(analysis, level, x, y))
 
 
-def aspp_panel(tab: NeckTab, session: gr.State) -> None:
+def aspp_panel(tab: NeckTab) -> None:
     gr.Markdown("### Dilation and receptive fields\nClick a point of the picture: each branch samples C5 with "
                 "a 3×3 kernel whose taps are `rate` cells apart. Taps that land outside the map see only "
                 "padding — when all eight outer taps do, the branch degenerates to a 1×1 conv (DeepLabv3's "
@@ -121,7 +120,7 @@ def aspp_panel(tab: NeckTab, session: gr.State) -> None:
     picture.select(aspp_click, [tab.state], [taps, erf, cell], api_name="aspp_click")
 
 
-def spp_panel(tab: NeckTab, session: gr.State) -> None:
+def spp_panel(tab: NeckTab) -> None:
     gr.Markdown("### SPP-net: a fixed-length vector from any size\nEach pyramid level cuts the C5 map into "
                 "n×n bins and keeps one number per bin and channel, so the vector's length depends only on "
                 "the channels and the levels — shown here for the picture at two sizes.")
@@ -150,7 +149,7 @@ def fpn_views(analysis: Analysis) -> tuple:
     return (image(outputs_figure([analysis], ["FPN"])),)
 
 
-def fpn_panel(tab: NeckTab, session: gr.State) -> None:
+def fpn_panel(tab: NeckTab) -> None:
     gr.Markdown("### The baseline: one top-down pathway\nEvery other pyramid neck here starts from this one. "
                 "PANet adds a bottom-up path after it, NAS-FPN replaces its fixed wiring with searched "
                 "merging cells, BiFPN repeats a weighted two-way version of it, and Recursive-FPN feeds "
@@ -160,7 +159,7 @@ def fpn_panel(tab: NeckTab, session: gr.State) -> None:
     tab.redraw_after_run(fpn_views, [outputs])
 
 
-def panet_panel(tab: NeckTab, session: gr.State) -> None:
+def panet_panel(tab: NeckTab) -> None:
     gr.Markdown("### PANet's point: a short path from fine features to the top\nThe finest level reaches "
                 "the top output through a handful of layers on the bottom-up path, instead of through the "
                 "whole backbone. Stepping above walks the top-down path first (T nodes), then the "
@@ -171,7 +170,7 @@ def panet_panel(tab: NeckTab, session: gr.State) -> None:
     tab.redraw_after_run(panet_views, [path, compare])
 
 
-def nasfpn_panel(tab: NeckTab, session: gr.State) -> None:
+def nasfpn_panel(tab: NeckTab) -> None:
     gr.Markdown("### Merging cells\nEach stage runs the same nine cells that the architecture search "
                 "found; the stages repeat. A cell resizes its two inputs to its output level (nearest "
                 "upsampling or max-pooling) and sums them — or, in a global-pooling (GP) cell, adds to "
@@ -183,11 +182,11 @@ def nasfpn_panel(tab: NeckTab, session: gr.State) -> None:
                          label="One stage's merging cells in execution order (every stage repeats them)")
 
     tab.redraw_after_run(stage_list, [stage, cells])
-    stage.change(stage_start, [tab.state, stage], [tab.step], api_visibility="private")
+    stage.select(stage_start, [tab.state, stage], [tab.step], api_visibility="private")  # again = jump again
     tab.step.change(cell_view, [tab.state, tab.step], [cell], api_visibility="private")
 
 
-PANELS: dict[str, Callable[[NeckTab, gr.State], None]] = {
+PANELS: dict[str, Callable[[NeckTab], None]] = {
     "SPP": spp_panel,
     "FPN": fpn_panel,
     "ASPP": aspp_panel,

@@ -60,8 +60,9 @@ def control_component(control: Control, elem_id: str) -> gr.components.Component
         return gr.Slider(control.minimum, control.maximum, value=control.default, step=control.step,
                          label=control.label, elem_id=elem_id)
     if control.kind == "choice":
-        return gr.Dropdown([str(c) for c in control.choices], value=str(control.default), label=control.label,
-                           elem_id=elem_id)
+        labels = control.labels or tuple(str(c) for c in control.choices)
+        return gr.Dropdown(list(zip(labels, map(str, control.choices))), value=str(control.default),
+                           label=control.label, elem_id=elem_id)
     return gr.Textbox(", ".join(map(str, control.default)), label=f"{control.label} (comma-separated)",
                       elem_id=elem_id)
 
@@ -71,7 +72,9 @@ def summary(analysis: Analysis, spec: NeckSpec) -> str:
     outputs = ", ".join(f"`{o}` {'×'.join(map(str, analysis.trace[o].shape[1:]))}" for o in analysis.outputs)
     return (f"**{spec.title}** — {spec.paper}. Structure after {spec.reference_source}.\n\n"
             f"Parameters: **{analysis.params:,}** · FLOPs: **{analysis.flops / 1e9:.3f} G** "
-            f"(torch.utils.flop_counter) · neck forward {t['neck'] * 1000:.0f} ms on {analysis.device} · "
+            f"(torch.utils.flop_counter) · neck forward {t['neck'] * 1000:.0f} ms on {analysis.device} "
+            f"(building or fetching the neck {t['neck build'] * 1000:.0f} ms; the backbone took "
+            f"{t['backbone'] * 1000:.0f} ms once per picture) · "
             f"{len(analysis.topology.nodes)} nodes.\n\nOutputs: {outputs}.")
 
 
@@ -119,22 +122,24 @@ def slug(title: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
 
 
-# Drawn graphs by (analysis, shown nodes): a step redraws only its highlight. Each entry holds its
-# analysis, so the id in the key stays that analysis's while the entry lives.
-_graphs: OrderedDict[tuple, tuple[Analysis, GraphPicture]] = OrderedDict()
+# Drawn graphs by what they show (neck, config, every node's shape, the nodes drawn): a step then
+# redraws only its highlight. Keyed by structure, not by analysis, so no analysis is kept alive.
+_graphs: OrderedDict[tuple, GraphPicture] = OrderedDict()
 _graphs_lock = Lock()
-GRAPH_CACHE = 12
+GRAPH_CACHE = 24
 
 
 def graph_picture(analysis: Analysis, nodes: list[str] | None) -> GraphPicture:
-    key = (id(analysis), tuple(nodes) if nodes else None)
+    shapes = {node: tuple(t.shape) for node, t in analysis.trace.tensors.items()}
+    key = (analysis.neck_name, repr(sorted(analysis.config.items())), tuple(shapes.items()),
+           tuple(nodes) if nodes else None)
     with _graphs_lock:
         if key in _graphs:
             _graphs.move_to_end(key)
-            return _graphs[key][1]
-    picture = GraphPicture(analysis.topology, analysis.trace.tensors, nodes)
+            return _graphs[key]
+    picture = GraphPicture(analysis.topology, shapes, nodes)
     with _graphs_lock:
-        _graphs[key] = (analysis, picture)
+        _graphs[key] = picture
         while len(_graphs) > GRAPH_CACHE:
             _graphs.popitem(last=False)
     return picture

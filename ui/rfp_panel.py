@@ -17,7 +17,7 @@ def rfp_views(analysis: Analysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return image(unrolled_figure(analysis)), image(passes_figure(analysis)), image(gates_figure(analysis))
 
 
-def rfp_panel(tab: NeckTab, session: gr.State) -> None:
+def rfp_panel(tab: NeckTab) -> None:
     """Build the panel under the Recursive-FPN tab; it redraws after every run of the tab."""
 
     gr.Markdown("### Looking twice: feedback from the FPN into the backbone\nRecursive-FPN runs the backbone and "

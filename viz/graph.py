@@ -2,7 +2,7 @@
 labelled with its op and every node with its shape; the current step and its inputs highlighted."""
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from threading import Lock
 
 import networkx as nx
@@ -75,8 +75,10 @@ def row_labels(topology: Topology, pos: Mapping[str, tuple[float, float]]) -> di
     return labels
 
 
-def shape_text(t: Tensor) -> str:
-    return "×".join(str(d) for d in t.shape[1:])
+def shape_text(t: Tensor | Sequence[int]) -> str:
+    """C×H×W of a batch-1 tensor or of its shape."""
+    shape = t.shape if isinstance(t, Tensor) else t
+    return "×".join(str(d) for d in shape[1:])
 
 
 class GraphPicture:
@@ -90,7 +92,7 @@ class GraphPicture:
     one), and `width_key` (label → width) adds a legend of widths in place of the highlight's entry.
     """
 
-    def __init__(self, topology: Topology, shapes: Mapping[str, Tensor], nodes: Collection[str] | None = None,
+    def __init__(self, topology: Topology, shapes: Mapping[str, Tensor | Sequence[int]], nodes: Collection[str] | None = None,
                  title: str = "", dpi: float = 110, edge_widths: Mapping[tuple[str, str], float] | None = None,
                  edge_labels: Mapping[tuple[str, str], str] | None = None,
                  edge_bends: Mapping[tuple[str, str], float] | None = None,
@@ -203,12 +205,6 @@ class GraphPicture:
         """The graph with `current` highlighted as a figure (for export); use it once."""
         self._highlight(current, title)
         return self.fig
-
-
-def draw_graph(topology: Topology, shapes: Mapping[str, Tensor], current: str | None = None,
-               nodes: Collection[str] | None = None, title: str = "") -> Figure:
-    """The (sub)graph of `nodes` with `current` highlighted, as a figure."""
-    return GraphPicture(topology, shapes, nodes, title).figure(current)
 
 
 def focus_nodes(topology: Topology, node_id: str) -> list[str] | None:
