@@ -78,6 +78,7 @@ class Analysis:
     flops: int
     timings: dict[str, float] = field(default_factory=dict)
     node_params: dict[str, int] = field(default_factory=dict)  # parameters of the op that made each node
+    seed: int = 0  # the neck's initialisation seed: reruns (ERF, edits) fetch the same model with it
     _extra_grids: dict[int, CellGrid] = field(default_factory=dict, repr=False)
 
     def grid(self, level: int) -> CellGrid:
@@ -222,7 +223,7 @@ def analyse(picture: Picture, neck_name: str, config: Mapping[str, Any] | None =
     flops = count_flops(lambda: neck(inputs), (neck_name, repr(sorted(config.items())), device, seed, shapes))
     timings = {"backbone": backbone.seconds, "neck build": built - start, "neck": seconds}
     return Analysis(picture, device, backbone, neck_name, config, neck.topology, trace,
-                    list(neck.topology.outputs), neck_parameters(neck), flops, timings, node_params)
+                    list(neck.topology.outputs), neck_parameters(neck), flops, timings, node_params, seed)
 
 
 def rerun(analysis: Analysis, neck: Neck) -> Analysis:

@@ -47,7 +47,7 @@ def effective_receptive_fields(analysis: Analysis, nodes: Sequence[str],
         if not (0 <= i < h and 0 <= j < w):
             raise ValueError(f"cell {cell} is outside node {node!r}'s {h}×{w} map")
     backbone = backbone_on(analysis.device)
-    neck = neck_on(analysis.neck_name, analysis.config, analysis.device)
+    neck = neck_on(analysis.neck_name, analysis.config, analysis.device, analysis.seed)
     names = ["image", *(info.name for info in backbone.feature_info)]
     maps: dict[str, np.ndarray] = {}
     with torch.inference_mode(False), torch.enable_grad():

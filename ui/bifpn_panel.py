@@ -37,7 +37,7 @@ def edited(analysis: Analysis, edits: Mapping[str, Sequence[float]]) -> Analysis
     the analysis itself."""
     if not edits:
         return analysis
-    neck = neck_on(analysis.neck_name, analysis.config, analysis.device)
+    neck = neck_on(analysis.neck_name, analysis.config, analysis.device, analysis.seed)
     return rerun(analysis, with_edge_weights(neck, edits))
 
 
