@@ -59,8 +59,12 @@ class FPN(Neck):
             for i in range(extra):
                 source = self.in_channels[-1] if i == 0 and add_extra_convs == "on_input" else out_channels
                 self.fpn_convs.append(conv_block(source, out_channels, 3, stride=2, norm=norm))
+        self._add_modules(norm)
         init_convs(self, "xavier_uniform")
         self.topology = self._topology()
+
+    def _add_modules(self, norm: bool) -> None:
+        """Hook for subclasses that extend FPN with more layers (PAFPN's bottom-up path)."""
 
     # --- structure --------------------------------------------------------------------------
     def _input_names(self) -> list[str]:

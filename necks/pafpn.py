@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from .fpn import FPN
-from .layers import conv_block, init_convs
+from .layers import conv_block
 from .receptive_field import conv
 from .topology import Edge, Node, Topology, input_nodes
 from .trace import record
@@ -22,26 +22,12 @@ from .trace import record
 class PAFPN(FPN):
     _output_prefix = "F"  # FPN-stage outputs; the neck's outputs are the bottom-up P levels
 
-    def __init__(
-        self,
-        in_channels: Sequence[int] = (24, 40, 112, 320),
-        out_channels: int = 64,
-        num_outs: int = 5,
-        start_level: int = 0,
-        add_extra_convs: bool | str = False,
-        relu_before_extra_convs: bool = False,
-        norm: bool = False,
-        first_level: int = 2,
-    ) -> None:
-        super().__init__(in_channels, out_channels, num_outs, start_level, add_extra_convs,
-                         relu_before_extra_convs, norm, first_level)
+    def _add_modules(self, norm: bool) -> None:
         steps = self.used - 1
         self.downsample_convs = nn.ModuleList(
-            conv_block(out_channels, out_channels, 3, stride=2, norm=norm) for _ in range(steps))
+            conv_block(self.out_channels, self.out_channels, 3, stride=2, norm=norm) for _ in range(steps))
         self.pafpn_convs = nn.ModuleList(
-            conv_block(out_channels, out_channels, 3, norm=norm) for _ in range(steps))
-        for block in (*self.downsample_convs, *self.pafpn_convs):
-            init_convs(block, "xavier_uniform")
+            conv_block(self.out_channels, self.out_channels, 3, norm=norm) for _ in range(steps))
 
     def _topology(self) -> Topology:
         names = self._input_names()
