@@ -57,7 +57,7 @@ def build_app() -> gr.Blocks:
                             "in the uploaded picture's own pixel coordinates.")
             with gr.Column(scale=3, min_width=300):
                 top5 = gr.Label(num_top_classes=5, label="Backbone's ImageNet top-5 (picture resized to 224×224)",
-                                elem_id="top5")
+                                elem_id="top5", show_heading=False)  # the list names the top class first
         status = gr.Markdown("Upload a picture or pick a sample, then press **Analyze**.", elem_id="status")
         neck_tabs: list[NeckTab] = []
         with gr.Tabs():
