@@ -220,7 +220,7 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray], cell: tuple[i
         _mark_cell(ax, analysis, analysis.grid(node.level), cell)
         count, share = mass_area(erf)
         label = f"{node_id} ({node.branch})" if node.branch else node_id
-        ax.set_title(f"{label}\n95 % of the mass in {count / (sx * sy):,.0f} px² ({share:.0%})",
+        ax.set_title(f"{label}\n95 % of the mass in {count / (sx * sy):,.0f} px² of the upload ({share:.0%})",
                      fontsize=TITLE_SIZE - 1)
     bar = fig.colorbar(image, ax=axes, orientation="horizontal", shrink=0.5, aspect=40)
     bar.set_label("|∂output/∂input| (normalised)", fontsize=LABEL_SIZE)

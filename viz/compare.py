@@ -17,8 +17,8 @@ from viz.graph import OKABE_ITO
 from viz.maps import LABEL_SIZE, TITLE_SIZE
 
 COMPARE_HEADERS = ["neck", "reads", "parameters", "GFLOPs", "latency (ms)", "outputs (C×H×W)", "finest output",
-                   "stride (px)", "largest local RF (px)", "global context", "ERF 95 % area (px²)",
-                   "ERF 95 % area (% of picture)", "notes"]
+                   "stride (px)", "largest local RF (px)", "global context",
+                   "ERF 95 % area (px² of the analysed picture)", "ERF 95 % area (% of picture)", "notes"]
 COMPARE_TYPES = ["str", "str", "number", "number", "number", "str", "str", "number", "number", "str", "number",
                  "number", "str"]
 
