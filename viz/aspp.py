@@ -220,7 +220,7 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray], cell: tuple[i
         _mark_cell(ax, analysis, analysis.grid(node.level), cell)
         count, share = mass_area(erf)
         label = f"{node_id} ({node.branch})" if node.branch else node_id
-        ax.set_title(f"{label}\n95 % of the mass in {count / (sx * sy):,.0f} px² of the upload ({share:.0%})",
+        ax.set_title(f"{label}\n95 % of the mass in {count / (sx * sy):,.0f} px² ({share:.0%})",
                      fontsize=TITLE_SIZE - 1)
     bar = fig.colorbar(image, ax=axes, orientation="horizontal", shrink=0.5, aspect=40)
     bar.set_label("|∂output/∂input| (normalised)", fontsize=LABEL_SIZE)
@@ -228,5 +228,5 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray], cell: tuple[i
     fig.suptitle(f"Effective receptive fields of cell {tuple(cell)} (Luo et al. 2016) · backbone with ImageNet "
                  "weights, neck freshly initialised (seed 0)\n"
                  f"shown: mean over {ERF_WINDOW}×{ERF_WINDOW} px, square-root colour scale · the 95 % area is "
-                 "counted pixel by pixel", fontsize=TITLE_SIZE)
+                 "counted pixel by pixel, in px² of the uploaded picture", fontsize=TITLE_SIZE)
     return fig
