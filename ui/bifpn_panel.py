@@ -13,24 +13,10 @@ from viz.bifpn import WEIGHT_HEADERS, cells, fused_figure, fusion_graph_figure, 
 
 from .common import NO_PICTURE, figure_box, image
 from .neck_tab import NeckTab
+from .text import localised
 
 MAX_INPUTS = 3  # a BiFPN node fuses two or three inputs
 Edits = dict[str, list[float]]  # node id → raw weights a learner set
-
-INTRO = f"""### Fast normalised fusion
-Every BiFPN node resamples its two or three inputs to its level and adds them with one learned
-weight per input: **wᵢ = relu(rawᵢ) / (Σⱼ relu(rawⱼ) + ε)**, ε = {FUSION_EPS:g} — cheaper than a
-softmax, each w between 0 and 1, their sum just under 1. Then swish → depthwise 3×3 → pointwise
-1×1 → BN. Below: each edge of a cell as wide as its weight, every node's weights, and what one node's
-weights do to the map it fuses.
-
-**Honest note:** the raw weights start at 1, as the reference initialises them, so every input of a
-node starts equally weighted (½ or ⅓). Trained EfficientDet weights are not available offline, so
-what you see is the mechanism, not what training would choose. Set a node's raw weights with the
-sliders and press **Apply weights**: the neck reruns on the same backbone features as a copy for this
-browser session only (the shared model is never changed); later nodes and cells change with it.
-**Reset weights** returns to the module's weights."""
-
 
 def edited(analysis: Analysis, edits: Mapping[str, Sequence[float]]) -> Analysis:
     """The analysis rerun with a copy of its neck carrying the edited raw weights; without edits,
@@ -114,21 +100,22 @@ def reset_weights(analysis: Analysis | None, cell: str, node_id: str) -> tuple:
 
 def bifpn_panel(tab: NeckTab) -> None:
     """Build the BiFPN lesson inside its tab and wire it to the tab's runs."""
-    gr.Markdown(INTRO)
-    cell = gr.Radio(["1", "2", "3"], value="1", label="Cell (repeat)", elem_id="bifpn-cell")
-    graph = figure_box("The chosen cell's graph, each fusion edge as wide as its weight", "bifpn-graph")
-    table = gr.Dataframe(headers=WEIGHT_HEADERS, interactive=False, wrap=True, elem_id="bifpn-weights",
-                         label="Fusion weights of every node (raw, and normalised as the node uses them)")
-    gr.Markdown("### Edit one node's weights")
+    localised(gr.Markdown, {"value": ("panel.bifpn_intro", dict(eps=f"{FUSION_EPS:g}"))})
+    cell = localised(gr.Radio, {"label": "panel.bifpn_cell"}, choices=["1", "2", "3"], value="1", elem_id="bifpn-cell")
+    graph = figure_box("panel.bifpn_graph", "bifpn-graph")
+    table = localised(gr.Dataframe, {"label": "panel.bifpn_weights"}, headers=WEIGHT_HEADERS, interactive=False,
+                      wrap=True, elem_id="bifpn-weights")
+    localised(gr.Markdown, {"value": "panel.bifpn_edit"})
     with gr.Row():
-        node = gr.Dropdown([], label="Fusion node of the chosen cell", elem_id="bifpn-node", scale=1)
-        weights = [gr.Slider(0, 2, value=1, step=0.05, label=f"raw weight of input {i + 1}", elem_id=f"bifpn-w{i}",
-                             scale=2) for i in range(MAX_INPUTS)]
+        node = localised(gr.Dropdown, {"label": "panel.bifpn_node"}, choices=[], elem_id="bifpn-node", scale=1)
+        weights = [localised(gr.Slider, {"label": ("panel.bifpn_raw", {"i": i + 1})}, minimum=0, maximum=2, value=1,
+                             step=0.05, elem_id=f"bifpn-w{i}", scale=2) for i in range(MAX_INPUTS)]
     with gr.Row():
-        apply = gr.Button("Apply weights", variant="primary", elem_id="bifpn-apply", scale=0, min_width=160)
-        reset = gr.Button("Reset weights", elem_id="bifpn-reset", scale=0, min_width=160)
+        apply = localised(gr.Button, {"value": "panel.bifpn_apply"}, variant="primary", elem_id="bifpn-apply", scale=0,
+                          min_width=160)
+        reset = localised(gr.Button, {"value": "panel.bifpn_reset"}, elem_id="bifpn-reset", scale=0, min_width=160)
         status = gr.Markdown(edits_text({}), elem_id="bifpn-edits")
-    fused = figure_box("The chosen node's inputs, their weighted sum and its output", "bifpn-fused")
+    fused = figure_box("panel.bifpn_fused", "bifpn-fused")
     edits = gr.State({})
     shown = gr.State(None)  # the analysis on screen: the tab's, or rerun with this session's edits
 

@@ -27,6 +27,7 @@ from .bifpn_panel import bifpn_panel
 from .common import NO_PICTURE, figure_box, image
 from .neck_tab import NeckTab, parse_value
 from .rfp_panel import rfp_panel
+from .text import localised
 
 
 def spp_views(analysis: Analysis) -> tuple:
@@ -99,18 +100,14 @@ def aspp_click(analysis: Analysis | None, evt: gr.SelectData) -> tuple:
 
 
 def aspp_panel(tab: NeckTab) -> None:
-    gr.Markdown("### Dilation and receptive fields\nClick a point of the picture: each branch samples C5 with "
-                "a 3×3 kernel whose taps are `rate` cells apart. Taps that land outside the map see only "
-                "padding — when all eight outer taps do, the branch degenerates to a 1×1 conv (DeepLabv3's "
-                "point). Below, the effective receptive field: how strongly each pixel moves that output.")
+    localised(gr.Markdown, {"value": "panel.aspp_intro"})
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
-            picture = gr.Image(label="Click a point (C5 cell under it)", interactive=False, elem_id="aspp-click",
-                               format="png")
+            picture = localised(gr.Image, {"label": "panel.aspp_click"}, interactive=False, elem_id="aspp-click",
+                                format="png")
         with gr.Column(scale=3):
-            taps = figure_box("Each branch's taps and theoretical receptive field at the clicked cell",
-                              "aspp-taps")
-    erf = figure_box("Effective receptive field of each branch and of the output", "aspp-erf")
+            taps = figure_box("panel.aspp_taps", "aspp-taps")
+    erf = figure_box("panel.aspp_erf", "aspp-erf")
     cell = gr.State(None)
 
     def with_picture(analysis: Analysis, clicked: tuple[int, int] | None) -> tuple:
@@ -121,23 +118,19 @@ def aspp_panel(tab: NeckTab) -> None:
 
 
 def spp_panel(tab: NeckTab) -> None:
-    gr.Markdown("### SPP-net: a fixed-length vector from any size\nEach pyramid level cuts the C5 map into "
-                "n×n bins and keeps one number per bin and channel, so the vector's length depends only on "
-                "the channels and the levels — shown here for the picture at two sizes.")
-    bins = figure_box("SPP-net bins on the map and on the picture, with each bin's winner", "spp-bins")
-    vectors = figure_box("Pooled vectors at two picture sizes", "spp-vectors")
-    gr.Markdown("### When the pooling window is computed by hand\nA common blog formula (window = stride = "
-                "⌈a/n⌉, padding ⌊(window·n − a + 1)/2⌋) breaks for some feature sizes a; adaptive pooling "
-                "always gives n×n bins. Pick a size and see what PyTorch says.")
+    localised(gr.Markdown, {"value": "panel.spp_intro"})
+    bins = figure_box("panel.spp_bins", "spp-bins")
+    vectors = figure_box("panel.spp_vectors", "spp-vectors")
+    localised(gr.Markdown, {"value": "panel.spp_formula_intro"})
     with gr.Row():
-        size = gr.Slider(1, 40, value=5, step=1, label="feature map size a (cells)", elem_id="spp-size")
-        levels = gr.Textbox("1, 2, 3, 4", label="pyramid levels n (comma-separated)", elem_id="spp-levels")
-    formula = figure_box("Blog formula vs adaptive pooling windows", "spp-formula")
-    formula_table = gr.Dataframe(headers=FORMULA_HEADERS, interactive=False, wrap=True, elem_id="spp-formula-table",
-                                 label="Windows, strides, paddings and bins per level")
-    gr.Markdown("### YOLO SPP vs SPPF\nSPPF chains one 5×5 max-pool three times; with shared weights it "
-                "computes exactly what SPP's parallel 5, 9 and 13 pools do, with less work.")
-    sppf = figure_box("SPP's pooled maps vs SPPF's chained pools", "spp-sppf")
+        size = localised(gr.Slider, {"label": "panel.spp_size"}, minimum=1, maximum=40, value=5, step=1,
+                         elem_id="spp-size")
+        levels = localised(gr.Textbox, {"label": "panel.spp_levels"}, value="1, 2, 3, 4", elem_id="spp-levels")
+    formula = figure_box("panel.spp_formula", "spp-formula")
+    formula_table = localised(gr.Dataframe, {"label": "panel.spp_formula_table"}, headers=FORMULA_HEADERS,
+                              interactive=False, wrap=True, elem_id="spp-formula-table")
+    localised(gr.Markdown, {"value": "panel.sppf_intro"})
+    sppf = figure_box("panel.sppf", "spp-sppf")
 
     tab.redraw_after_run(spp_views, [bins, vectors, sppf])
     for trigger in (size.change, levels.submit):
@@ -150,36 +143,26 @@ def fpn_views(analysis: Analysis) -> tuple:
 
 
 def fpn_panel(tab: NeckTab) -> None:
-    gr.Markdown("### The baseline: one top-down pathway\nEvery other pyramid neck here starts from this one. "
-                "PANet adds a bottom-up path after it, NAS-FPN replaces its fixed wiring with searched "
-                "merging cells, BiFPN repeats a weighted two-way version of it, and Recursive-FPN feeds "
-                "its outputs back into the backbone and runs it twice. Each coarse level is upsampled "
-                "(nearest) and added to the 1×1 lateral of the next finer level, then a 3×3 conv smooths it.")
-    outputs = figure_box("FPN outputs on the picture", "fpn-outputs")
+    localised(gr.Markdown, {"value": "panel.fpn_intro"})
+    outputs = figure_box("panel.fpn_outputs", "fpn-outputs")
     tab.redraw_after_run(fpn_views, [outputs])
 
 
 def panet_panel(tab: NeckTab) -> None:
-    gr.Markdown("### PANet's point: a short path from fine features to the top\nThe finest level reaches "
-                "the top output through a handful of layers on the bottom-up path, instead of through the "
-                "whole backbone. Stepping above walks the top-down path first (T nodes), then the "
-                "bottom-up path (N nodes).")
-    path = figure_box("Long path vs PANet shortcut, with layer counts", "panet-paths")
-    compare = figure_box("FPN vs PANet outputs on the same picture", "panet-compare")
+    localised(gr.Markdown, {"value": "panel.panet_intro"})
+    path = figure_box("panel.panet_paths", "panet-paths")
+    compare = figure_box("panel.panet_compare", "panet-compare")
 
     tab.redraw_after_run(panet_views, [path, compare])
 
 
 def nasfpn_panel(tab: NeckTab) -> None:
-    gr.Markdown("### Merging cells\nEach stage runs the same nine cells that the architecture search "
-                "found; the stages repeat. A cell resizes its two inputs to its output level (nearest "
-                "upsampling or max-pooling) and sums them — or, in a global-pooling (GP) cell, adds to "
-                "input B input A scaled by a per-channel attention computed from B's global average.")
+    localised(gr.Markdown, {"value": "panel.nasfpn_intro"})
     with gr.Row():
-        stage = gr.Dropdown([], label="Jump to the first cell of stage", elem_id="nas-fpn-stage")
-    cell = figure_box("The current cell: inputs resized, attention, output", "nas-fpn-cell")
-    cells = gr.Dataframe(headers=CELL_TABLE_HEADERS, interactive=False, elem_id="nas-fpn-cells",
-                         label="One stage's merging cells in execution order (every stage repeats them)")
+        stage = localised(gr.Dropdown, {"label": "panel.nasfpn_stage"}, choices=[], elem_id="nas-fpn-stage")
+    cell = figure_box("panel.nasfpn_cell", "nas-fpn-cell")
+    cells = localised(gr.Dataframe, {"label": "panel.nasfpn_cells"}, headers=CELL_TABLE_HEADERS, interactive=False,
+                      elem_id="nas-fpn-cells")
 
     tab.redraw_after_run(stage_list, [stage, cells])
     stage.select(stage_start, [tab.state, stage], [tab.step], api_visibility="private")  # again = jump again
