@@ -72,3 +72,27 @@ def test_every_node_note_and_op_has_words_in_chinese(chelsea, name):
         assert t(f"lesson.idea.{name}", lang) in text and NECKS[name].paper in text
     first = lesson_step(analysis, analysis.topology.order[0], "zh")
     assert "看这里" in first and t(f"lesson.idea.{name}", "zh") not in first
+
+
+def no_missing_glyphs(draw, *args, **kwargs):
+    """Run a view (which rasterises its figures) and assert matplotlib found every glyph."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = draw(*args, **kwargs)
+    assert not [w for w in caught if "missing" in str(w.message).lower()], [str(w.message) for w in caught]
+    return result
+
+
+def test_every_lesson_panel_draws_in_chinese(chelsea):
+    from ui import asff_panel, bifpn_panel, lessons, rfp_panel
+
+    no_missing_glyphs(lessons.spp_views, analyse(chelsea, "spp"), lang="zh")
+    no_missing_glyphs(lessons.window_rules, 5, "1, 2, 3, 4", lang="zh")
+    no_missing_glyphs(lessons.aspp_views, analyse(chelsea, "aspp", {"atrous_rates": (6, 12)}), None, lang="zh")
+    no_missing_glyphs(lessons.panet_views, analyse(chelsea, "pafpn"), lang="zh")
+    nas = analyse(chelsea, "nasfpn", {"stack_times": 1})
+    assert no_missing_glyphs(lessons.stage_list, nas, lang="zh")[1][0][2] in ("全局池化", "求和")
+    no_missing_glyphs(lessons.cell_view, nas, 0, lang="zh")
+    no_missing_glyphs(bifpn_panel.panel_views, analyse(chelsea, "bifpn", {"stack_times": 1}), {}, None, None, lang="zh")
+    no_missing_glyphs(asff_panel.asff_views, analyse(chelsea, "asff"), None, lang="zh")
+    no_missing_glyphs(rfp_panel.rfp_views, analyse(chelsea, "rfp", {"feedback_init": "random"}), lang="zh")

@@ -8,6 +8,7 @@ import gradio as gr
 import numpy as np
 
 from necks.analysis import Analysis
+from necks.i18n import t
 from viz.asff import levels, weights_figure
 
 from .common import figure_box, image
@@ -15,24 +16,25 @@ from .neck_tab import NeckTab
 from .text import localised
 
 
-def level_choices(analysis: Analysis) -> list[tuple[str, int]]:
+def level_choices(analysis: Analysis, lang: str = "en") -> list[tuple[str, int]]:
     """(label, level) of each output level, for the selector."""
-    return [(f"{out} · stride {2 ** lvl}", lvl) for out, lvl in zip(analysis.outputs, levels(analysis))]
+    return [(t("panel.asff_level_choice", lang, out=out, stride=2 ** lvl), lvl)
+            for out, lvl in zip(analysis.outputs, levels(analysis))]
 
 
-def asff_views(analysis: Analysis, level: int | None) -> tuple[Any, np.ndarray]:
+def asff_views(analysis: Analysis, level: int | None, lang: str = "en") -> tuple[Any, np.ndarray]:
     """After a run: the level selector for this analysis (keeping the chosen level when it has one)
     and that level's weights figure."""
     available = levels(analysis)
     level = level if level in available else available[0]
-    return gr.Radio(choices=level_choices(analysis), value=level), asff_level_view(analysis, level)
+    return gr.Radio(choices=level_choices(analysis, lang), value=level), asff_level_view(analysis, level, lang)
 
 
-def asff_level_view(analysis: Analysis | None, level: int | None) -> Any:
+def asff_level_view(analysis: Analysis | None, level: int | None, lang: str = "en") -> Any:
     """The weights figure of one output level; skipped before the first run."""
     if analysis is None or level is None:
         return gr.skip()
-    return image(weights_figure(analysis, int(level)))
+    return image(weights_figure(analysis, int(level), lang))
 
 
 def asff_panel(tab: NeckTab) -> None:
@@ -43,4 +45,4 @@ def asff_panel(tab: NeckTab) -> None:
     weights = figure_box("panel.asff_weights", "asff-weights")
 
     tab.redraw_after_run(asff_views, [level, weights], [level])
-    level.input(asff_level_view, [tab.state, level], [weights], api_visibility="private")
+    level.input(asff_level_view, [tab.state, level, tab.language], [weights], api_visibility="private")

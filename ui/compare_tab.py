@@ -12,7 +12,7 @@ import numpy as np
 from necks.compare import ERF_MASS, compare_zoo
 from necks.i18n import t
 from necks.registry import NECKS
-from viz.compare import COMPARE_TYPES, compare_rows, erf_area_figure, params_latency_figure, to_csv
+from viz.compare import COMPARE_TYPES, compare_headers, compare_rows, erf_area_figure, params_latency_figure, to_csv
 
 from .common import figure_box, image, session_picture
 from .text import localised
@@ -30,12 +30,8 @@ def compare(session: dict | None, lang: str = "en", progress: gr.Progress = gr.P
     rows = compare_zoo(picture, device, REPEATS, progress=lambda i, title: progress((i, total), desc=title))
     subtitle = t("compare.subtitle", lang, w=picture.size[0], h=picture.size[1], device=device)
     path = to_csv(rows, CSV_DIR / f"necklab_compare_{uuid.uuid4().hex[:8]}.csv")
-    return (compare_rows(rows), image(params_latency_figure(rows, subtitle)), image(erf_area_figure(rows, subtitle)),
+    return (compare_rows(rows), image(params_latency_figure(rows, subtitle, lang)), image(erf_area_figure(rows, subtitle, lang)),
             str(path))
-
-
-def headers(lang: str) -> list[str]:
-    return t("compare.headers", lang).split("|")
 
 
 def build_compare_tab(session: gr.State, language: gr.components.Component
@@ -45,7 +41,7 @@ def build_compare_tab(session: gr.State, language: gr.components.Component
     shows slower latencies)."""
     localised(gr.Markdown, {"value": ("compare.intro", dict(repeats=REPEATS, mass=f"{ERF_MASS * 100:.0f}"))})
     run = localised(gr.Button, {"value": "compare.run"}, variant="primary", elem_id="compare-run")
-    table = localised(gr.Dataframe, {"label": "compare.table", "headers": headers}, datatype=COMPARE_TYPES,
+    table = localised(gr.Dataframe, {"label": "compare.table", "headers": compare_headers}, datatype=COMPARE_TYPES,
                       interactive=False, wrap=True, pinned_columns=1, elem_id="compare-table")
     with gr.Row():
         params = figure_box("compare.params", "compare-params")

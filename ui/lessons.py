@@ -18,48 +18,50 @@ from necks.registry import Control
 from necks.yolo_spp import compare_spp_sppf
 from viz.aspp import branches, erf_figure, taps_figure
 from viz.maps import to_original
-from viz.nasfpn import CELL_TABLE_HEADERS, cell_figure, cell_rows, first_step_of_stage
+from viz.nasfpn import cell_figure, cell_rows, cell_table_headers, first_step_of_stage
 from viz.panet import outputs_figure, path_count, path_figure
-from viz.spp import FORMULA_HEADERS, bins_figure, formula_figure, formula_rows, spp_sppf_figure, vector_figure
+from viz.spp import bins_figure, formula_figure, formula_headers, formula_rows, spp_sppf_figure, vector_figure
 
 from .asff_panel import asff_panel
 from .bifpn_panel import bifpn_panel
-from .common import NO_PICTURE, figure_box, image
+from .common import figure_box, image, no_picture
 from .neck_tab import NeckTab, parse_value
 from .rfp_panel import rfp_panel
 from .text import localised
 
 
-def spp_views(analysis: Analysis) -> tuple:
+def spp_views(analysis: Analysis, lang: str = "en") -> tuple:
     """SPP-net's bins and its vector at two sizes (the tab may show YOLO SPP: SPP-net then runs on
     the same cached features), and YOLO SPP vs SPPF on the picture's C5."""
     picture, device = analysis.picture, analysis.device
     net = analysis if analysis.neck_name == "spp" else analyse(picture, "spp", {}, device)
     half = analyse(rescaled(picture, 0.5), "spp", net.config, device)
     comparison = compare_spp_sppf(run_backbone(picture, device).features["C5"])
-    return image(bins_figure(net)), image(vector_figure([net, half])), image(spp_sppf_figure(comparison))
+    return (image(bins_figure(net, lang=lang)), image(vector_figure([net, half], lang)),
+            image(spp_sppf_figure(comparison, lang)))
 
 
 PYRAMID_LEVELS = Control("levels", "Pyramid levels", "ints", (1, 2, 3, 4), minimum=1, maximum=16)
 
 
-def window_rules(a: float, text: str) -> tuple:
+def window_rules(a: float, text: str, lang: str = "en") -> tuple:
     """The blog formula vs adaptive pooling for a feature size and typed pyramid levels."""
-    ns = parse_value(PYRAMID_LEVELS, text)
-    return image(formula_figure(int(a), ns)), formula_rows(int(a), ns)
+    ns = parse_value(PYRAMID_LEVELS, text, lang)
+    return image(formula_figure(int(a), ns, lang)), formula_rows(int(a), ns, lang)
 
 
-def panet_views(analysis: Analysis) -> tuple:
+def panet_views(analysis: Analysis, lang: str = "en") -> tuple:
     """The long path vs PANet's shortcut, and FPN vs PANet outputs (FPN with the same settings)."""
     levels = sorted(n.level for n in analysis.topology.nodes if n.is_input)
     counts = path_count(analysis, backbone_on(analysis.device).conv_layers_between(levels[0], levels[-1]))
     fpn = analyse(analysis.picture, "fpn", analysis.config, analysis.device)
-    return image(path_figure(analysis, counts)), image(outputs_figure([fpn, analysis], ["FPN", "PANet"]))
+    return (image(path_figure(analysis, counts, lang)),
+            image(outputs_figure([fpn, analysis], ["FPN", "PANet"], lang)))
 
 
-def stage_list(analysis: Analysis) -> tuple:
+def stage_list(analysis: Analysis, lang: str = "en") -> tuple:
     stages = sorted({n.stage for n in analysis.topology.nodes} - {None})
-    return gr.Dropdown(choices=[str(s) for s in stages], value=None), cell_rows(analysis)
+    return gr.Dropdown(choices=[str(s) for s in stages], value=None), cell_rows(analysis, lang)
 
 
 def stage_start(analysis: Analysis | None, chosen: str | None):
@@ -69,17 +71,17 @@ def stage_start(analysis: Analysis | None, chosen: str | None):
     return first_step_of_stage(analysis, int(chosen))
 
 
-def cell_view(analysis: Analysis | None, k: float):
+def cell_view(analysis: Analysis | None, k: float, lang: str = "en"):
     """The merging cell of step k — or, before the first cell, the first cell (its title names it)."""
     if analysis is None:
         return gr.skip()
     order = analysis.topology.order
     cells = [i for i, node in enumerate(order) if "resized" in analysis.trace.extras.get(node, {})]
     shown = next((i for i in cells if i >= int(k)), cells[-1]) if int(k) not in cells else int(k)
-    return image(cell_figure(analysis, order[shown]))
+    return image(cell_figure(analysis, order[shown], lang))
 
 
-def aspp_views(analysis: Analysis, cell: tuple[int, int] | None) -> tuple:
+def aspp_views(analysis: Analysis, cell: tuple[int, int] | None, lang: str = "en") -> tuple:
     """Taps and receptive-field boxes of every branch at a cell, and the effective receptive field
     of each branch and of the fused output there. Without a cell: the centre of the C5 map."""
     h, w = analysis.trace[analysis.topology.inputs[0]].shape[-2:]
@@ -87,16 +89,16 @@ def aspp_views(analysis: Analysis, cell: tuple[int, int] | None) -> tuple:
         cell = (h // 2, w // 2)
     nodes = [b.node for b in branches(analysis)] + list(analysis.outputs)
     erfs = effective_receptive_fields(analysis, nodes, cell)
-    return image(taps_figure(analysis, cell)), image(erf_figure(analysis, erfs, cell)), cell
+    return image(taps_figure(analysis, cell, lang)), image(erf_figure(analysis, erfs, cell, lang)), cell
 
 
-def aspp_click(analysis: Analysis | None, evt: gr.SelectData) -> tuple:
+def aspp_click(analysis: Analysis | None, evt: gr.SelectData, lang: str = "en") -> tuple:
     """A click on the picture (analysed pixels) → the C5 cell under it → taps and ERF there."""
     if analysis is None:
-        raise gr.Error(NO_PICTURE)
+        raise no_picture(lang)
     x, y = to_original(analysis.picture, *evt.index)
     level = analysis.topology.node(analysis.topology.inputs[0]).level
-    return aspp_views(analysis, cell_at(analysis, level, x, y))
+    return aspp_views(analysis, cell_at(analysis, level, x, y), lang)
 
 
 def aspp_panel(tab: NeckTab) -> None:
@@ -110,11 +112,11 @@ def aspp_panel(tab: NeckTab) -> None:
     erf = figure_box("panel.aspp_erf", "aspp-erf")
     cell = gr.State(None)
 
-    def with_picture(analysis: Analysis, clicked: tuple[int, int] | None) -> tuple:
-        return (analysis.picture.rgb, *aspp_views(analysis, clicked))
+    def with_picture(analysis: Analysis, clicked: tuple[int, int] | None, lang: str = "en") -> tuple:
+        return (analysis.picture.rgb, *aspp_views(analysis, clicked, lang))
 
     tab.redraw_after_run(with_picture, [picture, taps, erf, cell], [cell])
-    picture.select(aspp_click, [tab.state], [taps, erf, cell], api_name="aspp_click")
+    picture.select(aspp_click, [tab.state, tab.language], [taps, erf, cell], api_name="aspp_click")
 
 
 def spp_panel(tab: NeckTab) -> None:
@@ -127,19 +129,19 @@ def spp_panel(tab: NeckTab) -> None:
                          elem_id="spp-size")
         levels = localised(gr.Textbox, {"label": "panel.spp_levels"}, value="1, 2, 3, 4", elem_id="spp-levels")
     formula = figure_box("panel.spp_formula", "spp-formula")
-    formula_table = localised(gr.Dataframe, {"label": "panel.spp_formula_table"}, headers=FORMULA_HEADERS,
+    formula_table = localised(gr.Dataframe, {"label": "panel.spp_formula_table", "headers": formula_headers},
                               interactive=False, wrap=True, elem_id="spp-formula-table")
     localised(gr.Markdown, {"value": "panel.sppf_intro"})
     sppf = figure_box("panel.sppf", "spp-sppf")
 
     tab.redraw_after_run(spp_views, [bins, vectors, sppf])
     for trigger in (size.change, levels.submit):
-        trigger(window_rules, [size, levels], [formula, formula_table], api_visibility="private")
-    tab.after_run.append((window_rules, [size, levels], [formula, formula_table]))
+        trigger(window_rules, [size, levels, tab.language], [formula, formula_table], api_visibility="private")
+    tab.after_run.append((window_rules, [size, levels, tab.language], [formula, formula_table]))
 
 
-def fpn_views(analysis: Analysis) -> tuple:
-    return (image(outputs_figure([analysis], ["FPN"])),)
+def fpn_views(analysis: Analysis, lang: str = "en") -> tuple:
+    return (image(outputs_figure([analysis], ["FPN"], lang)),)
 
 
 def fpn_panel(tab: NeckTab) -> None:
@@ -161,12 +163,13 @@ def nasfpn_panel(tab: NeckTab) -> None:
     with gr.Row():
         stage = localised(gr.Dropdown, {"label": "panel.nasfpn_stage"}, choices=[], elem_id="nas-fpn-stage")
     cell = figure_box("panel.nasfpn_cell", "nas-fpn-cell")
-    cells = localised(gr.Dataframe, {"label": "panel.nasfpn_cells"}, headers=CELL_TABLE_HEADERS, interactive=False,
-                      elem_id="nas-fpn-cells")
+    cells = localised(gr.Dataframe, {"label": "panel.nasfpn_cells", "headers": cell_table_headers},
+                      interactive=False, elem_id="nas-fpn-cells")
 
     tab.redraw_after_run(stage_list, [stage, cells])
     stage.select(stage_start, [tab.state, stage], [tab.step], api_visibility="private")  # again = jump again
-    tab.step.change(cell_view, [tab.state, tab.step], [cell], api_visibility="private")
+    tab.step.change(cell_view, [tab.state, tab.step, tab.language], [cell], api_visibility="private")
+    tab.after_run.append((cell_view, [tab.state, tab.step, tab.language], [cell]))  # and in a new language
 
 
 PANELS: dict[str, Callable[[NeckTab], None]] = {

@@ -17,7 +17,7 @@ import gradio as gr
 import numpy as np
 
 from necks.analysis import Analysis, analyse
-from necks.i18n import has, t
+from necks.i18n import t, term
 from necks.imaging import Picture
 from necks.registry import NECKS, Control, NeckSpec
 from viz.graph import GraphPicture, focus_nodes
@@ -29,11 +29,8 @@ from .text import localised
 
 
 def control_label(control: Control, lang: str = "en", text: str | None = None) -> str:
-    """A control's label (or one of its choice labels, `text`) in `lang`: the data files key it by
-    its English words."""
-    english = text or control.label
-    key = "control." + "_".join("".join(c if c.isalnum() else " " for c in english.lower().replace("×", "x")).split())
-    return t(key, lang) if has(key) else english
+    """A control's label (or one of its choice labels, `text`) in `lang`."""
+    return term("control", text or control.label, lang)
 
 
 def parse_config(spec: NeckSpec, values: Sequence[Any], lang: str = "en") -> dict[str, Any]:
@@ -113,17 +110,18 @@ class NeckTab:
         return event
 
     def redraw_after_run(self, draw: Callable[..., tuple], outputs: list, inputs: Sequence = ()) -> None:
-        """Redraw a panel whenever the tab's analysis changes, and only then: a per-session state
-        keeps the analysis last drawn (holding it also keeps its identity unique).
-        `draw(analysis, *inputs)` returns the values of `outputs`."""
+        """Redraw a panel whenever the tab's analysis or the session's language changes, and only
+        then: a per-session state keeps the analysis and language last drawn (holding the analysis
+        also keeps its identity unique). `draw(analysis, *inputs, lang=…)` returns the values of
+        `outputs`."""
         drawn = gr.State(None)
 
-        def redraw(analysis: Analysis | None, last: Analysis | None, *values: Any) -> tuple:
-            if analysis is None or analysis is last:
+        def redraw(analysis: Analysis | None, last: tuple | None, lang: str, *values: Any) -> tuple:
+            if analysis is None or (last is not None and last[0] is analysis and last[1] == lang):
                 return (gr.skip(),) * (len(outputs) + 1)
-            return (*draw(analysis, *values), analysis)
+            return (*draw(analysis, *values, lang=lang), (analysis, lang))
 
-        self.after_run.append((redraw, [self.state, drawn, *inputs], [*outputs, drawn]))
+        self.after_run.append((redraw, [self.state, drawn, self.language, *inputs], [*outputs, drawn]))
 
     def finish(self) -> None:
         """Call once the panels are built: chains them after the tab's own run events."""
@@ -183,7 +181,7 @@ def run_neck(specs: list[NeckSpec], session: dict | None, neck_title: str, *valu
     graph_img, step_img, text = render_step(analysis, 0, lang)
     last = len(analysis.topology.nodes) - 1
     return (analysis, summary(analysis, spec, lang), graph_img, gr.Slider(0, last, value=0, step=1),
-            step_img, text, node_table(analysis))
+            step_img, text, node_table(analysis, lang))
 
 
 def same_picture(a: Picture, b: Picture) -> bool:
@@ -221,11 +219,11 @@ def show_lesson(analysis: Analysis | None, k: float, lang: str = "en") -> str:
 
 
 def redraw_words(analysis: Analysis | None, k: float, lang: str) -> tuple:
-    """After a language switch: summary, graph, step figure, narration and lesson in `lang`."""
+    """After a language switch: summary, graph, step figure, narration, lesson and table in `lang`."""
     if analysis is None:
-        return (gr.skip(),) * 4 + (show_lesson(None, k, lang),)
+        return (gr.skip(),) * 4 + (show_lesson(None, k, lang), gr.skip())
     return (summary(analysis, NECKS[analysis.neck_name], lang), *show_step(analysis, k, lang),
-            show_lesson(analysis, k, lang))
+            show_lesson(analysis, k, lang), node_table(analysis, lang))
 
 
 def with_language(handler: Callable[..., tuple]) -> Callable[..., tuple]:
@@ -293,6 +291,6 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
     nxt.click(step_forward, [state, step], [step], api_visibility="private")
     tab = NeckTab(key, specs, state, choice, step, refresh, [session, state, current_tab, choice, *controls, language],
                   outputs, runs, language=language,
-                  redraw_words=(redraw_words, [state, step, language], [info, graph, step_view, words, lesson]))
+                  redraw_words=(redraw_words, [state, step, language], [info, graph, step_view, words, lesson, table]))
     tab.after_run.append((show_lesson, [state, step, language], [lesson]))  # a run may leave the step at 0
     return tab

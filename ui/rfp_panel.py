@@ -13,9 +13,10 @@ from .neck_tab import NeckTab
 from .text import localised
 
 
-def rfp_views(analysis: Analysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rfp_views(analysis: Analysis, lang: str = "en") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The unrolled schematic, the passes side by side and the gates, as images."""
-    return image(unrolled_figure(analysis)), image(passes_figure(analysis)), image(gates_figure(analysis))
+    return (image(unrolled_figure(analysis, lang)), image(passes_figure(analysis, lang)),
+            image(gates_figure(analysis, lang)))
 
 
 def rfp_panel(tab: NeckTab) -> None:

@@ -14,7 +14,7 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 from torch import Tensor
 
-from necks.i18n import t
+from necks.i18n import t, term
 from necks.topology import Topology
 
 from .render import MAX_WIDTH_PX
@@ -121,7 +121,7 @@ class GraphPicture:
         if g.number_of_edges() <= EDGE_LABEL_LIMIT:
             self._edge_labels(list(g.edges))
         present = {g.nodes[n]["op"] for n in g.nodes}
-        handles = [Patch(color=c, label=op) for op, c in colours.items() if op in present]
+        handles = [Patch(color=c, label=term("op", op, lang)) for op, c in colours.items() if op in present]
         if width_key is None:
             handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label=t("graph.inputs_of_step", lang)))
         legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title=t("graph.node_op", lang),

@@ -4,13 +4,13 @@ its paper. The words are in assets/i18n (lesson.op.*, lesson.idea.*)."""
 from __future__ import annotations
 
 from necks.analysis import Analysis
-from necks.i18n import has, t
+from necks.i18n import has, slug_key, t
 from necks.registry import NECKS
 
 
 def op_key(op: str) -> str:
     """The lesson text key of a node op ('adaptive max-pool' → lesson.op.adaptive_max_pool)."""
-    key = "lesson.op." + "_".join("".join(c if c.isalnum() else " " for c in op.lower()).split())
+    key = f"lesson.op.{slug_key(op)}"
     return key if has(key) else "lesson.op.other"
 
 

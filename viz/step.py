@@ -6,10 +6,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from necks.analysis import Analysis
-from necks.i18n import from_english, t
+from necks.i18n import from_english, t, term
 
 from .maps import CHANNEL_CMAP, LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
-
 
 
 def node_table_headers(lang: str = "en") -> list[str]:
@@ -24,14 +23,14 @@ def _stride(analysis: Analysis, node_id: str) -> int | None:
     return 2 ** level if level is not None else None
 
 
-def node_table(analysis: Analysis) -> list[list]:
+def node_table(analysis: Analysis, lang: str = "en") -> list[list]:
     """One row per node in execution order."""
     rows = []
     for k, node in enumerate(analysis.topology.nodes):
         t = analysis.trace[node.id]
         c, h, w = (list(t.shape[1:]) + [1, 1])[:3]
         inputs = ", ".join(f"{e.source} ({e.op})" for e in node.inputs) or "—"
-        rows.append([k, node.id, node.op, inputs, _stride(analysis, node.id) or "—", c, h, w,
+        rows.append([k, node.id, term("op", node.op, lang), inputs, _stride(analysis, node.id) or "—", c, h, w,
                      analysis.node_params.get(node.id, 0)])
     return rows
 
@@ -42,7 +41,8 @@ def narration(analysis: Analysis, node_id: str, lang: str = "en") -> str:
     values = analysis.trace[node_id]
     k = analysis.topology.order.index(node_id)
     shape = "×".join(str(d) for d in values.shape[1:])
-    lines = [t("step.title", lang, k=k, last=len(analysis.topology.nodes) - 1, node=node_id, op=node.op, shape=shape)
+    lines = [t("step.title", lang, k=k, last=len(analysis.topology.nodes) - 1, node=node_id, op=term("op", node.op, lang),
+               shape=shape)
              + (t("step.stride", lang, stride=_stride(analysis, node_id)) if node.level is not None else "")]
     if node.note:
         lines.append(note_text(node.note, lang))
@@ -83,7 +83,8 @@ def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str =
         ax.fill_between(np.arange(values.size), values, step="mid", color="#0072B2")
         ax.set_xlabel(t("step.vector_index", lang), fontsize=LABEL_SIZE)
         ax.set_ylabel(t("step.value", lang), fontsize=LABEL_SIZE)
-        ax.set_title(t("step.vector_title", lang, node=node_id, op=node.op, n=values.size), fontsize=TITLE_SIZE)
+        ax.set_title(t("step.vector_title", lang, node=node_id, op=term("op", node.op, lang), n=values.size),
+                     fontsize=TITLE_SIZE)
         return fig
     h, w = x.shape[-2:]
     k = min(channels, x.shape[1])
@@ -111,5 +112,6 @@ def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str =
         cax.set_title(t("step.channel", lang, ch=ch), fontsize=LABEL_SIZE - 1)
         cax.set_xticks([])
         cax.set_yticks([])
-    fig.suptitle(t("step.suptitle", lang, node=node_id, op=node.op, shape=shape, k=k), fontsize=TITLE_SIZE)
+    fig.suptitle(t("step.suptitle", lang, node=node_id, op=term("op", node.op, lang), shape=shape, k=k),
+                 fontsize=TITLE_SIZE)
     return fig
