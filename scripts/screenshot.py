@@ -59,6 +59,7 @@ def main() -> None:
                 page.locator("#compare-params img").first.wait_for(state="attached", timeout=600_000)
             elif title != "backbone":
                 page.locator(f"#{slug(title)}-graph img").first.wait_for(state="attached", timeout=120_000)
+                page.locator(f"#{slug(title)}-lesson-mode button").first.click()  # show the lesson text too
             settle(page)
             path = out / f"{slug(title)}.png"
             # Images load lazily: make the viewport as tall as the page so every figure is drawn.

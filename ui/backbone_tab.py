@@ -70,8 +70,10 @@ def redraw(session: dict | None, level: str, lang: str) -> tuple:
     return (*backbone_views(session, level, lang), status_text(session, lang))
 
 
-def build_backbone_tab(session: gr.State, language: gr.Radio) -> tuple[gr.Radio, list]:
-    """Components of the Backbone tab; returns the level selector and the outputs of `analyze`."""
+def build_backbone_tab(session: gr.State, language: gr.components.Component | None = None) -> tuple[gr.Radio, list]:
+    """Components of the Backbone tab; returns the level selector and the outputs of `analyze`.
+    `language` holds the session's language (English without one)."""
+    language = language if language is not None else gr.State("en")
     overview = figure_box("backbone.overview", "levels")
     level = localised(gr.Radio, {"label": "backbone.level"}, choices=LEVELS, value="C3", elem_id="level")
     channels = figure_box("backbone.channels", "channels")

@@ -30,15 +30,16 @@ def compare(session: dict | None, lang: str = "en", progress: gr.Progress = gr.P
     rows = compare_zoo(picture, device, REPEATS, progress=lambda i, title: progress((i, total), desc=title))
     subtitle = t("compare.subtitle", lang, w=picture.size[0], h=picture.size[1], device=device)
     path = to_csv(rows, CSV_DIR / f"necklab_compare_{uuid.uuid4().hex[:8]}.csv")
-    return (compare_rows(rows), image(params_latency_figure(rows, subtitle, lang)), image(erf_area_figure(rows, subtitle, lang)),
+    return (compare_rows(rows, lang), image(params_latency_figure(rows, subtitle, lang)), image(erf_area_figure(rows, subtitle, lang)),
             str(path))
 
 
-def build_compare_tab(session: gr.State, language: gr.components.Component
+def build_compare_tab(session: gr.State, language: gr.components.Component | None = None
                       ) -> tuple[gr.Button, list[gr.components.Component]]:
     """Build the tab's components and wire its button (call inside a gr.Tab); returns the button
     and the outputs of `compare`. One comparison runs at a time (other events may still run beside it, so a busy server
-    shows slower latencies)."""
+    shows slower latencies). `language` holds the session's language (English without one)."""
+    language = language if language is not None else gr.State("en")
     localised(gr.Markdown, {"value": ("compare.intro", dict(repeats=REPEATS, mass=f"{ERF_MASS * 100:.0f}"))})
     run = localised(gr.Button, {"value": "compare.run"}, variant="primary", elem_id="compare-run")
     table = localised(gr.Dataframe, {"label": "compare.table", "headers": compare_headers}, datatype=COMPARE_TYPES,

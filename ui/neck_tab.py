@@ -101,6 +101,7 @@ class NeckTab:
     runs: list = field(default_factory=list)  # events that (re)run the neck
     after_run: list = field(default_factory=list)  # (fn, inputs, outputs) of panels to redraw then
     language: Any = None  # the session's language ("en" | "zh"), an input of every handler with words
+    current_tab: Any = None  # the key of the tab on screen
     redraw_words: tuple = ()  # (fn, inputs, outputs) that redraws the step's words and figures in a new language
 
     def chain(self, event: Any) -> Any:
@@ -112,16 +113,18 @@ class NeckTab:
     def redraw_after_run(self, draw: Callable[..., tuple], outputs: list, inputs: Sequence = ()) -> None:
         """Redraw a panel whenever the tab's analysis or the session's language changes, and only
         then: a per-session state keeps the analysis and language last drawn (holding the analysis
-        also keeps its identity unique). `draw(analysis, *inputs, lang=…)` returns the values of
-        `outputs`."""
+        also keeps its identity unique). A hidden tab waits until it is shown (its select event
+        chains these redraws). `draw(analysis, *inputs, lang=…)` returns the values of `outputs`."""
         drawn = gr.State(None)
 
-        def redraw(analysis: Analysis | None, last: tuple | None, lang: str, *values: Any) -> tuple:
-            if analysis is None or (last is not None and last[0] is analysis and last[1] == lang):
+        def redraw(analysis: Analysis | None, last: tuple | None, lang: str, selected: str, *values: Any) -> tuple:
+            if (analysis is None or selected != self.key
+                    or (last is not None and last[0] is analysis and last[1] == lang)):
                 return (gr.skip(),) * (len(outputs) + 1)
             return (*draw(analysis, *values, lang=lang), (analysis, lang))
 
-        self.after_run.append((redraw, [self.state, drawn, self.language, *inputs], [*outputs, drawn]))
+        self.after_run.append((redraw, [self.state, drawn, self.language, self.current_tab, *inputs],
+                               [*outputs, drawn]))
 
     def finish(self) -> None:
         """Call once the panels are built: chains them after the tab's own run events."""
@@ -290,7 +293,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
     prev.click(step_back, [step], [step], api_visibility="private")
     nxt.click(step_forward, [state, step], [step], api_visibility="private")
     tab = NeckTab(key, specs, state, choice, step, refresh, [session, state, current_tab, choice, *controls, language],
-                  outputs, runs, language=language,
+                  outputs, runs, language=language, current_tab=current_tab,
                   redraw_words=(redraw_words, [state, step, language], [info, graph, step_view, words, lesson, table]))
     tab.after_run.append((show_lesson, [state, step, language], [lesson]))  # a run may leave the step at 0
     return tab

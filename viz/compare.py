@@ -13,7 +13,7 @@ from matplotlib.patches import Patch
 from matplotlib.transforms import Bbox
 
 from necks.compare import ERF_MASS, NeckRow
-from necks.i18n import t
+from necks.i18n import from_english, t
 from viz.graph import OKABE_ITO
 from viz.maps import LABEL_SIZE, TITLE_SIZE
 
@@ -49,19 +49,26 @@ def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def global_context(row: NeckRow) -> str | None:
+def global_context(row: NeckRow, lang: str = "en") -> str | None:
     """'whole picture' where a global pooling reaches the finest output, 'none' where none does."""
     if row.rf_px is None:
         return None
-    return "whole picture" if row.whole_picture else "none"
+    return t("compare.whole_picture" if row.whole_picture else "compare.no_context", lang)
 
 
-def compare_rows(rows: Sequence[NeckRow]) -> list[list]:
+def notes_text(row: NeckRow, lang: str = "en") -> str:
+    if row.error:
+        return t("compare.failed", lang, error=row.error)
+    notes = [from_english("compare.note", note, lang) for note in row.notes.split("; ") if note]
+    return t("step.sep", lang).join(notes)
+
+
+def compare_rows(rows: Sequence[NeckRow], lang: str = "en") -> list[list]:
     """Table rows under COMPARE_HEADERS; measured values are numbers (None where not measured)."""
     return [[r.title, ", ".join(r.inputs), r.params, _rounded(None if r.flops is None else r.flops / 1e9, 3),
              _rounded(r.latency_ms, 2), r.outputs, r.finest, r.stride,
-             None if r.local_rf_px is None else int(r.local_rf_px), global_context(r), r.erf_px,
-             _rounded(r.erf_percent, 1), f"failed: {r.error}" if r.error else r.notes]
+             None if r.local_rf_px is None else int(r.local_rf_px), global_context(r, lang), r.erf_px,
+             _rounded(r.erf_percent, 1), notes_text(r, lang)]
             for r in rows]
 
 
