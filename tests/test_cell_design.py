@@ -120,7 +120,8 @@ def test_json_errors_are_explained():
     with pytest.raises(DesignError, match="not a NeckLab cell design"):
         from_json('{"cells": []}')
     bad = NAS_FPN.to_json().replace('"a": "P6"', '"a": "cell 5"')
-    with pytest.raises(DesignError, match=r"Cell 1, input A: reading cell 5 makes a cycle \(cell 1 → cell 5 → cell 3"):
+    cycle = r"Cell 1, input A: reading cell 5 makes a cycle \(cell 1 → cell 5 → cell 3"
+    with pytest.raises(DesignError, match=cycle):
         from_json(bad)
 
 

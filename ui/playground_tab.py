@@ -105,7 +105,9 @@ def compare(session: dict | None, rows: Any, name: str, stages: float, progress:
     progress((4, 5), desc="Effective receptive fields of the design's outputs")
     analysis = run_design(picture, design, int(stages), device)
     erfs, cells = output_erfs(analysis)
-    subtitle = f"{picture.size[0]}×{picture.size[1]} px picture on {device}; the design with {int(stages)} stage{'s' if int(stages) > 1 else ''}"
+    plural = "s" if int(stages) > 1 else ""
+    subtitle = (f"{picture.size[0]}×{picture.size[1]} px picture on {device}; "
+                f"the design with {int(stages)} stage{plural}")
     return (compare_rows(result), image(params_latency_figure(result, subtitle)),
             image(erf_figure(analysis, erfs, cells)))
 
