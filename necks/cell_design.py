@@ -240,14 +240,14 @@ def _inputs_for(k: int) -> list[str]:
 
 
 def mutate(design: Design, rng: random.Random) -> tuple[Design, str]:
-    """One random legal change — swap an input, change an op, or change an output level — and the
-    change in words. The result always validates: a change that would leave a level without a
+    """One random legal change — swap an input, change an op, change an output level, or switch the
+    output conv on or off — and the change in words. The result always validates: a change that would leave a level without a
     producer is drawn again."""
     design.validate()
     while True:
         k = rng.randrange(1, len(design.cells) + 1)
         cell = design.cells[k - 1]
-        kind = rng.choice(("input", "op", "level"))
+        kind = rng.choice(("input", "op", "level", "conv"))
         if kind == "input":
             side = rng.choice(("a", "b"))
             old = getattr(cell, side)
@@ -258,6 +258,9 @@ def mutate(design: Design, rng: random.Random) -> tuple[Design, str]:
             new_op = "sum" if cell.op == "gp" else "gp"
             changed = replace(cell, op=new_op)
             words = f"cell {k}: op {OPS[cell.op]} → {OPS[new_op]}"
+        elif kind == "conv":
+            changed = replace(cell, conv=not cell.conv)
+            words = f"cell {k}: ReLU → 3×3 conv → BN after {'yes → no' if cell.conv else 'no → yes'}"
         else:
             level = rng.choice([lvl for lvl in LEVELS if lvl != cell.level])
             changed = replace(cell, level=level)

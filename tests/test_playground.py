@@ -69,8 +69,8 @@ def test_random_search_is_bounded_and_ranked(small):
 def test_handlers_explain_bad_tables_and_round_trip_files(tmp_path):
     rows = NAS_FPN.rows()
     rows[0][1] = "cell 4"
-    assert tab.check(rows, "x").startswith("❌ Cell 1, input A: reading cell 4 makes a cycle")
-    assert tab.check(NAS_FPN.rows(), "x").startswith("✅ **x** is a valid stage of 9 cells")
+    assert tab.check(rows, "x").startswith("**Not valid:** Cell 1, input A: reading cell 4 makes a cycle")
+    assert tab.check(NAS_FPN.rows(), "x").startswith("**Valid**: “x” is a stage of 9 cells")
     with pytest.raises(gr.Error, match="does not exist yet"):
         tab.mutate_table([["sum", "cell 2", "P3", "P3"], ["sum", "P4", "P4", "P4"]], "x")
     mutated, words = tab.mutate_table(FPN_CELLS.rows(), "x")
@@ -93,6 +93,6 @@ def test_run_handler_fills_the_step_view(small):
     assert "your design “FPN (in cells)”" in summary and "Parameters" in summary
     assert analysis.outputs == ["s2.sum_43_3", "s2.sum_54_4", "s2.sum_55_5", "s2.sum_55_6", "s2.sum_66_7"]
     assert graph.ndim == 3 and step_img.ndim == 3 and len(table) == len(analysis.topology.nodes)
-    assert status.startswith("✅")
+    assert status.startswith("**Valid**")
     with pytest.raises(gr.Error, match="Analyse a picture first"):
         tab.run(None, FPN_CELLS.rows(), "x", 1, progress=no_progress)

@@ -53,7 +53,7 @@ def read_design(rows: Any, name: str) -> Design:
 def describe(design: Design) -> str:
     """What the stage outputs, and cells that do nothing."""
     outputs = ", ".join(f"P{lvl} = cell {k}" for lvl, k in sorted(design.producers().items()))
-    text = f"✅ **{design.name}** is a valid stage of {len(design.cells)} cells. Outputs: {outputs}."
+    text = f"**Valid**: “{design.name}” is a stage of {len(design.cells)} cells. Outputs: {outputs}."
     unused = design.unused()
     if unused:
         text += (f" Note: {', '.join(f'cell {k}' for k in unused)} feed nothing and are no level's output: "
@@ -75,7 +75,7 @@ def check(rows: Any, name: str) -> str:
     try:
         return describe(read_design(rows, name))
     except gr.Error as e:
-        return f"❌ {e.message}"
+        return f"**Not valid:** {e.message}"
 
 
 def run(session: dict | None, rows: Any, name: str, stages: float, progress: gr.Progress = gr.Progress()) -> tuple:
@@ -91,7 +91,7 @@ def run(session: dict | None, rows: Any, name: str, stages: float, progress: gr.
 def mutate_table(rows: Any, name: str) -> tuple:
     design = read_design(rows, name)
     mutated, words = mutate(design, random.Random())
-    return mutated.rows(), f"🎲 Mutated — {words}. Press **Run** to see the new graph.\n\n{describe(mutated)}"
+    return mutated.rows(), f"Mutated — {words}. Press **Run** to see the new graph.\n\n{describe(mutated)}"
 
 
 def compare(session: dict | None, rows: Any, name: str, stages: float, progress: gr.Progress = gr.Progress()
@@ -183,7 +183,7 @@ def build_playground_tab(session: gr.State) -> None:
                          elem_id=f"{KEY}-cells")
     with gr.Row():
         validate = gr.Button("Validate", elem_id=f"{KEY}-validate")
-        mutate_button = gr.Button("🎲 Mutate (one random legal change)", elem_id=f"{KEY}-mutate")
+        mutate_button = gr.Button("Mutate (one random legal change)", elem_id=f"{KEY}-mutate")
         run_button = gr.Button("Run the design", variant="primary", elem_id=f"{KEY}-run")
     status = gr.Markdown(describe(start), elem_id=f"{KEY}-status")
     info = gr.Markdown(NO_PICTURE, elem_id=f"{KEY}-summary")
@@ -206,7 +206,7 @@ def build_playground_tab(session: gr.State) -> None:
     with gr.Accordion("Random search around this design", open=True):
         gr.Markdown(HONEST)
         with gr.Row():
-            proxies = gr.CheckboxGroup(list(PROXIES), value=list(PROXIES)[:2], label="Rank by",
+            proxies = gr.CheckboxGroup(list(PROXIES), value=list(PROXIES)[1::2], label="Rank by",
                                        elem_id=f"{KEY}-proxies", scale=3)
             count = gr.Slider(1, 20, value=6, step=1, label="Variants to try", elem_id=f"{KEY}-count", scale=1)
             seconds = gr.Slider(10, 180, value=60, step=10, label="Time budget (s)", elem_id=f"{KEY}-seconds",
