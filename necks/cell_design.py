@@ -241,8 +241,8 @@ def _inputs_for(k: int) -> list[str]:
 
 def mutate(design: Design, rng: random.Random) -> tuple[Design, str]:
     """One random legal change — swap an input, change an op, change an output level, or switch the
-    output conv on or off — and the change in words. The result always validates: a change that would leave a level without a
-    producer is drawn again."""
+    output conv on or off — and the change in words. The result always validates: a change that
+    would leave a level without a producer is drawn again."""
     design.validate()
     while True:
         k = rng.randrange(1, len(design.cells) + 1)
