@@ -175,9 +175,9 @@ def build_playground_tab(session: gr.State) -> None:
                            elem_id=f"{KEY}-stages", scale=3)
     notes = gr.Markdown(start.notes, elem_id=f"{KEY}-notes")
     table = gr.Dataframe(start.rows(), headers=HEADERS, datatype="str", type="array", interactive=True,
-                         row_count=len(start.cells), row_limits=(1, MAX_CELLS), column_count=len(HEADERS),
-                         column_limits=(len(HEADERS), len(HEADERS)), show_row_numbers=True,
-                         label=(f"Cells in execution order (row k is cell k). op: {' or '.join(OPS.values())}; "
+                         row_count=len(start.cells), column_count=len(HEADERS), show_row_numbers=True,
+                         label=(f"Cells in execution order (row k is cell k; at most {MAX_CELLS}). "
+                                f"op: {' or '.join(OPS.values())}; "
                                 f"inputs: P{LEVELS[0]}…P{LEVELS[-1]} or cell k (an earlier row); "
                                 "last column: yes or no"),
                          elem_id=f"{KEY}-cells")
