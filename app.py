@@ -22,6 +22,7 @@ from ui.backbone_tab import analyze, build_backbone_tab  # noqa: E402
 from ui.compare_tab import build_compare_tab  # noqa: E402
 from ui.lessons import PANELS  # noqa: E402
 from ui.neck_tab import NeckTab, build_neck_tab, slug  # noqa: E402
+from ui.playground_tab import build_playground_tab  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 SAMPLES = sorted(p for p in (ROOT / "assets" / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
@@ -77,6 +78,9 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Compare", id="compare") as compare_tab:
                 build_compare_tab(session)
             compare_tab.select(lambda: "compare", None, current_tab, api_visibility="private")
+            with gr.Tab("Playground", id="playground") as playground_tab:
+                build_playground_tab(session)
+            playground_tab.select(lambda: "playground", None, current_tab, api_visibility="private")
         analyzed = run.click(analyze, [picture, device, level],
                              [top5, *backbone_outputs, status, session], api_name="analyze", preprocess=False)
         for neck_tab in neck_tabs:  # the tab on screen follows the new picture

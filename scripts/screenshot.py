@@ -54,6 +54,9 @@ def main() -> None:
             if title == "Compare":
                 page.locator("#compare-run").click()
                 page.locator("#compare-params img").first.wait_for(state="attached", timeout=600_000)
+            elif title == "Playground":  # runs on its button, like Compare
+                page.locator("#playground-run").click()
+                page.locator("#playground-graph img").first.wait_for(state="attached", timeout=120_000)
             elif title != "Backbone":
                 page.locator(f"#{slug(title)}-graph img").first.wait_for(state="attached", timeout=120_000)
             settle(page)

@@ -167,10 +167,14 @@ def run_neck(specs: list[NeckSpec], session: dict | None, neck_title: str, *valu
     except ValueError as e:  # a configuration the neck cannot take
         raise gr.Error(f"{spec.title} cannot be built with these settings: {e}") from None
     progress(0.5, desc="Drawing the graph and the first step")
+    return (analysis, summary(analysis, spec), *first_step(analysis))
+
+
+def first_step(analysis: Analysis) -> tuple:
+    """A fresh analysis on a step view: graph, slider reset to step 0, its figure, words, node table."""
     graph_img, step_img, text = render_step(analysis, 0)
     last = len(analysis.topology.nodes) - 1
-    return (analysis, summary(analysis, spec), graph_img, gr.Slider(0, last, value=0, step=1),
-            step_img, text, node_table(analysis))
+    return graph_img, gr.Slider(0, last, value=0, step=1), step_img, text, node_table(analysis)
 
 
 def same_picture(a: Picture, b: Picture) -> bool:
@@ -223,6 +227,20 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
         run_button = gr.Button("Run neck", variant="primary", elem_id=f"{key}-run", scale=0, min_width=140)
     info = gr.Markdown(NO_PICTURE, elem_id=f"{key}-summary")
     state = gr.State(None)
+    view = build_step_view(key, state)
+
+    run = partial(run_neck, specs)
+    refresh = partial(refresh_neck, specs, key)
+    outputs = [state, info, *view]
+    runs = [run_button.click(run, [session, choice, *controls], outputs, api_name=f"{key.replace('-', '_')}_run"),
+            choice.change(run, [session, choice, *controls], outputs, api_visibility="private")]
+    return NeckTab(key, specs, state, choice, view[1], refresh, [session, state, current_tab, choice, *controls],
+                   outputs, runs)
+
+
+def build_step_view(key: str, state: gr.State) -> list[gr.components.Component]:
+    """The graph, the step-through and the node table of the analysis in `state`, wired to step;
+    returns [graph, step slider, step figure, narration, table], the values `first_step` fills."""
     graph = figure_box("Graph of the neck (current step highlighted)", f"{key}-graph")
     with gr.Row():
         prev = gr.Button("◀ Prev", elem_id=f"{key}-prev", scale=0, min_width=100)
@@ -235,14 +253,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
             words = gr.Markdown(elem_id=f"{key}-narration")
     table = gr.Dataframe(headers=NODE_TABLE_HEADERS, label="Every node: shapes and parameters", interactive=False,
                          elem_id=f"{key}-table", wrap=True)
-
-    run = partial(run_neck, specs)
-    refresh = partial(refresh_neck, specs, key)
-    outputs = [state, info, graph, step, step_view, words, table]
-    runs = [run_button.click(run, [session, choice, *controls], outputs, api_name=f"{key.replace('-', '_')}_run"),
-            choice.change(run, [session, choice, *controls], outputs, api_visibility="private")]
     step.change(show_step, [state, step], [graph, step_view, words], api_name=f"{key.replace('-', '_')}_step")
     prev.click(step_back, [step], [step], api_visibility="private")
     nxt.click(step_forward, [state, step], [step], api_visibility="private")
-    return NeckTab(key, specs, state, choice, step, refresh, [session, state, current_tab, choice, *controls],
-                   outputs, runs)
+    return [graph, step, step_view, words, table]
