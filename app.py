@@ -24,6 +24,7 @@ from ui.backbone_tab import redraw as redraw_backbone  # noqa: E402
 from ui.compare_tab import build_compare_tab  # noqa: E402
 from ui.lessons import PANELS  # noqa: E402
 from ui.neck_tab import NeckTab, build_neck_tab, slug  # noqa: E402
+from ui.playground_tab import build_playground_tab  # noqa: E402
 from ui.text import Words, follow, localised  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -83,6 +84,9 @@ def build_app() -> gr.Blocks:
             with localised(gr.Tab, {"label": "app.tab_compare"}, id="compare") as compare_tab:
                 build_compare_tab(session, language)
             compare_tab.select(lambda: "compare", None, current_tab, api_visibility="private")
+            with localised(gr.Tab, {"label": "app.tab_playground"}, id="playground") as playground_tab:
+                build_playground_tab(session, language)
+            playground_tab.select(lambda: "playground", None, current_tab, api_visibility="private")
         analyzed = run.click(analyze, [picture, device, level, language],
                              [top5, *backbone_outputs, status, session], api_name="analyze", preprocess=False)
         for neck_tab in neck_tabs:  # the tab on screen follows the new picture

@@ -83,9 +83,10 @@ def finest_output(analysis: Analysis) -> str:
     return min(maps, key=lambda o: analysis.topology.node(o).level)
 
 
-def compare_neck(picture: Picture, spec: NeckSpec, device: str = "cpu", repeats: int = 5) -> NeckRow:
-    """Measure one neck in its tab configuration (see NeckRow)."""
-    config = tab_config(spec)
+def compare_neck(picture: Picture, spec: NeckSpec, device: str = "cpu", repeats: int = 5,
+                 config: dict[str, Any] | None = None) -> NeckRow:
+    """Measure one neck in `config`, by default its tab configuration (see NeckRow)."""
+    config = tab_config(spec) if config is None else config
     analysis = analyse(picture, spec.name, config, device)
     neck = neck_on(spec.name, config, device)
     tensors = [analysis.backbone.features[n] for n in neck.input_names]

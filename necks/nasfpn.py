@@ -10,54 +10,32 @@ ReLU → 3×3 conv (bias kept) → BN. Caffe2-Xavier init.
 Standard configuration [256, 512, 1024, 2048] → 256, start_level 1, 5 outputs, 7 stages, BN:
 29,990,144 parameters.
 
-The cell list below is the reference's, written as data; the stages and the topology are built by
-walking it. Its level names p3…p7 are positions in the five-level pyramid: the first used input
-level is "p3" whatever its stride (with the defaults it *is* P3).
+The stage is a `cell_design.Design` (by default `NAS_FPN`, the reference's nine cells written as
+data); the stages and the topology are built by walking it, so any design of the playground builds
+through this class. Its level names P3…P7 are positions in the five-level pyramid: the first used
+input level is "P3" whatever its stride (with the defaults it *is* P3).
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .cell_design import LEVELS, NAS_FPN, Design, StageCell, level_ref
 from .layers import Neck, conv_block, init_convs
 from .receptive_field import GLOBAL, Layer, conv, up
 from .topology import Edge, Node, Topology, input_nodes
 from .trace import record, recording
 
-PYRAMID = 5  # the cells are wired for exactly five levels, p3 … p7
-FIRST_CELL_LEVEL = 3  # the cell names count levels from p3
+PYRAMID = len(LEVELS)  # the cells are wired for exactly five levels, P3 … P7
+FIRST_CELL_LEVEL = LEVELS[0]  # the cell names count levels from P3
 
 
-class Cell(NamedTuple):
-    """One merging cell: `op(a, b)` resized to `level`, stored under `out`."""
-
-    name: str  # mmdet's key: gp_64_4 = global pooling of (p6, p4) to p4
-    op: str  # "gp" (global-pooling cell) or "sum"
-    a: str  # key of the first input (x1: scaled by the attention in a GP cell)
-    b: str  # key of the second input (x2: gives the attention and is added)
-    out: str  # key the result is stored under (later cells and stages read it)
-    level: int  # output level, p3 … p7
-    with_out_conv: bool  # ReLU → 3×3 conv → BN after the merge
-
-
-# mmdet's stage, in execution order. p4_1, p4_2, p5_tmp and p7_tmp live within one stage;
-# p3, p4, p5, p7 and p6 are overwritten and carry into the next stage.
-CELLS: tuple[Cell, ...] = (
-    Cell("gp_64_4", "gp", "p6", "p4", "p4_1", 4, True),
-    Cell("sum_44_4", "sum", "p4_1", "p4", "p4_2", 4, True),
-    Cell("sum_43_3", "sum", "p4_2", "p3", "p3", 3, True),
-    Cell("sum_34_4", "sum", "p3", "p4_2", "p4", 4, True),
-    Cell("gp_43_5", "gp", "p4", "p3", "p5_tmp", 5, False),
-    Cell("sum_55_5", "sum", "p5", "p5_tmp", "p5", 5, True),
-    Cell("gp_54_7", "gp", "p5", "p4_2", "p7_tmp", 7, False),
-    Cell("sum_77_7", "sum", "p7", "p7_tmp", "p7", 7, True),
-    Cell("gp_75_6", "gp", "p7", "p5", "p6", 6, True),
-)
+# mmdet's stage (see cell_design.NAS_FPN), named and in execution order.
+CELLS: tuple[StageCell, ...] = NAS_FPN.stage_cells()
 CELL_OPS = {"gp": "GP cell", "sum": "SUM cell"}  # node ops as the graph labels them
 
 
@@ -142,8 +120,11 @@ class NASFPN(Neck):
         stack_times: int = 7,
         norm: bool = True,
         first_level: int = 2,
+        design: Design = NAS_FPN,
     ) -> None:
         super().__init__()
+        self.design = design
+        self.cells = design.stage_cells()  # validates: a bad design raises DesignError (a ValueError)
         self.in_channels = list(in_channels)
         self.out_channels = out_channels
         self.start_level = start_level
@@ -167,7 +148,7 @@ class NASFPN(Neck):
         self.extra_convs = nn.ModuleList(
             conv_block(out_channels, out_channels, 1, norm=norm) for _ in range(PYRAMID - self.used))
         self.fpn_stages = nn.ModuleList(
-            nn.ModuleDict({c.name: MergeCell(c.op, out_channels, c.with_out_conv, norm) for c in CELLS})
+            nn.ModuleDict({c.name: MergeCell(c.op, out_channels, c.with_out_conv, norm) for c in self.cells})
             for _ in range(stack_times))
         init_convs(self, "caffe2_xavier")
         self.topology = self._topology()
@@ -197,15 +178,15 @@ class NASFPN(Neck):
                 note = f"extra level: 1×1 conv{bn} then 2×2 max-pool of level {lvl - 1}"
             nodes.append(Node(node_id, "lateral" if i < self.used else "extra", (edge,), lvl, note=note))
 
-        holder = {f"p{FIRST_CELL_LEVEL + i}": node_id for i, node_id in enumerate(ids)}
-        levels = {key: self._level(int(key[1])) for key in holder}
+        # holder: a design reference ("P4", "cell 2") → the node id it names in the current stage
+        holder = {level_ref(FIRST_CELL_LEVEL + i): node_id for i, node_id in enumerate(ids)}
         out_conv = (conv(3),)
         for k in range(1, self.stack_times + 1):
-            for cell in CELLS:
+            for index, cell in enumerate(self.cells, start=1):
                 lvl = self._level(cell.level)
                 tail = out_conv if cell.with_out_conv else ()
-                label_a, layers_a = _resize_edge(levels[cell.a], lvl)
-                label_b, layers_b = _resize_edge(levels[cell.b], lvl)
+                label_a, layers_a = _resize_edge(self._level(self.design.level_of(cell.a)), lvl)
+                label_b, layers_b = _resize_edge(self._level(self.design.level_of(cell.b)), lvl)
                 if cell.op == "gp":
                     # Three edges: a (scaled by the attention), b's attention (GLOBAL: the average
                     # over all of b makes every output cell see the whole picture) and b added
@@ -213,19 +194,20 @@ class NASFPN(Neck):
                     inputs = (Edge(holder[cell.a], f"{label_a} × attention", layers_a + tail),
                               Edge(holder[cell.b], "σ(GAP) attention", layers_b + (GLOBAL,) + tail),
                               Edge(holder[cell.b], f"{label_b} +", layers_b + tail))
-                    how = f"{cell.b} + sigmoid(GAP({cell.b}))·{cell.a}"
+                    how = f"{holder[cell.b]} + sigmoid(GAP({holder[cell.b]}))·{holder[cell.a]}"
                 else:
                     inputs = (Edge(holder[cell.a], label_a, layers_a + tail),
                               Edge(holder[cell.b], label_b, layers_b + tail))
-                    how = f"{cell.a} + {cell.b}"
+                    how = f"{holder[cell.a]} + {holder[cell.b]}"
                 conv_note = ", then ReLU → 3×3 conv → BN" if cell.with_out_conv else " (no output conv)"
                 node_id = f"s{k}.{cell.name}"
                 nodes.append(Node(node_id, CELL_OPS[cell.op], inputs, lvl, stage=k,
                                   note=f"resize to level {lvl}, {how}{conv_note}"))
-                holder[cell.out] = node_id
-                levels[cell.out] = lvl
-        outputs = tuple(holder[f"p{FIRST_CELL_LEVEL + i}"] for i in range(PYRAMID))
-        return Topology("nas_fpn", tuple(nodes), outputs, extras={"cells": CELLS})
+                holder[f"cell {index}"] = node_id
+            holder.update({level_ref(lvl): holder[f"cell {c}"] for lvl, c in self.design.producers().items()})
+        outputs = tuple(holder[level_ref(lvl)] for lvl in LEVELS)
+        name = "nas_fpn" if self.design.cells == NAS_FPN.cells else self.design.name
+        return Topology(name, tuple(nodes), outputs, extras={"cells": self.cells, "design": self.design})
 
     # --- computation ------------------------------------------------------------------------
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:
@@ -239,11 +221,13 @@ class NASFPN(Neck):
         for i, extra in enumerate(self.extra_convs, start=self.used):
             pyramid.append(record(ids[i], halve(extra(pyramid[-1]))))
 
-        maps = {f"p{FIRST_CELL_LEVEL + i}": x for i, x in enumerate(pyramid)}
+        maps = {level_ref(FIRST_CELL_LEVEL + i): x for i, x in enumerate(pyramid)}
         # Every cell writes at the size of its level's first map, as mmdet's `out_size=pN.shape`.
         sizes = {FIRST_CELL_LEVEL + i: x.shape[-2:] for i, x in enumerate(pyramid)}
+        producers = self.design.producers()
         for k, stage in enumerate(self.fpn_stages, start=1):
-            for cell in CELLS:
-                maps[cell.out] = stage[cell.name](maps[cell.a], maps[cell.b], sizes[cell.level],
-                                                  f"s{k}.{cell.name}")
-        return [maps[f"p{FIRST_CELL_LEVEL + i}"] for i in range(PYRAMID)]
+            for index, cell in enumerate(self.cells, start=1):
+                maps[f"cell {index}"] = stage[cell.name](maps[cell.a], maps[cell.b], sizes[cell.level],
+                                                         f"s{k}.{cell.name}")
+            maps.update({level_ref(lvl): maps[f"cell {c}"] for lvl, c in producers.items()})
+        return [maps[level_ref(lvl)] for lvl in LEVELS]

@@ -57,6 +57,9 @@ def main() -> None:
             if title == "compare":
                 page.locator("#compare-run").click()
                 page.locator("#compare-params img").first.wait_for(state="attached", timeout=600_000)
+            elif title == "playground":  # runs on its button, like Compare
+                page.locator("#playground-run").click()
+                page.locator("#playground-graph img").first.wait_for(state="attached", timeout=120_000)
             elif title != "backbone":
                 page.locator(f"#{slug(title)}-graph img").first.wait_for(state="attached", timeout=120_000)
                 page.locator(f"#{slug(title)}-lesson-mode button").first.click()  # show the lesson text too

@@ -119,3 +119,37 @@ def test_browser_every_neck_tab_steps_and_the_aspp_picture_answers_clicks(server
         assert all(spec.title in table for spec in NECKS.values())
         assert page.locator("#compare-csv a").count() >= 1
     assert not errors, errors
+
+
+def edit_cell(page: Any, table: str, row: int, col: int, text: str) -> None:
+    """Type into one cell of an interactive gr.Dataframe, as a learner does (double-click, type, Enter)."""
+    page.locator(f'#{table} [data-testid="cell-{row}-{col}"]').dblclick()
+    box = page.locator(f"#{table} input, #{table} textarea").first
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_browser_playground_edit_a_cell_and_run(server, tmp_path):
+    with browser_page(server) as (page, errors):
+        analyse_in_browser(page, str(SAMPLES / "chelsea.png"))
+        page.locator("button[data-tab-id=playground]").click()
+        page.locator("#playground-preset-1").click()  # FPN in cells: cell 1 is sum(P5, P4) → P4
+        expect(page.locator("#playground-notes")).to_contain_text("FPN's top-down path", timeout=10_000)
+        page.locator("#playground-run").click()
+        summary = page.locator("#playground-summary")
+        expect(summary).to_contain_text("s1.sum_54_4", timeout=120_000)
+        page.locator("#playground-graph img").first.wait_for(state="attached", timeout=60_000)
+        first_graph = src(page, "#playground-graph")
+
+        edit_cell(page, "playground-cells", 0, 1, "cell 3")  # a cell that runs later
+        page.locator("#playground-validate").click()
+        expect(page.locator("#playground-status")).to_contain_text("Cell 1, input A: cell 3 does not exist yet",
+                                                                   timeout=30_000)
+        edit_cell(page, "playground-cells", 0, 1, "P7")  # legal: P4 + ↑P7
+        page.locator("#playground-run").click()
+        expect(summary).to_contain_text("s1.sum_74_4", timeout=120_000)
+        page.wait_for_function(f"() => document.querySelector('#playground-graph img').src !== '{first_graph}'",
+                               timeout=60_000)
+        expect(page.locator("#playground-narration")).to_contain_text("Step 0 of", timeout=30_000)
+        page.screenshot(path=str(tmp_path / "playground.png"), full_page=True)
+    assert not errors, errors

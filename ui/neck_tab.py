@@ -181,10 +181,16 @@ def run_neck(specs: list[NeckSpec], session: dict | None, neck_title: str, *valu
     except ValueError as e:  # a configuration the neck cannot take
         raise gr.Error(t("neck.cannot_build", lang, title=spec.title, reason=e)) from None
     progress(0.5, desc=t("neck.drawing", lang))
+    return (analysis, summary(analysis, spec, lang), *first_step(analysis, lang))
+
+
+def first_step(analysis: Analysis, lang: str = "en") -> tuple:
+    """A fresh analysis on a step view: graph, slider reset to step 0, its figure, words, node table
+    and the lesson's first step."""
     graph_img, step_img, text = render_step(analysis, 0, lang)
     last = len(analysis.topology.nodes) - 1
-    return (analysis, summary(analysis, spec, lang), graph_img, gr.Slider(0, last, value=0, step=1),
-            step_img, text, node_table(analysis, lang))
+    return (graph_img, gr.Slider(0, last, value=0, step=1), step_img, text, node_table(analysis, lang),
+            show_lesson(analysis, 0, lang))
 
 
 def same_picture(a: Picture, b: Picture) -> bool:
@@ -194,7 +200,7 @@ def same_picture(a: Picture, b: Picture) -> bool:
 def refresh_neck(specs: list[NeckSpec], key: str, session: dict | None, shown: Analysis | None, selected: str,
                  neck_title: str, *values: Any, lang: str = "en", progress: gr.Progress = gr.Progress()) -> tuple:
     """Run the neck if this tab (`key`) is the one on screen and what it shows is stale."""
-    skip = (gr.skip(),) * 7
+    skip = (gr.skip(),) * 8
     if selected != key or not session:
         return skip
     spec = next(s for s in specs if s.title == neck_title)
@@ -265,6 +271,24 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
                                min_width=140)
     info = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{key}-summary")
     state = gr.State(None)
+    view = build_step_view(key, state, language)
+
+    run = with_language(partial(run_neck, specs))
+    refresh = with_language(partial(refresh_neck, specs, key))
+    outputs = [state, info, *view]
+    inputs = [session, choice, *controls, language]
+    runs = [run_button.click(run, inputs, outputs, api_name=f"{key.replace('-', '_')}_run"),
+            choice.change(run, inputs, outputs, api_visibility="private")]
+    graph, step, step_view, words, table, lesson = view
+    return NeckTab(key, specs, state, choice, step, refresh, [session, state, current_tab, choice, *controls, language],
+                   outputs, runs, language=language, current_tab=current_tab,
+                   redraw_words=(redraw_words, [state, step, language], [info, graph, step_view, words, lesson, table]))
+
+
+def build_step_view(key: str, state: gr.State, language: gr.components.Component) -> list[gr.components.Component]:
+    """The graph, the step-through, the node table and the lesson of the analysis in `state`, wired
+    to step in the session's `language`; returns [graph, step slider, step figure, narration, table,
+    lesson], the values `first_step` fills."""
     graph = figure_box("neck.graph", f"{key}-graph")
     with gr.Row():
         prev = localised(gr.Button, {"value": "neck.prev"}, elem_id=f"{key}-prev", scale=0, min_width=100)
@@ -280,20 +304,9 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
                 lesson = localised(gr.Markdown, {"value": "lesson.intro"}, elem_id=f"{key}-lesson")
     table = localised(gr.Dataframe, {"label": "neck.table", "headers": node_table_headers}, interactive=False,
                       elem_id=f"{key}-table", wrap=True)
-
-    run = with_language(partial(run_neck, specs))
-    refresh = with_language(partial(refresh_neck, specs, key))
-    outputs = [state, info, graph, step, step_view, words, table]
-    inputs = [session, choice, *controls, language]
-    runs = [run_button.click(run, inputs, outputs, api_name=f"{key.replace('-', '_')}_run"),
-            choice.change(run, inputs, outputs, api_visibility="private")]
     step.change(show_step, [state, step, language], [graph, step_view, words],
                 api_name=f"{key.replace('-', '_')}_step")
     step.change(show_lesson, [state, step, language], [lesson], api_visibility="private")
     prev.click(step_back, [step], [step], api_visibility="private")
     nxt.click(step_forward, [state, step], [step], api_visibility="private")
-    tab = NeckTab(key, specs, state, choice, step, refresh, [session, state, current_tab, choice, *controls, language],
-                  outputs, runs, language=language, current_tab=current_tab,
-                  redraw_words=(redraw_words, [state, step, language], [info, graph, step_view, words, lesson, table]))
-    tab.after_run.append((show_lesson, [state, step, language], [lesson]))  # a run may leave the step at 0
-    return tab
+    return [graph, step, step_view, words, table, lesson]

@@ -201,12 +201,15 @@ def _local_mean(values: np.ndarray, window: int = ERF_WINDOW) -> np.ndarray:
     return F.avg_pool2d(x, window, stride=1, padding=window // 2, count_include_pad=False)[0, 0].numpy()
 
 
-def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray], cell: tuple[int, int], lang: str = "en") -> Figure:
+def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray],
+               cell: tuple[int, int] | Mapping[str, tuple[int, int]], lang: str = "en") -> Figure:
     """Each node's effective receptive field over the picture (local mean, max-normalised, square-root
     colour scale), the clicked cell outlined, and the area holding 95 % of the gradient mass (counted
-    on the raw per-pixel gradient) in the title."""
+    on the raw per-pixel gradient) in the title. `cell` is one cell for all nodes or one per node
+    (nodes of different levels have their own grids)."""
     if not erfs:
         raise ValueError("no effective receptive fields to draw")
+    cells = cell if isinstance(cell, Mapping) else dict.fromkeys(erfs, tuple(cell))
     picture = analysis.picture
     w, h = picture.original_size
     sx, sy = picture.scale_xy
@@ -219,7 +222,7 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray], cell: tuple[i
         peak = float(shown.max())
         image = ax.imshow(shown / peak if peak > 0 else shown, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
                           cmap=HEATMAP_CMAP, norm=PowerNorm(0.5, vmin=0, vmax=1), alpha=0.75)
-        _mark_cell(ax, analysis, analysis.grid(node.level), cell)
+        _mark_cell(ax, analysis, analysis.grid(node.level), cells[node_id])
         count, share = mass_area(erf)
         label = f"{node_id} ({node.branch})" if node.branch else node_id
         ax.set_title(t("aspp.erf_title", lang, label=label, area=f"{count / (sx * sy):,.0f}", share=f"{share:.0%}"),
@@ -227,5 +230,6 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray], cell: tuple[i
     bar = fig.colorbar(image, ax=axes, orientation="horizontal", shrink=0.5, aspect=40)
     bar.set_label(t("aspp.erf_bar", lang), fontsize=LABEL_SIZE)
     bar.ax.tick_params(labelsize=LABEL_SIZE - 2)
-    fig.suptitle(t("aspp.erf_suptitle", lang, cell=tuple(cell), window=ERF_WINDOW), fontsize=TITLE_SIZE)
+    which = t("aspp.centre_cells", lang) if isinstance(cell, Mapping) else t("aspp.cell", lang, cell=tuple(cell))
+    fig.suptitle(t("aspp.erf_suptitle", lang, which=which, window=ERF_WINDOW), fontsize=TITLE_SIZE)
     return fig

@@ -1,0 +1,98 @@
+"""The playground's model side and its tab handlers on a real (small) picture: a design beside FPN,
+PANet and NAS-FPN, the proxy ranking, a bounded random search, and save/load through files."""
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from necks.cell_design import FPN_CELLS, NAS_FPN, PANET_CELLS
+from necks.compare import NeckRow
+from necks.imaging import Picture
+from necks.playground import PROXIES, Candidate, compare_design, rank, random_search
+from tests.conftest import SAMPLES
+from ui import playground_tab as tab
+
+
+def no_progress(*_, **__) -> None:
+    return None
+
+
+@pytest.fixture(scope="module")
+def small() -> Picture:
+    im = Image.open(SAMPLES / "chelsea.png").convert("RGB").resize((160, 112))
+    return Picture(np.asarray(im).copy(), (160, 112), "PNG", 1)
+
+
+def candidate(params: int, flops: int, latency: float, erf: float) -> Candidate:
+    return Candidate(NAS_FPN, "", NeckRow("x", "x", params=params, flops=flops, latency_ms=latency, erf_percent=erf))
+
+
+def test_rank_is_the_mean_rank_over_the_chosen_proxies():
+    a, b, c = candidate(10, 5, 3.0, 40.0), candidate(20, 1, 1.0, 90.0), candidate(10, 9, 2.0, 10.0)
+    labels = list(PROXIES)
+    assert rank([a, b, c], [labels[0]])[:2] == [a, c]  # fewer parameters; a and c tie for rank 1
+    assert a.score == c.score == 1 and b.score == 3
+    assert rank([a, b, c], labels) == [b, a, c]  # b: ranks 3, 1, 1, 1 → 1.5
+    assert b.score == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="at least one proxy"):
+        rank([a], [])
+
+
+def test_design_beside_the_hand_designed_necks(small):
+    rows = compare_design(small, PANET_CELLS, 1, repeats=1)
+    assert [r.title for r in rows] == ["FPN", "PANet (PAFPN)", "NAS-FPN", "your design “PANet (in cells)”"]
+    assert not any(r.error for r in rows)
+    ours = rows[-1]
+    # laterals + extras + seven cells with ReLU → 3×3 conv → BN, one stage
+    assert ours.params == (40 + 112 + 320) * 64 + 3 * 128 + 2 * (64 * 64 + 128) + 7 * 37_056
+    assert ours.finest == "s1.sum_43_3" and ours.stride == 8 and 0 < ours.erf_percent <= 100
+    assert rows[2].params > ours.params  # NAS-FPN's seven stages of nine cells
+
+
+def test_random_search_is_bounded_and_ranked(small):
+    found = random_search(small, FPN_CELLS, 1, list(PROXIES)[:2], count=2, seconds=120, seed=1)
+    assert len(found) == 3
+    assert sum(c.change == "the start design (no change)" for c in found) == 1
+    assert len({c.design.cells for c in found}) == 3
+    assert [c.score for c in found] == sorted(c.score for c in found)
+    for c in found:
+        c.design.validate()
+        assert c.row.params and c.row.flops
+    # a budget already spent still measures the start design, and only it
+    assert len(random_search(small, FPN_CELLS, 1, list(PROXIES)[:1], count=5, seconds=0, seed=1)) == 1
+
+
+def test_handlers_explain_bad_tables_and_round_trip_files(tmp_path):
+    rows = NAS_FPN.rows()
+    rows[0][1] = "cell 4"
+    assert tab.check(rows, "x").startswith("**Not valid:** Cell 1, input A: reading cell 4 makes a cycle")
+    assert tab.check(NAS_FPN.rows(), "x").startswith("**Valid**: “x” is a stage of 9 cells")
+    with pytest.raises(gr.Error, match="does not exist yet"):
+        tab.mutate_table([["sum", "cell 2", "P3", "P3"], ["sum", "P4", "P4", "P4"]], "x")
+    mutated, words = tab.mutate_table(FPN_CELLS.rows(), "x")
+    assert mutated != FPN_CELLS.rows() and "Mutated — cell" in words
+
+    path = tab.save(PANET_CELLS.rows(), "PANet / mine")
+    assert path.endswith("PANet___mine.json") and json.loads(open(path, encoding="utf-8").read())["name"]
+    loaded_rows, name, _notes, status = tab.load(path)
+    assert loaded_rows == PANET_CELLS.rows() and name == "PANet / mine" and "Loaded" in status
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "necklab-cell-design", "cells": [{"op": "sum", "a": "P3", "b": "P9", "level": "P3"}]}')
+    with pytest.raises(gr.Error, match="Cannot load this design: Cell 1, input B: P9 is outside P3…P7"):
+        tab.load(str(bad))
+
+
+def test_run_handler_fills_the_step_view(small):
+    session = {"picture": small, "device": "cpu"}
+    analysis, summary, graph, slider, step_img, words, table, lesson, status = tab.run(
+        session, FPN_CELLS.rows(), "FPN (in cells)", 2, progress=no_progress)
+    assert "your design “FPN (in cells)”" in summary and "Parameters" in summary
+    assert analysis.outputs == ["s2.sum_43_3", "s2.sum_54_4", "s2.sum_55_5", "s2.sum_55_6", "s2.sum_66_7"]
+    assert graph.ndim == 3 and step_img.ndim == 3 and len(table) == len(analysis.topology.nodes)
+    assert status.startswith("**Valid**")
+    with pytest.raises(gr.Error, match="Analyse a picture first"):
+        tab.run(None, FPN_CELLS.rows(), "x", 1, progress=no_progress)
