@@ -85,7 +85,7 @@ def build_app() -> gr.Blocks:
                 build_compare_tab(session, language)
             compare_tab.select(lambda: "compare", None, current_tab, api_visibility="private")
             with localised(gr.Tab, {"label": "app.tab_playground"}, id="playground") as playground_tab:
-                build_playground_tab(session, language)
+                playground_words = build_playground_tab(session, language)
             playground_tab.select(lambda: "playground", None, current_tab, api_visibility="private")
         analyzed = run.click(analyze, [picture, device, level, language],
                              [top5, *backbone_outputs, status, session], api_name="analyze", preprocess=False)
@@ -95,7 +95,7 @@ def build_app() -> gr.Blocks:
         demo.load(browser_language, None, language, api_visibility="private")
         switched = language.change(words.updates, language, words.components, api_visibility="private")
         switched = switched.then(redraw_backbone, [session, level, language], [*backbone_outputs, status],
-                                 api_visibility="private")
+                                 api_visibility="private").then(*playground_words, api_visibility="private")
         for neck_tab in neck_tabs:
             switched = neck_tab.chain(switched.then(*neck_tab.redraw_words, api_visibility="private"))
     return demo

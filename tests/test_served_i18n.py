@@ -12,6 +12,7 @@ def test_chinese_browser_gets_chinese_and_the_switch_turns_it_english(server):  
     with browser_page(server, locale="zh-CN") as (page, errors):
         expect(page.locator("#analyze")).to_have_text("分析", timeout=30_000)
         expect(page.locator("button[data-tab-id=backbone]")).to_have_text("主干网络")
+        expect(page.locator("button[data-tab-id=playground]")).to_have_text("实验场")
         expect(page.locator("#language")).to_contain_text("语言")
         analyse_in_browser(page, str(SAMPLES / "chelsea.png"))
         expect(page.locator("#status")).to_contain_text("分析尺寸", timeout=60_000)

@@ -157,9 +157,10 @@ def load(upload: Any, lang: str = "en") -> tuple:
     return show_design(design, t("playground.loaded", lang, name=design.name, describe=describe(design, lang)))
 
 
-def build_playground_tab(session: gr.State, language: gr.components.Component | None = None) -> None:
+def build_playground_tab(session: gr.State, language: gr.components.Component | None = None) -> tuple:
     """Build the tab's components and wire its events (call inside a gr.Tab). `language` holds the
-    session's language (English without one)."""
+    session's language (English without one). Returns (fn, inputs, outputs) that rewrites the
+    design's status in a new language."""
     language = language if language is not None else gr.State("en")
     localised(gr.Markdown, {"value": "playground.intro"})
     start = PRESETS[START]
@@ -180,7 +181,7 @@ def build_playground_tab(session: gr.State, language: gr.components.Component | 
         validate = localised(gr.Button, {"value": "playground.validate"}, elem_id=f"{KEY}-validate")
         mutate_button = localised(gr.Button, {"value": "playground.mutate"}, elem_id=f"{KEY}-mutate")
         run_button = localised(gr.Button, {"value": "playground.run"}, variant="primary", elem_id=f"{KEY}-run")
-    status = localised(gr.Markdown, {"value": lambda lang: describe(start, lang)}, elem_id=f"{KEY}-status")
+    status = gr.Markdown(describe(start), elem_id=f"{KEY}-status")
     info = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{KEY}-summary")
     state = gr.State(None)
     view = build_step_view(KEY, state, language)
@@ -234,3 +235,4 @@ def build_playground_tab(session: gr.State, language: gr.components.Component | 
     best_button.click(take_best, [found, language], shown, api_visibility="private")
     save_button.click(save, [table, name], saved, api_name="playground_save")
     upload.upload(load, [upload, language], shown, api_name="playground_load")
+    return check, [table, name, language], [status]
