@@ -13,6 +13,7 @@ from matplotlib import font_manager
 from necks.analysis import analyse, run_backbone
 from necks.i18n import from_english, strings, t
 from necks.registry import NECKS
+from tests.conftest import SAMPLES
 from viz import CJK_FONT
 from viz.graph import GraphPicture
 from viz.lesson import lesson_step, op_key
@@ -21,6 +22,7 @@ from viz.render import figure_image
 from viz.step import narration, step_figure
 
 CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
+SAMPLE = SAMPLES / "chelsea.png"
 
 
 def test_every_chinese_character_has_a_glyph():
@@ -96,3 +98,26 @@ def test_every_lesson_panel_draws_in_chinese(chelsea):
     no_missing_glyphs(bifpn_panel.panel_views, analyse(chelsea, "bifpn", {"stack_times": 1}), {}, None, None, lang="zh")
     no_missing_glyphs(asff_panel.asff_views, analyse(chelsea, "asff"), None, lang="zh")
     no_missing_glyphs(rfp_panel.rfp_views, analyse(chelsea, "rfp", {"feedback_init": "random"}), lang="zh")
+
+
+def test_handlers_answer_in_the_session_language(chelsea, tmp_path):
+    import gradio as gr
+
+    import app
+    from ui.neck_tab import run_neck
+
+    specs = app.tab_groups()["ASPP"]
+    session = {"picture": chelsea, "device": "cpu"}
+    with pytest.raises(gr.Error, match="空洞率：每个数只能出现一次"):
+        run_neck(specs, session, "ASPP", "6, 6", 64, lang="zh")
+    with pytest.raises(gr.Error, match="请先分析一张图片"):
+        run_neck(specs, None, "ASPP", "6", 64, lang="zh")
+    analysis, summary, *_, words, table, lesson = run_neck(specs, session, "ASPP", "6, 12", 64, lang="zh")
+    assert "参数量" in summary and words.startswith("**第 0 步，共 6 步") and lesson.startswith("**课程 · 第 0 步")
+    assert table[2][2] == "卷积" and table[4][2] == "图像池化"
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(gr.Error, match="文件为空"):
+        app.analyze(str(empty), "cpu", "C3", "zh")
+    *_, status, state = app.analyze(str(SAMPLE), "cpu", "C3", "zh")
+    assert status.startswith("分析尺寸 451×300 像素") and "主干网络" in status

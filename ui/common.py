@@ -13,7 +13,7 @@ from viz.render import figure_image
 
 from .text import localised
 
-NO_PICTURE = t("common.no_picture")
+NO_PICTURE = t("common.no_picture")  # in English; handlers with a language raise no_picture(lang)
 
 
 def no_picture(lang: str = "en") -> gr.Error:
