@@ -48,6 +48,9 @@ def test_english_browser_gets_english_and_the_switch_turns_it_chinese(server):  
         expect(page.locator("#analyze")).to_have_text("分析", timeout=30_000)
         expect(page.locator("#status")).to_contain_text("上传一张图片")
         expect(page.locator("button[data-tab-id=compare]")).to_have_text("对比")
+        page.locator("button[data-tab-id=playground]").click()
+        expect(page.locator("#playground-cells")).to_contain_text("输入 A", timeout=30_000)
+        expect(page.locator("#playground-status")).to_contain_text("有效")
         page.locator("#analyze").click()  # no picture: the error speaks Chinese too
         expect(page.get_by_text("请先选择图片")).to_be_visible(timeout=30_000)
     assert not errors, errors

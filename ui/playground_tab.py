@@ -4,6 +4,7 @@ and save or load it as JSON."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 import tempfile
 import uuid
 from pathlib import Path
@@ -15,7 +16,8 @@ from necks.cell_design import LEVELS, MAX_CELLS, OPS, PRESETS, Design, DesignErr
 from necks.playground import (PROXIES, Candidate, compare_design, design_spec, output_erfs, random_search,
                               run_design)
 from viz.aspp import erf_figure
-from necks.i18n import t
+from necks.i18n import from_english, t
+from necks.registry import NeckSpec
 from viz.compare import COMPARE_TYPES, compare_headers, compare_rows, params_latency_figure
 
 from .common import figure_box, image, session_picture
@@ -79,7 +81,14 @@ def run(session: dict | None, rows: Any, name: str, stages: float, lang: str = "
     progress(0.1, desc=t("playground.running", lang, name=design.name, stages=int(stages), device=device))
     analysis = run_design(picture, design, int(stages), device)
     progress(0.6, desc=t("playground.drawing", lang))
-    return (analysis, summary(analysis, design_spec(design), lang), *first_step(analysis, lang), describe(design, lang))
+    return (analysis, summary(analysis, spec_in(design, lang), lang), *first_step(analysis, lang), describe(design, lang))
+
+
+def spec_in(design: Design, lang: str) -> NeckSpec:
+    """The design's registry entry with its words (written in English by the model side) in `lang`."""
+    spec = design_spec(design)
+    return replace(spec, **{field: from_english("playground.spec", getattr(spec, field), lang)
+                            for field in ("title", "paper", "reference_source")})
 
 
 def mutate_table(rows: Any, name: str, lang: str = "en") -> tuple:
@@ -160,7 +169,7 @@ def load(upload: Any, lang: str = "en") -> tuple:
 def build_playground_tab(session: gr.State, language: gr.components.Component | None = None) -> tuple:
     """Build the tab's components and wire its events (call inside a gr.Tab). `language` holds the
     session's language (English without one). Returns (fn, inputs, outputs) that rewrites the
-    design's status in a new language."""
+    table's headers and the design's status in a new language."""
     language = language if language is not None else gr.State("en")
     localised(gr.Markdown, {"value": "playground.intro"})
     start = PRESETS[START]
@@ -235,4 +244,11 @@ def build_playground_tab(session: gr.State, language: gr.components.Component | 
     best_button.click(take_best, [found, language], shown, api_visibility="private")
     save_button.click(save, [table, name], saved, api_name="playground_save")
     upload.upload(load, [upload, language], shown, api_name="playground_load")
-    return check, [table, name, language], [status]
+    return relanguage, [table, name, language], [table, status]
+
+
+def relanguage(rows: Any, name: str, lang: str) -> tuple:
+    """After a language switch: the cell table under headers in `lang` (an edited table keeps its
+    own headers otherwise) and the design's status."""
+    values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
+    return gr.Dataframe(value=values, headers=headers(lang)), check(rows, name, lang)
