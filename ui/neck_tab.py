@@ -23,6 +23,8 @@ from viz.graph import GraphPicture, focus_nodes
 from viz.step import NODE_TABLE_HEADERS, narration, node_table, step_figure
 
 from .common import NO_PICTURE, figure_box, image, session_picture
+from .export import export_box
+from .quiz import quiz_box
 
 INIT_NOTE = ("Backbone: EfficientNet-Lite0 with ImageNet weights. The neck's own weights are freshly "
              "initialised as its reference initialises them (seed 0, reproducible): no trained neck "
@@ -223,6 +225,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
         run_button = gr.Button("Run neck", variant="primary", elem_id=f"{key}-run", scale=0, min_width=140)
     info = gr.Markdown(NO_PICTURE, elem_id=f"{key}-summary")
     state = gr.State(None)
+    export_box(key, state)
     graph = figure_box("Graph of the neck (current step highlighted)", f"{key}-graph")
     with gr.Row():
         prev = gr.Button("◀ Prev", elem_id=f"{key}-prev", scale=0, min_width=100)
@@ -233,6 +236,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
             step_view = figure_box("This step's feature map", f"{key}-stepfig")
         with gr.Column(scale=2):
             words = gr.Markdown(elem_id=f"{key}-narration")
+            quiz = quiz_box(key)
     table = gr.Dataframe(headers=NODE_TABLE_HEADERS, label="Every node: shapes and parameters", interactive=False,
                          elem_id=f"{key}-table", wrap=True)
 
@@ -244,5 +248,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
     step.change(show_step, [state, step], [graph, step_view, words], api_name=f"{key.replace('-', '_')}_step")
     prev.click(step_back, [step], [step], api_visibility="private")
     nxt.click(step_forward, [state, step], [step], api_visibility="private")
-    return NeckTab(key, specs, state, choice, step, refresh, [session, state, current_tab, choice, *controls],
-                   outputs, runs)
+    tab = NeckTab(key, specs, state, choice, step, refresh, [session, state, current_tab, choice, *controls],
+                  outputs, runs)
+    quiz.wire(tab)
+    return tab
