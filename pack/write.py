@@ -46,7 +46,7 @@ TEXT = {
 }
 
 
-def _check_language(lang: str) -> None:
+def check_language(lang: str) -> None:
     if lang not in LANGUAGES:
         raise ValueError(f"language {lang!r} is not available; choose from {', '.join(LANGUAGES)}")
 
@@ -138,7 +138,7 @@ def write_pack(analysis: Analysis, out_dir: str | Path, lang: str = "en", pictur
     """Write the lesson of `analysis` into `out_dir` (created; files of an earlier pack there are
     replaced) and, with `zip`, `out_dir/lesson.zip`; returns `out_dir`. `progress(fraction, text)`
     hears about each figure as it is drawn."""
-    _check_language(lang)
+    check_language(lang)
     report = progress or (lambda fraction, text: None)
     folder = Path(out_dir)
     (folder / "figures").mkdir(parents=True, exist_ok=True)
