@@ -89,7 +89,7 @@ def file_safe(text: str) -> str:
 def graph_figure(analysis: Analysis) -> Figure:
     """The whole graph, every node labelled with its shape, nothing highlighted."""
     shapes = {node: tuple(t.shape) for node, t in analysis.trace.tensors.items()}
-    return GraphPicture(analysis.topology, shapes).figure(None)
+    return GraphPicture(analysis.topology, shapes, stepping=False).figure(None)
 
 
 # --- lesson panels: figure lists shared with ui/lessons.py and the panel modules ---------------
