@@ -86,8 +86,8 @@ def parse_shape(text: str) -> Shape | None:
     """A typed shape, leniently: "256x64x64", "256 × 64 × 64", "256,64,64", "(256, 64, 64)", or one
     number for a vector. None when it is not a list of whole numbers."""
     cleaned = re.sub(r"[()\[\]]", " ", str(text)).strip()
-    parts = [p for p in re.split(r"\s*[x×X*,;]\s*|\s+", cleaned) if p]
-    if not parts or not all(p.isdigit() for p in parts):
+    parts = re.split(r"[x×X*,;\s]+", cleaned)  # a dangling separator leaves an empty part: rejected
+    if not all(p.isdigit() for p in parts):
         return None
     return tuple(int(p) for p in parts)
 
