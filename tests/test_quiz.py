@@ -108,9 +108,9 @@ def test_the_quiz_scores_explains_reveals_and_resets(chelsea):
     k = order.index("T4") - 1
     assert "`T4`" in ask(analysis, k)
     feedback, score, text, step, typed = answer(analysis, k, "64×19×29", new_score())
-    assert feedback.startswith("✅") and step == k + 1 and typed == "" and "**1 of 1**" in text
+    assert feedback.startswith("**Right") and step == k + 1 and typed == "" and "**1 of 1**" in text
     feedback, score, text, step, _ = answer(analysis, k + 1, "64x19x29", score)  # T3 is 64×38×57
-    assert feedback.startswith("❌") and "64×38×57" in feedback and "level 3's size 38×57" in feedback
+    assert feedback.startswith("**Not quite") and "64×38×57" in feedback and "level 3's size 38×57" in feedback
     assert "**1 of 2**" in text and step == k + 2
     again = answer(analysis, k + 1, "64x38x57", score)  # stepped back: the same question scores once
     assert "not scored again" in again[0] and again[1] == score
