@@ -62,23 +62,26 @@ def shapes_records(analysis: Analysis) -> list[dict]:
     return records
 
 
-def write_shapes(analysis: Analysis, folder: Path) -> None:
+def write_shapes(analysis: Analysis, folder: Path) -> list[Path]:
     with open(folder / "shapes.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(NODE_TABLE_HEADERS)
         writer.writerows(node_table(analysis))
     (folder / "shapes.json").write_text(json.dumps(shapes_records(analysis), ensure_ascii=False, indent=1),
                                         encoding="utf-8")
+    return [folder / "shapes.csv", folder / "shapes.json"]
 
 
-def save_figure(figure: LessonFigure, folder: Path) -> None:
-    """Draw one figure, save it as PNG and SVG, and release it."""
+def save_figure(figure: LessonFigure, folder: Path) -> list[Path]:
+    """Draw one figure, save it as PNG and SVG, and release it; returns the two files."""
     fig = figure.make()
+    png, svg = folder / f"{figure.name}.png", folder / f"{figure.name}.svg"
     try:
-        fig.savefig(folder / f"{figure.name}.png", dpi=DPI, metadata={"Software": "NeckLab"})
-        fig.savefig(folder / f"{figure.name}.svg", metadata={"Date": None})  # reproducible files
+        fig.savefig(png, dpi=DPI, metadata={"Software": "NeckLab"})
+        fig.savefig(svg, metadata={"Date": None})  # reproducible files
     finally:
         plt.close(fig)
+    return [png, svg]
 
 
 def _image(figure: LessonFigure) -> str:
@@ -123,34 +126,34 @@ def _markdown_table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def zip_pack(folder: Path) -> Path:
-    """Every file of the pack folder in `folder/lesson.zip` (paths relative to the folder)."""
+def zip_pack(folder: Path, files: list[Path]) -> Path:
+    """The pack's files (only those: a folder written into twice keeps no stale figure in the ZIP)
+    in `folder/lesson.zip`, with paths relative to the folder."""
     target = folder / ZIP_NAME
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path != target:
-                z.write(path, path.relative_to(folder).as_posix())
+        for path in files:
+            z.write(path, path.relative_to(folder).as_posix())
     return target
 
 
 def write_pack(analysis: Analysis, out_dir: str | Path, lang: str = "en", picture_name: str = "the picture",
                zip: bool = True, progress: Progress | None = None) -> Path:
     """Write the lesson of `analysis` into `out_dir` (created; files of an earlier pack there are
-    replaced) and, with `zip`, `out_dir/lesson.zip`; returns `out_dir`. `progress(fraction, text)`
-    hears about each figure as it is drawn."""
+    replaced) and, with `zip`, `out_dir/lesson.zip` holding this pack's files; returns `out_dir`.
+    `progress(fraction, text)` hears about each figure as it is drawn."""
     check_language(lang)
     report = progress or (lambda fraction, text: None)
     folder = Path(out_dir)
     (folder / "figures").mkdir(parents=True, exist_ok=True)
     Image.fromarray(analysis.picture.rgb).save(folder / "picture.png")
-    write_shapes(analysis, folder)
+    files = [folder / "lesson.md", folder / "picture.png", *write_shapes(analysis, folder)]
     figures = lesson_figures(analysis)
     for i, figure in enumerate(figures):
         report(i / (len(figures) + 1), TEXT["drawing"].format(name=figure.name, i=i + 1, n=len(figures)))
-        save_figure(figure, folder / "figures")
+        files += save_figure(figure, folder / "figures")
     (folder / "lesson.md").write_text(lesson_markdown(analysis, figures, picture_name), encoding="utf-8")
     if zip:
         report(len(figures) / (len(figures) + 1), TEXT["zipping"])
-        zip_pack(folder)
+        zip_pack(folder, files)
     report(1.0, "")
     return folder

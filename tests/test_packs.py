@@ -44,6 +44,8 @@ def png_dpi(data: bytes) -> tuple[float, float]:
 def cli_pack(tmp_path_factory):
     """SPP-net with two pyramid levels, written by the CLI exactly as a teacher would run it."""
     out = tmp_path_factory.mktemp("pack") / "spp-lesson"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "step-009-stale.png").write_bytes(b"left by an earlier pack")  # must not be zipped
     run = subprocess.run([sys.executable, "-m", "necks.render", str(SAMPLES / "chelsea.png"), "--neck", "SPP-net",
                           "--out", str(out), "--config", "levels=1,3", "pool=avg", "--zip"],
                          cwd=ROOT, capture_output=True, text=True, timeout=900)
