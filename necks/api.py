@@ -22,6 +22,10 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from pack.figures import lesson_figures
+from pack.write import check_language, shapes_records, write_pack
+from viz.step import narration, step_figure
+
 from .analysis import Analysis, analyse, available_devices
 from .imaging import decode
 from .registry import NECKS, Control
@@ -108,14 +112,10 @@ class Lab:
 
     def shapes(self) -> list[dict]:
         """One record per node in execution order (what the pack's shapes.json holds)."""
-        from pack.write import shapes_records
-
         return shapes_records(self.analysis)
 
     def step(self, index: int) -> Step:
         """Step `index` of the execution order (negative counts from the end)."""
-        from viz.step import narration, step_figure
-
         order = self.analysis.topology.order
         node = order[index]
         return Step(order.index(node), node, self.analysis.topology.node(node).op,
@@ -129,14 +129,10 @@ class Lab:
     def figures(self) -> list[tuple[str, Figure]]:
         """Every figure of the lesson as (name, Figure): the graph, each step (of the first stage
         where the neck repeats stages) and the tab's lesson figures. Drawing them all takes a while."""
-        from pack.figures import lesson_figures
-
         return [(f.name, f.make()) for f in lesson_figures(self.analysis)]
 
     def pack(self, out_dir: str | Path, zip: bool = True, progress: Any = None) -> Path:
         """Write the lesson pack into `out_dir` (and `out_dir/lesson.zip`); returns `out_dir`."""
-        from pack.write import write_pack
-
         return write_pack(self.analysis, out_dir, lang=self.lang, picture_name=self.picture_name, zip=zip,
                           progress=progress)
 
@@ -151,8 +147,6 @@ def analyse_picture(picture: str | Path, neck: str, config: Mapping[str, Any] | 
                     lang: str = "en", seed: int = 0) -> Lab:
     """Decode a picture file, run the backbone and the neck once with tracing, and return a `Lab`.
     Raises ValueError (necks.imaging.ImageError for pictures) with a message saying what to fix."""
-    from pack.write import check_language
-
     if not Path(picture).is_file():
         raise ValueError(TEXT["no_file"].format(picture=picture))
     key = resolve_neck(neck)

@@ -65,12 +65,9 @@ class LessonFigure:
     node: str | None = None
 
 
-def staged(analysis: Analysis) -> bool:
-    """Whether the neck repeats stages (NAS-FPN stages, BiFPN cells, Recursive-FPN passes)."""
-    return len({n.stage for n in analysis.topology.nodes} - {None}) > 1
-
-
 def first_stage(analysis: Analysis) -> int | None:
+    """The first of the stages a neck repeats (NAS-FPN stages, BiFPN cells, Recursive-FPN passes);
+    None for necks without repeats."""
     stages = sorted({n.stage for n in analysis.topology.nodes} - {None})
     return stages[0] if len(stages) > 1 else None
 
