@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from necks.imaging import ImageError, Picture, decode
+from pack.figures import LessonFigure
 from viz.render import figure_image
 
 NO_PICTURE = "Analyse a picture first: upload one (or click a sample) on the left and press **Analyze**."
@@ -41,6 +42,11 @@ def session_picture(session: dict | None) -> tuple[Picture, str]:
 
 def image(fig: Figure) -> np.ndarray:
     return figure_image(fig)
+
+
+def drawn(figures: list[LessonFigure]) -> tuple[np.ndarray, ...]:
+    """A lesson panel's figures as images (pack.figures lists them, for the figure pack too)."""
+    return tuple(image(f.make()) for f in figures)
 
 
 def figure_box(label: str, elem_id: str) -> gr.Image:

@@ -11,35 +11,29 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from necks.analysis import Analysis, analyse, backbone_on, run_backbone
-from necks.erf import cell_at, effective_receptive_fields
-from necks.imaging import rescaled
+from necks.analysis import Analysis
+from necks.erf import cell_at
 from necks.registry import Control
-from necks.yolo_spp import compare_spp_sppf
-from viz.aspp import branches, erf_figure, taps_figure
+from pack.figures import (FORMULA_LEVELS, FORMULA_SIZE, aspp_cell, aspp_figures, fpn_figures,
+                          panet_figures, spp_figures)
 from viz.maps import to_original
 from viz.nasfpn import CELL_TABLE_HEADERS, cell_figure, cell_rows, first_step_of_stage
-from viz.panet import outputs_figure, path_count, path_figure
-from viz.spp import FORMULA_HEADERS, bins_figure, formula_figure, formula_rows, spp_sppf_figure, vector_figure
+from viz.spp import FORMULA_HEADERS, formula_figure, formula_rows
 
 from .asff_panel import asff_panel
 from .bifpn_panel import bifpn_panel
-from .common import NO_PICTURE, figure_box, image
+from .common import NO_PICTURE, drawn, figure_box, image
 from .neck_tab import NeckTab, parse_value
 from .rfp_panel import rfp_panel
 
 
 def spp_views(analysis: Analysis) -> tuple:
-    """SPP-net's bins and its vector at two sizes (the tab may show YOLO SPP: SPP-net then runs on
-    the same cached features), and YOLO SPP vs SPPF on the picture's C5."""
-    picture, device = analysis.picture, analysis.device
-    net = analysis if analysis.neck_name == "spp" else analyse(picture, "spp", {}, device)
-    half = analyse(rescaled(picture, 0.5), "spp", net.config, device)
-    comparison = compare_spp_sppf(run_backbone(picture, device).features["C5"])
-    return image(bins_figure(net)), image(vector_figure([net, half])), image(spp_sppf_figure(comparison))
+    """SPP-net's bins and vectors, and YOLO SPP vs SPPF (the window-rule figure follows its inputs)."""
+    bins, vectors, _, sppf = spp_figures(analysis)
+    return drawn([bins, vectors, sppf])
 
 
-PYRAMID_LEVELS = Control("levels", "Pyramid levels", "ints", (1, 2, 3, 4), minimum=1, maximum=16)
+PYRAMID_LEVELS = Control("levels", "Pyramid levels", "ints", FORMULA_LEVELS, minimum=1, maximum=16)
 
 
 def window_rules(a: float, text: str) -> tuple:
@@ -50,10 +44,7 @@ def window_rules(a: float, text: str) -> tuple:
 
 def panet_views(analysis: Analysis) -> tuple:
     """The long path vs PANet's shortcut, and FPN vs PANet outputs (FPN with the same settings)."""
-    levels = sorted(n.level for n in analysis.topology.nodes if n.is_input)
-    counts = path_count(analysis, backbone_on(analysis.device).conv_layers_between(levels[0], levels[-1]))
-    fpn = analyse(analysis.picture, "fpn", analysis.config, analysis.device)
-    return image(path_figure(analysis, counts)), image(outputs_figure([fpn, analysis], ["FPN", "PANet"]))
+    return drawn(panet_figures(analysis))
 
 
 def stage_list(analysis: Analysis) -> tuple:
@@ -81,12 +72,8 @@ def cell_view(analysis: Analysis | None, k: float):
 def aspp_views(analysis: Analysis, cell: tuple[int, int] | None) -> tuple:
     """Taps and receptive-field boxes of every branch at a cell, and the effective receptive field
     of each branch and of the fused output there. Without a cell: the centre of the C5 map."""
-    h, w = analysis.trace[analysis.topology.inputs[0]].shape[-2:]
-    if cell is None or not (0 <= cell[0] < h and 0 <= cell[1] < w):
-        cell = (h // 2, w // 2)
-    nodes = [b.node for b in branches(analysis)] + list(analysis.outputs)
-    erfs = effective_receptive_fields(analysis, nodes, cell)
-    return image(taps_figure(analysis, cell)), image(erf_figure(analysis, erfs, cell)), cell
+    cell = aspp_cell(analysis, cell)
+    return (*drawn(aspp_figures(analysis, cell)), cell)
 
 
 def aspp_click(analysis: Analysis | None, evt: gr.SelectData) -> tuple:
@@ -130,8 +117,8 @@ def spp_panel(tab: NeckTab) -> None:
                 "⌈a/n⌉, padding ⌊(window·n − a + 1)/2⌋) breaks for some feature sizes a; adaptive pooling "
                 "always gives n×n bins. Pick a size and see what PyTorch says.")
     with gr.Row():
-        size = gr.Slider(1, 40, value=5, step=1, label="feature map size a (cells)", elem_id="spp-size")
-        levels = gr.Textbox("1, 2, 3, 4", label="pyramid levels n (comma-separated)", elem_id="spp-levels")
+        size = gr.Slider(1, 40, value=FORMULA_SIZE, step=1, label="feature map size a (cells)", elem_id="spp-size")
+        levels = gr.Textbox(", ".join(map(str, FORMULA_LEVELS)), label="pyramid levels n (comma-separated)", elem_id="spp-levels")
     formula = figure_box("Blog formula vs adaptive pooling windows", "spp-formula")
     formula_table = gr.Dataframe(headers=FORMULA_HEADERS, interactive=False, wrap=True, elem_id="spp-formula-table",
                                  label="Windows, strides, paddings and bins per level")
@@ -146,7 +133,7 @@ def spp_panel(tab: NeckTab) -> None:
 
 
 def fpn_views(analysis: Analysis) -> tuple:
-    return (image(outputs_figure([analysis], ["FPN"])),)
+    return drawn(fpn_figures(analysis))
 
 
 def fpn_panel(tab: NeckTab) -> None:

@@ -23,6 +23,8 @@ from viz.graph import GraphPicture, focus_nodes
 from viz.step import NODE_TABLE_HEADERS, narration, node_table, step_figure
 
 from .common import NO_PICTURE, figure_box, image, session_picture
+from .export import export_box
+from .quiz import quiz_box
 
 INIT_NOTE = ("Backbone: EfficientNet-Lite0 with ImageNet weights. The neck's own weights are freshly "
              "initialised as its reference initialises them (seed 0, reproducible): no trained neck "
@@ -227,20 +229,26 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
         run_button = gr.Button("Run neck", variant="primary", elem_id=f"{key}-run", scale=0, min_width=140)
     info = gr.Markdown(NO_PICTURE, elem_id=f"{key}-summary")
     state = gr.State(None)
-    view = build_step_view(key, state)
+    export_box(key, state)
+    view, quiz = build_step_view(key, state, partial(quiz_box, key))
 
     run = partial(run_neck, specs)
     refresh = partial(refresh_neck, specs, key)
     outputs = [state, info, *view]
     runs = [run_button.click(run, [session, choice, *controls], outputs, api_name=f"{key.replace('-', '_')}_run"),
             choice.change(run, [session, choice, *controls], outputs, api_visibility="private")]
-    return NeckTab(key, specs, state, choice, view[1], refresh, [session, state, current_tab, choice, *controls],
-                   outputs, runs)
+    tab = NeckTab(key, specs, state, choice, view[1], refresh, [session, state, current_tab, choice, *controls],
+                  outputs, runs)
+    quiz.wire(tab)
+    return tab
 
 
-def build_step_view(key: str, state: gr.State) -> list[gr.components.Component]:
-    """The graph, the step-through and the node table of the analysis in `state`, wired to step;
-    returns [graph, step slider, step figure, narration, table], the values `first_step` fills."""
+def build_step_view(key: str, state: gr.State, under_narration: Callable[[], Any] = lambda: None
+                    ) -> tuple[list[gr.components.Component], Any]:
+    """The graph, the step-through and the node table of the analysis in `state`, wired to step.
+    `under_narration()` builds whatever the caller places below the narration (the neck tabs' quiz).
+    Returns ([graph, step slider, step figure, narration, table] — the values `first_step` fills —,
+    what `under_narration` returned)."""
     graph = figure_box("Graph of the neck (current step highlighted)", f"{key}-graph")
     with gr.Row():
         prev = gr.Button("◀ Prev", elem_id=f"{key}-prev", scale=0, min_width=100)
@@ -251,9 +259,10 @@ def build_step_view(key: str, state: gr.State) -> list[gr.components.Component]:
             step_view = figure_box("This step's feature map", f"{key}-stepfig")
         with gr.Column(scale=2):
             words = gr.Markdown(elem_id=f"{key}-narration")
+            extra = under_narration()
     table = gr.Dataframe(headers=NODE_TABLE_HEADERS, label="Every node: shapes and parameters", interactive=False,
                          elem_id=f"{key}-table", wrap=True)
     step.change(show_step, [state, step], [graph, step_view, words], api_name=f"{key.replace('-', '_')}_step")
     prev.click(step_back, [step], [step], api_visibility="private")
     nxt.click(step_forward, [state, step], [step], api_visibility="private")
-    return [graph, step, step_view, words, table]
+    return [graph, step, step_view, words, table], extra

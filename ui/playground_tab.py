@@ -188,7 +188,7 @@ def build_playground_tab(session: gr.State) -> None:
     status = gr.Markdown(describe(start), elem_id=f"{KEY}-status")
     info = gr.Markdown(NO_PICTURE, elem_id=f"{KEY}-summary")
     state = gr.State(None)
-    view = build_step_view(KEY, state)
+    view, _ = build_step_view(KEY, state)
 
     with gr.Accordion("Side by side with FPN, PANet and NAS-FPN", open=True):
         gr.Markdown("FPN, PANet and NAS-FPN in the configurations their tabs start with, and your design, on the "

@@ -6,15 +6,15 @@ import gradio as gr
 import numpy as np
 
 from necks.analysis import Analysis
-from viz.rfp import gates_figure, passes_figure, unrolled_figure
+from pack.figures import rfp_figures
 
-from .common import figure_box, image
+from .common import drawn, figure_box
 from .neck_tab import NeckTab
 
 
 def rfp_views(analysis: Analysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The unrolled schematic, the passes side by side and the gates, as images."""
-    return image(unrolled_figure(analysis)), image(passes_figure(analysis)), image(gates_figure(analysis))
+    return drawn(rfp_figures(analysis))
 
 
 def rfp_panel(tab: NeckTab) -> None:
