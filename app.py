@@ -22,10 +22,14 @@ from ui.backbone_tab import analyze, build_backbone_tab  # noqa: E402
 from ui.compare_tab import build_compare_tab  # noqa: E402
 from ui.lessons import PANELS  # noqa: E402
 from ui.neck_tab import NeckTab, build_neck_tab, slug  # noqa: E402
+from ui.offline import forbid_outbound  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 SAMPLES = sorted(p for p in (ROOT / "assets" / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
 MAX_UPLOAD = "25mb"
+# Two model runs at a time per process (each may hold a few hundred MB); a class's burst waits in line
+# and sees its place in the queue; beyond 100 waiting events a new one is told the queue is full.
+QUEUE = dict(default_concurrency_limit=2, max_size=100)
 
 
 def tab_groups() -> dict[str, list[NeckSpec]]:
@@ -91,7 +95,8 @@ def main() -> None:
                         help="address to bind; use 0.0.0.0 to serve a class network (default: this machine only)")
     parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args()
-    build_app().queue(default_concurrency_limit=2).launch(**launch_settings(args.host, args.port))
+    forbid_outbound(also=[args.host])
+    build_app().queue(**QUEUE).launch(**launch_settings(args.host, args.port))
 
 
 def launch_settings(host: str, port: int) -> dict[str, Any]:

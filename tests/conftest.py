@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from gradio.processing_utils import save_file_to_cache
+from gradio.utils import get_upload_folder
 
 from necks.analysis import run_backbone
 from necks.backbone import EfficientNetLite0, build_backbone
@@ -27,3 +29,12 @@ def chelsea() -> Picture:
 @pytest.fixture(scope="session")
 def chelsea_features(chelsea):
     return run_backbone(chelsea).features
+
+
+def upload(path: str | Path) -> dict:
+    """What an event running without preprocessing receives for an upload of `path`: a FileData
+    dict whose file Gradio has copied into its upload cache (the only place the app reads from)."""
+    path = Path(path)
+    cached = save_file_to_cache(path, cache_dir=get_upload_folder())
+    return {"path": cached, "orig_name": path.name, "size": path.stat().st_size, "mime_type": None,
+            "url": None, "is_stream": False, "meta": {"_type": "gradio.FileData"}}

@@ -20,7 +20,7 @@ from PIL import Image
 from necks.analysis import run_backbone
 from necks.imaging import MAX_SIDE, MIN_SIDE, ImageError, Picture, decode
 from necks.registry import NECKS, Control
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, upload
 from ui.backbone_tab import analyze
 from ui.neck_tab import run_neck
 from viz.maps import to_original
@@ -149,12 +149,6 @@ def corpus_dir(tmp_path_factory) -> Path:
     for name, (make, _) in CORPUS.items():
         (folder / name).write_bytes(make())
     return folder
-
-
-def upload(path: Path) -> dict:
-    """The value the Analyze event receives for an upload (it runs with preprocess=False)."""
-    return {"path": str(path), "orig_name": path.name, "size": path.stat().st_size,
-            "mime_type": None, "url": None, "is_stream": False, "meta": {"_type": "gradio.FileData"}}
 
 
 @pytest.mark.parametrize("name", CORPUS)

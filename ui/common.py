@@ -4,11 +4,13 @@ from __future__ import annotations
 import functools
 import gc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
 import numpy as np
 import torch
+from gradio.utils import get_upload_folder, is_in_or_equal
 from matplotlib.figure import Figure
 
 from necks.imaging import ImageError, Picture, decode
@@ -21,15 +23,19 @@ NO_PICTURE = "Analyse a picture first: upload one (or click a sample) on the lef
 
 
 def upload_path(value: Any) -> str:
-    """The server-side file of an upload event run without preprocessing (Gradio has already
-    checked that it lies in its upload cache)."""
+    """The server-side file of an upload event run without preprocessing. Only files in Gradio's
+    upload cache are opened: Gradio checks that only for values marked as files, and an API client
+    can send any dict, e.g. {"path": "/etc/passwd"}."""
     if value is None:
         raise gr.Error("Choose a picture first: upload one or click a sample below it.")
     if isinstance(value, dict):
         value = value.get("path")
     if not value:
         raise gr.Error("The upload did not arrive; please upload the picture again.")
-    return str(value)
+    path = Path(str(value)).resolve()
+    if not is_in_or_equal(path, get_upload_folder()):
+        raise gr.Error("Only uploaded files can be analysed: upload the picture (or click a sample) and try again.")
+    return str(path)
 
 
 def load_picture(value: Any) -> Picture:
