@@ -12,6 +12,7 @@ from typing import Any
 # Offline-safe before Gradio is imported: no version check or telemetry, local calls bypass proxies.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # huggingface_hub (under Gradio) may otherwise look up huggingface.co
 
 import gradio as gr  # noqa: E402
 

@@ -27,6 +27,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # else gradio_client's headers look up huggingface.co
+os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
 
 from gradio_client import Client, handle_file  # noqa: E402
 
@@ -146,7 +148,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=25, help="analyses per client")
     parser.add_argument("--max-seconds", type=float, default=1800, help="no new analysis starts after this")
     args = parser.parse_args()
-    os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
 
     proc = None
     if args.url:

@@ -1,7 +1,12 @@
 """Shared fixtures: the real backbone and real features of the sample pictures."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# gradio_client builds huggingface_hub headers, which fetch a registry from huggingface.co unless
+# offline: the tests' clients, like the app, reach nothing but 127.0.0.1 (tests/test_offline.py).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 import torch
