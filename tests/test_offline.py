@@ -17,22 +17,19 @@ from tests.test_served import analyse_in_browser, browser_page, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Imported by every Python process started with this folder on PYTHONPATH: logs each connection or
-# name lookup as "local" or "OUTBOUND" with the host, before any guard of the app can refuse it.
+# Imported by every Python process started with this folder on PYTHONPATH: logs each connection
+# ("connect") and each attempt to reach another host ("OUTBOUND"), before any guard of the app runs.
 SITECUSTOMIZE = '''
 import os, sys
-from ui.offline import is_local
+from ui.offline import outbound_host
 
 _log = open(os.environ["NECKLAB_NET_LOG"], "a", buffering=1)
 
 def _watch(event, args):
-    if event == "socket.connect" and isinstance(args[1], tuple):
-        host = args[1][0]
-    elif event == "socket.getaddrinfo":
-        host = args[0]
-    else:
-        return
-    _log.write(f"{'local' if is_local(host) else 'OUTBOUND'} {event} {host!r} pid={os.getpid()}\\n")
+    if (host := outbound_host(event, args)) is not None:
+        _log.write(f"OUTBOUND {event} {host} pid={os.getpid()}\\n")
+    elif event == "socket.connect":
+        _log.write(f"connect {args[1]} pid={os.getpid()}\\n")
 
 sys.addaudithook(_watch)
 '''
@@ -93,5 +90,5 @@ def test_app_and_client_session_run_with_no_network_and_never_reach_out(tmp_path
     assert done.returncode == 0 and "SESSION OK" in done.stdout, (done.stdout[-3000:], done.stderr[-3000:],
                                                                    (tmp_path / "app.log").read_text()[-3000:])
     attempts = log.read_text().splitlines()
-    assert any(a.startswith("local socket.connect") for a in attempts), "the watch saw no connection at all"
+    assert any(a.startswith("connect") for a in attempts), "the watch saw no connection at all"
     assert not [a for a in attempts if a.startswith("OUTBOUND")], attempts

@@ -18,7 +18,7 @@ import app
 from necks.backbone import EfficientNetLite0
 from tests.conftest import SAMPLES
 from tests.test_served import free_port
-from ui.offline import forbid_outbound, is_local
+from ui.offline import forbid_outbound, outbound_host
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE_DATA = {"_type": "gradio.FileData"}
@@ -55,10 +55,8 @@ class Watch:
             return
         if event == "open" and isinstance(args[0], (str, bytes, Path)):
             self.opened.append(str(args[0]))
-        elif event == "socket.getaddrinfo" and not is_local(args[0]):
-            self.network.append(str(args[0]))
-        elif event == "socket.connect" and isinstance(args[1], tuple) and not is_local(args[1][0]):
-            self.network.append(str(args[1][0]))
+        elif (host := outbound_host(event, args)) is not None:
+            self.network.append(host)
 
 
 @pytest.fixture(scope="module")

@@ -25,19 +25,24 @@ def is_local(host: object, also: Iterable[str] = ()) -> bool:
         return False
 
 
+def outbound_host(event: str, args: tuple, also: Iterable[str] = ()) -> str | None:
+    """The remote host of an audit event that connects to or looks up a non-local host, else None."""
+    if event == "socket.connect" and isinstance(args[1], tuple):
+        host = args[1][0]
+    elif event == "socket.getaddrinfo":
+        host = args[0]
+    else:
+        return None
+    return None if is_local(host, also) else str(host)
+
+
 def forbid_outbound(also: Iterable[str] = ()) -> None:
     """Refuse, from now on and in this whole process, connections and name lookups for any host
     but this machine's loopback and `also` (the address the app serves on, which launch calls)."""
     allowed = frozenset(also)
 
     def refuse(event: str, args: tuple) -> None:
-        if event == "socket.connect" and isinstance(args[1], tuple):
-            host = args[1][0]
-        elif event == "socket.getaddrinfo":
-            host = args[0]
-        else:
-            return
-        if not is_local(host, allowed):
+        if (host := outbound_host(event, args, allowed)) is not None:
             log.warning("refused an outbound connection to %s: NeckLab runs offline", host)
             raise ConnectionRefusedError(f"NeckLab makes no outbound connections (refused {host})")
 
