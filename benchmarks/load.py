@@ -107,6 +107,15 @@ def rss_mib(pids: Sequence[int]) -> float:
     return total / 1024
 
 
+def sample_rss(pids: Sequence[int], running: Sequence, every: float = 5.0) -> list[float]:
+    """Server RSS every few seconds while the students run: a plateau is state, a slope a leak."""
+    samples = []
+    while pids and not all(f.done() for f in running):
+        samples.append(rss_mib(pids))
+        time.sleep(every)
+    return samples
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -164,9 +173,10 @@ def main() -> None:
         rss_warm = rss_mib(pids)
         results = Results()
         start = time.monotonic()
-        with ThreadPoolExecutor(args.clients) as pool:
-            for i in range(args.clients):
-                pool.submit(student, url, i, args.rounds, start + args.max_seconds, results)
+        with ThreadPoolExecutor(args.clients + 1) as pool:
+            students = [pool.submit(student, url, i, args.rounds, start + args.max_seconds, results)
+                        for i in range(args.clients)]
+            samples = pool.submit(sample_rss, pids, students)
         wall = time.monotonic() - start
         rss_end = rss_mib(pids)
     finally:
@@ -186,6 +196,10 @@ def main() -> None:
     if pids:
         print(f"server RSS: start {rss_start:.0f} MiB, after warm-up {rss_warm:.0f} MiB, end {rss_end:.0f} MiB "
               f"(growth after warm-up {100 * (rss_end - rss_warm) / rss_warm:+.1f} %)")
+        trend = samples.result()
+        if trend:
+            print("server RSS at each tenth of the run (MiB):",
+                  " ".join(f"{trend[min(len(trend) - 1, k * len(trend) // 10)]:.0f}" for k in range(11)))
     for failure in results.failures[:10]:
         print("  FAILED", failure)
 
