@@ -98,8 +98,8 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _fit(im: Image.Image, max_side: int, min_side: int) -> Image.Image:
-    uploaded = w, h = im.size
+def _fit(im: Image.Image, max_side: int, min_side: int, uploaded: tuple[int, int]) -> Image.Image:
+    w, h = im.size
     if max(w, h) > max_side:
         s = max_side / max(w, h)
         im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
@@ -169,7 +169,7 @@ def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side
         im.seek(0)
         im.load()
         im = ImageOps.exif_transpose(im)
-        rgb = _fit(_to_rgb(im), max_side, min_side)
+        rgb = _fit(_to_rgb(im), max_side, min_side, original)
     except ImageError:
         raise
     except Image.DecompressionBombError:
