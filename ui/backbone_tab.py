@@ -8,11 +8,12 @@ import gradio as gr
 from necks.analysis import available_devices, run_backbone
 from viz.maps import BACKBONE_TABLE_HEADERS, backbone_table, levels_overview, top_channels
 
-from .common import figure_box, image, load_picture, session_picture
+from .common import figure_box, image, load_picture, out_of_memory_as_message, session_picture
 
 LEVELS = ["C1", "C2", "C3", "C4", "C5"]
 
 
+@out_of_memory_as_message
 def analyze(value: Any, device: str, level: str, progress: gr.Progress = gr.Progress()):
     """Decode the picture, run the backbone, draw every level; the session remembers the picture."""
     if level not in LEVELS:

@@ -12,7 +12,7 @@ import gradio as gr
 from necks.analysis import Analysis
 from pack.write import ZIP_NAME, write_pack
 
-from .common import NO_PICTURE
+from .common import NO_PICTURE, out_of_memory_as_message
 
 EXPORTS = Path(tempfile.gettempdir()) / "necklab-exports"
 KEEP_SECONDS = 3600  # older exports are removed when a new one starts (Gradio has served its copy)
@@ -32,6 +32,7 @@ def _clear_old(now: float) -> None:
                 shutil.rmtree(old, ignore_errors=True)
 
 
+@out_of_memory_as_message
 def export_lesson(analysis: Analysis | None, progress: gr.Progress = gr.Progress()) -> str:
     """Write the tab's lesson as a pack and return its ZIP (the unpacked folder is dropped)."""
     if analysis is None:

@@ -22,7 +22,7 @@ from viz.spp import FORMULA_HEADERS, formula_figure, formula_rows
 
 from .asff_panel import asff_panel
 from .bifpn_panel import bifpn_panel
-from .common import NO_PICTURE, drawn, figure_box, image
+from .common import NO_PICTURE, drawn, figure_box, image, out_of_memory_as_message
 from .neck_tab import NeckTab, parse_value
 from .rfp_panel import rfp_panel
 
@@ -76,6 +76,7 @@ def aspp_views(analysis: Analysis, cell: tuple[int, int] | None) -> tuple:
     return (*drawn(aspp_figures(analysis, cell)), cell)
 
 
+@out_of_memory_as_message
 def aspp_click(analysis: Analysis | None, evt: gr.SelectData) -> tuple:
     """A click on the picture (analysed pixels) → the C5 cell under it → taps and ERF there."""
     if analysis is None:

@@ -22,7 +22,7 @@ from necks.registry import Control, NeckSpec
 from viz.graph import GraphPicture, focus_nodes
 from viz.step import NODE_TABLE_HEADERS, narration, node_table, step_figure
 
-from .common import NO_PICTURE, figure_box, image, session_picture
+from .common import NO_PICTURE, figure_box, image, out_of_memory_as_message, session_picture
 from .export import export_box
 from .quiz import quiz_box
 
@@ -112,7 +112,7 @@ class NeckTab:
                 return (gr.skip(),) * (len(outputs) + 1)
             return (*draw(analysis, *values), analysis)
 
-        self.after_run.append((redraw, [self.state, drawn, *inputs], [*outputs, drawn]))
+        self.after_run.append((out_of_memory_as_message(redraw), [self.state, drawn, *inputs], [*outputs, drawn]))
 
     def finish(self) -> None:
         """Call once the panels are built: chains them after the tab's own run events."""
@@ -155,6 +155,7 @@ def render_step(analysis: Analysis, k: int) -> tuple[Any, Any, str]:
     return graph.image(node, title), image(step_figure(analysis, node)), narration(analysis, node)
 
 
+@out_of_memory_as_message
 def run_neck(specs: list[NeckSpec], session: dict | None, neck_title: str, *values: Any,
              progress: gr.Progress = gr.Progress()) -> tuple:
     """Run the chosen neck of a tab on the session's picture with the values of the tab's controls

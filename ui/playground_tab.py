@@ -17,7 +17,7 @@ from necks.playground import (PROXIES, Candidate, compare_design, design_spec, o
 from viz.aspp import erf_figure
 from viz.compare import COMPARE_HEADERS, COMPARE_TYPES, compare_rows, params_latency_figure
 
-from .common import NO_PICTURE, figure_box, image, session_picture
+from .common import NO_PICTURE, figure_box, image, out_of_memory_as_message, session_picture
 from .neck_tab import build_step_view, first_step, summary
 
 KEY = "playground"
@@ -78,6 +78,7 @@ def check(rows: Any, name: str) -> str:
         return f"**Not valid:** {e.message}"
 
 
+@out_of_memory_as_message
 def run(session: dict | None, rows: Any, name: str, stages: float, progress: gr.Progress = gr.Progress()) -> tuple:
     """Build the design and run it on the session's picture; the step view's values."""
     design = read_design(rows, name)
@@ -94,6 +95,7 @@ def mutate_table(rows: Any, name: str) -> tuple:
     return mutated.rows(), f"Mutated — {words}. Press **Run** to see the new graph.\n\n{describe(mutated)}"
 
 
+@out_of_memory_as_message
 def compare(session: dict | None, rows: Any, name: str, stages: float, progress: gr.Progress = gr.Progress()
             ) -> tuple:
     """The design beside FPN, PANet and NAS-FPN: table, parameters against latency, and the
@@ -112,6 +114,7 @@ def compare(session: dict | None, rows: Any, name: str, stages: float, progress:
             image(erf_figure(analysis, erfs, cells)))
 
 
+@out_of_memory_as_message
 def search(session: dict | None, rows: Any, name: str, stages: float, proxies: list[str], count: float,
            seconds: float, progress: gr.Progress = gr.Progress()) -> tuple[list[list], list[Candidate], str]:
     design = read_design(rows, name)
