@@ -12,6 +12,7 @@ from typing import Any
 # Offline-safe before Gradio is imported: no version check or telemetry, local calls bypass proxies.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # huggingface_hub (under Gradio) may otherwise look up huggingface.co
 
 import gradio as gr  # noqa: E402
 
@@ -24,12 +25,16 @@ from ui.backbone_tab import redraw as redraw_backbone  # noqa: E402
 from ui.compare_tab import build_compare_tab  # noqa: E402
 from ui.lessons import PANELS  # noqa: E402
 from ui.neck_tab import NeckTab, build_neck_tab, slug  # noqa: E402
+from ui.offline import forbid_outbound  # noqa: E402
 from ui.playground_tab import build_playground_tab  # noqa: E402
 from ui.text import Words, follow, localised  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 SAMPLES = sorted(p for p in (ROOT / "assets" / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
 MAX_UPLOAD = "25mb"
+# Two model runs at a time per process (each may hold a few hundred MB); a class's burst waits in line
+# and sees its place in the queue; beyond 100 waiting events a new one is told the queue is full.
+QUEUE = dict(default_concurrency_limit=2, max_size=100)
 
 
 def tab_groups() -> dict[str, list[NeckSpec]]:
@@ -112,7 +117,8 @@ def main() -> None:
                         help="address to bind; use 0.0.0.0 to serve a class network (default: this machine only)")
     parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args()
-    build_app().queue(default_concurrency_limit=2).launch(**launch_settings(args.host, args.port))
+    forbid_outbound(also=[args.host])
+    build_app().queue(**QUEUE).launch(**launch_settings(args.host, args.port))
 
 
 def launch_settings(host: str, port: int) -> dict[str, Any]:

@@ -5,7 +5,12 @@ grey scaled to 8 bits, CMYK through Pillow's conversion); animated or multi-page
 first frame; the longest side is downscaled to `max_side` (default 1024, never upscaled); pictures
 whose shorter side is below `min_side` (32 px, the backbone's coarsest stride) are upscaled to it
 with nearest-neighbour, so each original pixel stays a visible block. Anything Pillow cannot read
-raises `ImageError` with a message naming the problem.
+raises `ImageError` with a message naming the problem (PDF, SVG and HEIC are recognised by name).
+
+Memory: a JPEG is decoded at 1/2, 1/4 or 1/8 size when that still covers `max_side` (libjpeg's
+own reduction), so a 100-megapixel phone panorama costs a few megabytes. Any picture that would
+still decode to more than MAX_PIXELS is refused before decoding, and Pillow's own decompression-
+bomb limit (2 × Image.MAX_IMAGE_PIXELS) refuses files that merely declare a huge size.
 """
 from __future__ import annotations
 
@@ -22,8 +27,22 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_SIDE = 1024
 MIN_SIDE = 32
-# Decompression-bomb guard: refuse pictures above this many pixels before decoding them.
+# Decompression-bomb guard: refuse pictures that would decode to more pixels than this.
 MAX_PIXELS = 64_000_000
+ORIENTATION = 0x0112  # EXIF tag; values 5–8 swap width and height
+# Formats Pillow cannot read here but users do upload, by their file signature: what to do instead.
+UNREADABLE = (
+    (lambda head: head.startswith(b"%PDF"),
+     "This is a PDF document, not a picture. Export the page as PNG or JPEG and upload that."),
+    (lambda head: b"<svg" in head[:1024].lower(),
+     "This is an SVG drawing (vectors, no pixels). Export it as PNG and upload that."),
+    (lambda head: head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"),
+     "This is a HEIC photo (the iPhone default), which cannot be read here. Export it as JPEG, or set "
+     "the camera to 'Most Compatible', and upload that."),
+)
+# Signatures of formats Pillow reads: such a file that Pillow cannot identify is damaged, not foreign.
+SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"II*\x00": "TIFF",
+              b"MM\x00*": "TIFF", b"BM": "BMP"}
 
 
 class ImageError(ValueError):
@@ -79,8 +98,8 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _fit(im: Image.Image, max_side: int, min_side: int) -> Image.Image:
-    uploaded = w, h = im.size
+def _fit(im: Image.Image, max_side: int, min_side: int, uploaded: tuple[int, int]) -> Image.Image:
+    w, h = im.size
     if max(w, h) > max_side:
         s = max_side / max(w, h)
         im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
@@ -97,6 +116,32 @@ def _fit(im: Image.Image, max_side: int, min_side: int) -> Image.Image:
     return im
 
 
+def _upright_size(im: Image.Image) -> tuple[int, int]:
+    """The stored size as displayed, i.e. after the EXIF orientation (read before any decoding)."""
+    w, h = im.size
+    return (h, w) if im.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8) else (w, h)
+
+
+def _reduce_while_decoding(im: Image.Image, max_side: int) -> None:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the result still covers `max_side`."""
+    w, h = im.size
+    if im.format == "JPEG" and max(w, h) > max_side:
+        s = max_side / max(w, h)
+        im.draft(None, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
+
+
+def unreadable_message(data: bytes) -> str:
+    """What to say about a file Pillow cannot identify."""
+    for matches, message in UNREADABLE:
+        if matches(data[:1024]):
+            return message
+    for signature, name in SIGNATURES.items():
+        if data.startswith(signature):
+            return f"The file starts like a {name} picture but its header is damaged. Re-export it and try again."
+    return ("This file is not a picture that can be read here. Upload a PNG, JPEG, WebP, AVIF, GIF, BMP "
+            "or TIFF file (PDF, SVG and HEIC are not supported).")
+
+
 def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> Picture:
     """Decode a picture file (path or bytes) into an RGB `Picture` following the size policy."""
     try:
@@ -107,29 +152,36 @@ def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side
         raise ImageError("The file is empty (0 bytes). Choose a picture file such as PNG or JPEG.")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Above Pillow's warning level the size check below decides (a JPEG may decode reduced).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
-            fmt = im.format or "unknown"
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                raise ImageError(
-                    f"The picture is {w}×{h} = {w * h / 1e6:.0f} megapixels; the limit is "
-                    f"{MAX_PIXELS / 1e6:.0f}. Scale it down before uploading.")
-            frames = getattr(im, "n_frames", 1)
-            im.seek(0)
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            original = im.size
-            rgb = _fit(_to_rgb(im), max_side, min_side)
+        fmt = im.format or "unknown"
+        original = _upright_size(im)
+        _reduce_while_decoding(im, max_side)
+        w, h = im.size
+        if w * h > MAX_PIXELS:
+            ow, oh = original
+            raise ImageError(
+                f"The picture is {ow}×{oh} = {ow * oh / 1e6:.0f} megapixels; the limit is "
+                f"{MAX_PIXELS / 1e6:.0f} (JPEG files up to {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels "
+                "are reduced while decoding). Scale it down or save it as JPEG, then upload it again.")
+        frames = getattr(im, "n_frames", 1)
+        im.seek(0)
+        im.load()
+        im = ImageOps.exif_transpose(im)
+        rgb = _fit(_to_rgb(im), max_side, min_side, original)
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("The picture declares more pixels than is safe to decode (a possible "
-                         "decompression bomb). Scale it down before uploading.") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"The picture declares more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, more "
+                         "than is safe to decode (a possible decompression bomb). Scale it down before "
+                         "uploading.") from None
     except UnidentifiedImageError:
-        raise ImageError("This file is not a picture Pillow can read. Upload a PNG, JPEG, WebP, GIF, "
-                         "BMP or TIFF file (PDF and SVG are not supported).") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(unreadable_message(data)) from None
+    except MemoryError:
+        raise ImageError("The picture is too large to decode in the memory left. Scale it down and upload it "
+                         "again.") from None
+    except Exception as e:  # noqa: BLE001 — a hostile file can break any decoder step; say so, never crash
         raise ImageError(f"The picture file is damaged or truncated ({e}). Re-export it and try "
                          "again.") from None
     return Picture(np.asarray(rgb, dtype=np.uint8).copy(), original, fmt, frames)

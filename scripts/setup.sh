@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (Python 3.11) with the app's dependencies; with --dev also the test tools and the
-# Debian chromium the browser tests drive. Safe to rerun: pip skips what is installed.
+# Create .venv (Python 3.11) with the app's dependencies; with --dev also the test tools, the
+# Debian chromium the browser tests drive and the nginx the scale-out test starts. Safe to rerun:
+# pip skips what is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -16,8 +17,9 @@ fi
 req=requirements.txt
 [ "${1:-}" = "--dev" ] && req=requirements-dev.txt
 .venv/bin/python -m pip install -q -r "$req"
-if [ "${1:-}" = "--dev" ] && ! command -v chromium >/dev/null; then
-  as_root apt-get update -qq && as_root apt-get install -y -qq chromium >/dev/null
+# The browser tests drive Debian's chromium; the scale-out test puts Debian's nginx in front.
+if [ "${1:-}" = "--dev" ] && { ! command -v chromium >/dev/null || [ ! -x /usr/sbin/nginx ]; }; then
+  as_root apt-get update -qq && as_root apt-get install -y -qq chromium nginx >/dev/null
 fi
 # Chinese pages in the browser (tests, screenshots) need a system CJK font; the figures do not:
 # they use the font in assets/fonts.

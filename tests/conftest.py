@@ -1,10 +1,17 @@
 """Shared fixtures: the real backbone and real features of the sample pictures."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# gradio_client builds huggingface_hub headers, which fetch a registry from huggingface.co unless
+# offline: the tests' clients, like the app, reach nothing but 127.0.0.1 (tests/test_offline.py).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 import torch
+from gradio.processing_utils import save_file_to_cache
+from gradio.utils import get_upload_folder
 
 from necks.analysis import run_backbone
 from necks.backbone import EfficientNetLite0, build_backbone
@@ -27,3 +34,12 @@ def chelsea() -> Picture:
 @pytest.fixture(scope="session")
 def chelsea_features(chelsea):
     return run_backbone(chelsea).features
+
+
+def upload(path: str | Path) -> dict:
+    """What an event running without preprocessing receives for an upload of `path`: a FileData
+    dict whose file Gradio has copied into its upload cache (the only place the app reads from)."""
+    path = Path(path)
+    cached = save_file_to_cache(path, cache_dir=get_upload_folder())
+    return {"path": cached, "orig_name": path.name, "size": path.stat().st_size, "mime_type": None,
+            "url": None, "is_stream": False, "meta": {"_type": "gradio.FileData"}}

@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 import app
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, upload
 from ui.backbone_tab import show_level
-
-
-def upload(path) -> dict:
-    """What the Analyze event receives for an upload (it runs without preprocessing)."""
-    return {"path": str(path), "meta": {"_type": "gradio.FileData"}}
 
 
 def test_analyze_a_sample():

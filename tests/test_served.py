@@ -153,3 +153,35 @@ def test_browser_playground_edit_a_cell_and_run(server, tmp_path):
         expect(page.locator("#playground-narration")).to_contain_text("Step 0 of", timeout=30_000)
         page.screenshot(path=str(tmp_path / "playground.png"), full_page=True)
     assert not errors, errors
+
+
+def test_browser_quiz_answer_and_lesson_export(server, tmp_path):
+    """On the SPP tab: answer the quiz's first question (SPP-net's 1×1 bins of C5), then export the
+    lesson and fetch the ZIP the page links to."""
+    import io
+    import zipfile
+
+    with browser_page(server) as (page, errors):
+        analyse_in_browser(page, str(SAMPLES / "chelsea.png"))
+        page.locator("button[data-tab-id=spp]").click()
+        expect(page.locator("#spp-narration")).to_contain_text("Step 0 of", timeout=120_000)
+        expect(page.locator("#spp-quiz-question")).to_contain_text("bins1", timeout=30_000)
+        page.locator("#spp-quiz-answer textarea, #spp-quiz-answer input").first.fill("320 x 1 x 1")
+        page.locator("#spp-quiz-check").click()
+        expect(page.locator("#spp-quiz-feedback")).to_contain_text("Right: 320×1×1", timeout=30_000)
+        expect(page.locator("#spp-quiz-score")).to_contain_text("1 of 1")
+        expect(page.locator("#spp-narration")).to_contain_text("Step 1 of", timeout=30_000)  # revealed
+        expect(page.locator("#spp-quiz-question")).to_contain_text("bins2", timeout=30_000)
+        page.locator("#spp-quiz-answer textarea, #spp-quiz-answer input").first.fill("320,4,4")
+        page.locator("#spp-quiz-check").click()
+        expect(page.locator("#spp-quiz-feedback")).to_contain_text("fixed 2×2 grid", timeout=30_000)
+        expect(page.locator("#spp-quiz-score")).to_contain_text("1 of 2")
+        page.locator("#spp-export").click()
+        link = page.locator("#spp-export-file a").first
+        link.wait_for(timeout=600_000)
+        page.screenshot(path=str(tmp_path / "quiz-export.png"), full_page=True)
+        assert "necklab-spp-lesson.zip" in page.locator("#spp-export-file").inner_text().replace("\n", "")
+        data = page.request.get(link.get_attribute("href")).body()
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            assert "lesson.md" in z.namelist() and "figures/spp-bins.png" in z.namelist()
+    assert not errors, errors

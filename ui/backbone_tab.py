@@ -9,7 +9,7 @@ from necks.analysis import available_devices, run_backbone
 from necks.i18n import t
 from viz.maps import backbone_table, backbone_table_headers, levels_overview, top_channels
 
-from .common import figure_box, image, load_picture, session_picture
+from .common import figure_box, image, load_picture, out_of_memory_as_message, session_picture
 from .text import localised
 
 LEVELS = ["C1", "C2", "C3", "C4", "C5"]
@@ -29,6 +29,7 @@ def status_text(session: dict | None, lang: str = "en") -> str:
     return t("backbone.status", lang, frames=frames, **{k: v for k, v in facts.items() if k != "n"})
 
 
+@out_of_memory_as_message
 def analyze(value: Any, device: str, level: str, lang: str = "en", progress: gr.Progress = gr.Progress()):
     """Decode the picture, run the backbone, draw every level; the session remembers the picture."""
     check_level(level, lang)

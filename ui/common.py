@@ -1,18 +1,28 @@
 """Pieces every tab uses: the session (picture + device), upload handling, figures as images."""
 from __future__ import annotations
 
-from typing import Any
+import functools
+import gc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import gradio as gr
 import numpy as np
+import torch
+from gradio.utils import get_upload_folder, is_in_or_equal
 from matplotlib.figure import Figure
 
 from necks.i18n import from_english, t
 from necks.imaging import ImageError, Picture, decode
+from pack.figures import LessonFigure
 from viz.render import figure_image
 
 from .text import localised
 
+OUT_OF_MEMORY = ("The model ran out of memory on this device. Try a smaller picture, or choose **cpu** in the "
+                 "Device menu and press **Analyze** again.")
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 NO_PICTURE = t("common.no_picture")  # in English; handlers with a language raise no_picture(lang)
 
 
@@ -21,15 +31,19 @@ def no_picture(lang: str = "en") -> gr.Error:
 
 
 def upload_path(value: Any, lang: str = "en") -> str:
-    """The server-side file of an upload event run without preprocessing (Gradio has already
-    checked that it lies in its upload cache)."""
+    """The server-side file of an upload event run without preprocessing. Only files in Gradio's
+    upload cache are opened: Gradio checks that only for values marked as files, and an API client
+    can send any dict, e.g. {"path": "/etc/passwd"}."""
     if value is None:
         raise gr.Error(t("common.choose_picture", lang))
     if isinstance(value, dict):
         value = value.get("path")
     if not value:
         raise gr.Error(t("common.upload_lost", lang))
-    return str(value)
+    path = Path(str(value)).resolve()
+    if not is_in_or_equal(path, get_upload_folder()):
+        raise gr.Error(t("common.only_uploads", lang))
+    return str(path)
 
 
 def load_picture(value: Any, lang: str = "en") -> Picture:
@@ -37,6 +51,22 @@ def load_picture(value: Any, lang: str = "en") -> Picture:
         return decode(upload_path(value, lang))
     except ImageError as e:  # the model side words its reasons in English
         raise gr.Error(from_english("image", str(e), lang)) from None
+
+
+def out_of_memory_as_message(handler: Handler) -> Handler:
+    """Report an out-of-memory error of a handler's model run as a message with a way out, and
+    give the memory back so the server keeps serving the other users."""
+    @functools.wraps(handler)  # Gradio reads the handler's signature (progress, event data) through this
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except torch.OutOfMemoryError:
+            pass  # leave the except block first: its traceback holds the tensors to free
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise gr.Error(OUT_OF_MEMORY)
+    return guarded  # type: ignore[return-value]
 
 
 def session_picture(session: dict | None, lang: str = "en") -> tuple[Picture, str]:
@@ -48,6 +78,11 @@ def session_picture(session: dict | None, lang: str = "en") -> tuple[Picture, st
 
 def image(fig: Figure) -> np.ndarray:
     return figure_image(fig)
+
+
+def drawn(figures: list[LessonFigure]) -> tuple[np.ndarray, ...]:
+    """A lesson panel's figures as images (pack.figures lists them, for the figure pack too)."""
+    return tuple(image(f.make()) for f in figures)
 
 
 def figure_box(label: str, elem_id: str) -> gr.Image:

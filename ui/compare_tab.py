@@ -14,13 +14,15 @@ from necks.i18n import t
 from necks.registry import NECKS
 from viz.compare import COMPARE_TYPES, compare_headers, compare_rows, erf_area_figure, params_latency_figure, to_csv
 
-from .common import figure_box, image, session_picture
+from .common import figure_box, image, out_of_memory_as_message, session_picture
 from .text import localised
 
 REPEATS = 5  # timed forwards per neck; the table shows their median
 CSV_DIR = Path(tempfile.mkdtemp(prefix="necklab-compare-"))  # one folder per server process
 
 
+
+@out_of_memory_as_message
 def compare(session: dict | None, lang: str = "en", progress: gr.Progress = gr.Progress()
             ) -> tuple[list[list], np.ndarray, np.ndarray, str]:
     """Run the comparison on the session's picture and device; returns the table rows, the two

@@ -11,37 +11,30 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from necks.analysis import Analysis, analyse, backbone_on, run_backbone
-from necks.erf import cell_at, effective_receptive_fields
-from necks.imaging import rescaled
+from necks.analysis import Analysis
+from necks.erf import cell_at
 from necks.registry import Control
-from necks.yolo_spp import compare_spp_sppf
-from viz.aspp import branches, erf_figure, taps_figure
+from pack.figures import (FORMULA_LEVELS, FORMULA_SIZE, aspp_cell, aspp_figures, fpn_figures,
+                          panet_figures, spp_figures)
 from viz.maps import to_original
 from viz.nasfpn import cell_figure, cell_rows, cell_table_headers, first_step_of_stage
-from viz.panet import outputs_figure, path_count, path_figure
-from viz.spp import bins_figure, formula_figure, formula_headers, formula_rows, spp_sppf_figure, vector_figure
+from viz.spp import formula_figure, formula_headers, formula_rows
 
 from .asff_panel import asff_panel
 from .bifpn_panel import bifpn_panel
-from .common import figure_box, image, no_picture
+from .common import drawn, figure_box, image, no_picture, out_of_memory_as_message
 from .neck_tab import NeckTab, parse_value
 from .rfp_panel import rfp_panel
 from .text import localised
 
 
 def spp_views(analysis: Analysis, lang: str = "en") -> tuple:
-    """SPP-net's bins and its vector at two sizes (the tab may show YOLO SPP: SPP-net then runs on
-    the same cached features), and YOLO SPP vs SPPF on the picture's C5."""
-    picture, device = analysis.picture, analysis.device
-    net = analysis if analysis.neck_name == "spp" else analyse(picture, "spp", {}, device)
-    half = analyse(rescaled(picture, 0.5), "spp", net.config, device)
-    comparison = compare_spp_sppf(run_backbone(picture, device).features["C5"])
-    return (image(bins_figure(net, lang=lang)), image(vector_figure([net, half], lang)),
-            image(spp_sppf_figure(comparison, lang)))
+    """SPP-net's bins and vectors, and YOLO SPP vs SPPF (the window-rule figure follows its inputs)."""
+    bins, vectors, _, sppf = spp_figures(analysis, lang)
+    return drawn([bins, vectors, sppf])
 
 
-PYRAMID_LEVELS = Control("levels", "Pyramid levels", "ints", (1, 2, 3, 4), minimum=1, maximum=16)
+PYRAMID_LEVELS = Control("levels", "Pyramid levels", "ints", FORMULA_LEVELS, minimum=1, maximum=16)
 
 
 def window_rules(a: float, text: str, lang: str = "en") -> tuple:
@@ -52,11 +45,7 @@ def window_rules(a: float, text: str, lang: str = "en") -> tuple:
 
 def panet_views(analysis: Analysis, lang: str = "en") -> tuple:
     """The long path vs PANet's shortcut, and FPN vs PANet outputs (FPN with the same settings)."""
-    levels = sorted(n.level for n in analysis.topology.nodes if n.is_input)
-    counts = path_count(analysis, backbone_on(analysis.device).conv_layers_between(levels[0], levels[-1]))
-    fpn = analyse(analysis.picture, "fpn", analysis.config, analysis.device)
-    return (image(path_figure(analysis, counts, lang)),
-            image(outputs_figure([fpn, analysis], ["FPN", "PANet"], lang)))
+    return drawn(panet_figures(analysis, lang))
 
 
 def stage_list(analysis: Analysis, lang: str = "en") -> tuple:
@@ -84,14 +73,11 @@ def cell_view(analysis: Analysis | None, k: float, lang: str = "en"):
 def aspp_views(analysis: Analysis, cell: tuple[int, int] | None, lang: str = "en") -> tuple:
     """Taps and receptive-field boxes of every branch at a cell, and the effective receptive field
     of each branch and of the fused output there. Without a cell: the centre of the C5 map."""
-    h, w = analysis.trace[analysis.topology.inputs[0]].shape[-2:]
-    if cell is None or not (0 <= cell[0] < h and 0 <= cell[1] < w):
-        cell = (h // 2, w // 2)
-    nodes = [b.node for b in branches(analysis)] + list(analysis.outputs)
-    erfs = effective_receptive_fields(analysis, nodes, cell)
-    return image(taps_figure(analysis, cell, lang)), image(erf_figure(analysis, erfs, cell, lang)), cell
+    cell = aspp_cell(analysis, cell)
+    return (*drawn(aspp_figures(analysis, cell, lang)), cell)
 
 
+@out_of_memory_as_message
 def aspp_click(analysis: Analysis | None, evt: gr.SelectData, lang: str = "en") -> tuple:
     """A click on the picture (analysed pixels) → the C5 cell under it → taps and ERF there."""
     if analysis is None:
@@ -125,9 +111,10 @@ def spp_panel(tab: NeckTab) -> None:
     vectors = figure_box("panel.spp_vectors", "spp-vectors")
     localised(gr.Markdown, {"value": "panel.spp_formula_intro"})
     with gr.Row():
-        size = localised(gr.Slider, {"label": "panel.spp_size"}, minimum=1, maximum=40, value=5, step=1,
+        size = localised(gr.Slider, {"label": "panel.spp_size"}, minimum=1, maximum=40, value=FORMULA_SIZE, step=1,
                          elem_id="spp-size")
-        levels = localised(gr.Textbox, {"label": "panel.spp_levels"}, value="1, 2, 3, 4", elem_id="spp-levels")
+        levels = localised(gr.Textbox, {"label": "panel.spp_levels"}, value=", ".join(map(str, FORMULA_LEVELS)),
+                           elem_id="spp-levels")
     formula = figure_box("panel.spp_formula", "spp-formula")
     formula_table = localised(gr.Dataframe, {"label": "panel.spp_formula_table", "headers": formula_headers},
                               interactive=False, wrap=True, elem_id="spp-formula-table")
@@ -141,7 +128,7 @@ def spp_panel(tab: NeckTab) -> None:
 
 
 def fpn_views(analysis: Analysis, lang: str = "en") -> tuple:
-    return (image(outputs_figure([analysis], ["FPN"], lang)),)
+    return drawn(fpn_figures(analysis, lang))
 
 
 def fpn_panel(tab: NeckTab) -> None:

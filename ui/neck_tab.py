@@ -24,7 +24,9 @@ from viz.graph import GraphPicture, focus_nodes
 from viz.lesson import lesson_step
 from viz.step import narration, node_table, node_table_headers, step_figure
 
-from .common import figure_box, image, session_picture
+from .common import figure_box, image, out_of_memory_as_message, session_picture
+from .export import export_box
+from .quiz import quiz_box
 from .text import localised
 
 
@@ -123,8 +125,8 @@ class NeckTab:
                 return (gr.skip(),) * (len(outputs) + 1)
             return (*draw(analysis, *values, lang=lang), (analysis, lang))
 
-        self.after_run.append((redraw, [self.state, drawn, self.language, self.current_tab, *inputs],
-                               [*outputs, drawn]))
+        self.after_run.append((out_of_memory_as_message(redraw),
+                               [self.state, drawn, self.language, self.current_tab, *inputs], [*outputs, drawn]))
 
     def finish(self) -> None:
         """Call once the panels are built: chains them after the tab's own run events."""
@@ -167,6 +169,7 @@ def render_step(analysis: Analysis, k: int, lang: str = "en") -> tuple[Any, Any,
     return graph.image(node, title), image(step_figure(analysis, node, lang=lang)), narration(analysis, node, lang)
 
 
+@out_of_memory_as_message
 def run_neck(specs: list[NeckSpec], session: dict | None, neck_title: str, *values: Any, lang: str = "en",
              progress: gr.Progress = gr.Progress()) -> tuple:
     """Run the chosen neck of a tab on the session's picture with the values of the tab's controls
@@ -271,7 +274,8 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
                                min_width=140)
     info = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{key}-summary")
     state = gr.State(None)
-    view = build_step_view(key, state, language)
+    export_box(key, state)
+    view, quiz = build_step_view(key, state, language, partial(quiz_box, key))
 
     run = with_language(partial(run_neck, specs))
     refresh = with_language(partial(refresh_neck, specs, key))
@@ -280,15 +284,19 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
     runs = [run_button.click(run, inputs, outputs, api_name=f"{key.replace('-', '_')}_run"),
             choice.change(run, inputs, outputs, api_visibility="private")]
     graph, step, step_view, words, table, lesson = view
-    return NeckTab(key, specs, state, choice, step, refresh, [session, state, current_tab, choice, *controls, language],
-                   outputs, runs, language=language, current_tab=current_tab,
-                   redraw_words=(redraw_words, [state, step, language], [info, graph, step_view, words, lesson, table]))
+    tab = NeckTab(key, specs, state, choice, step, refresh, [session, state, current_tab, choice, *controls, language],
+                  outputs, runs, language=language, current_tab=current_tab,
+                  redraw_words=(redraw_words, [state, step, language], [info, graph, step_view, words, lesson, table]))
+    quiz.wire(tab)
+    return tab
 
 
-def build_step_view(key: str, state: gr.State, language: gr.components.Component) -> list[gr.components.Component]:
+def build_step_view(key: str, state: gr.State, language: gr.components.Component,
+                    under_narration: Callable[[], Any] = lambda: None) -> tuple[list[gr.components.Component], Any]:
     """The graph, the step-through, the node table and the lesson of the analysis in `state`, wired
-    to step in the session's `language`; returns [graph, step slider, step figure, narration, table,
-    lesson], the values `first_step` fills."""
+    to step in the session's `language`. `under_narration()` builds whatever the caller places below
+    the narration (the neck tabs' quiz). Returns ([graph, step slider, step figure, narration, table,
+    lesson] — the values `first_step` fills —, what `under_narration` returned)."""
     graph = figure_box("neck.graph", f"{key}-graph")
     with gr.Row():
         prev = localised(gr.Button, {"value": "neck.prev"}, elem_id=f"{key}-prev", scale=0, min_width=100)
@@ -302,6 +310,7 @@ def build_step_view(key: str, state: gr.State, language: gr.components.Component
             words = gr.Markdown(elem_id=f"{key}-narration")
             with localised(gr.Accordion, {"label": "lesson.accordion"}, open=False, elem_id=f"{key}-lesson-mode"):
                 lesson = localised(gr.Markdown, {"value": "lesson.intro"}, elem_id=f"{key}-lesson")
+            extra = under_narration()
     table = localised(gr.Dataframe, {"label": "neck.table", "headers": node_table_headers}, interactive=False,
                       elem_id=f"{key}-table", wrap=True)
     step.change(show_step, [state, step, language], [graph, step_view, words],
@@ -309,4 +318,4 @@ def build_step_view(key: str, state: gr.State, language: gr.components.Component
     step.change(show_lesson, [state, step, language], [lesson], api_visibility="private")
     prev.click(step_back, [step], [step], api_visibility="private")
     nxt.click(step_forward, [state, step], [step], api_visibility="private")
-    return [graph, step, step_view, words, table, lesson]
+    return [graph, step, step_view, words, table, lesson], extra

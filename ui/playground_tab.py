@@ -20,7 +20,7 @@ from necks.i18n import from_english, t
 from necks.registry import NeckSpec
 from viz.compare import COMPARE_TYPES, compare_headers, compare_rows, params_latency_figure
 
-from .common import figure_box, image, session_picture
+from .common import figure_box, image, out_of_memory_as_message, session_picture
 from .neck_tab import build_step_view, first_step, summary
 from .text import localised
 
@@ -73,6 +73,7 @@ def check(rows: Any, name: str, lang: str = "en") -> str:
         return t("playground.not_valid", lang, message=e.message)
 
 
+@out_of_memory_as_message
 def run(session: dict | None, rows: Any, name: str, stages: float, lang: str = "en",
         progress: gr.Progress = gr.Progress()) -> tuple:
     """Build the design and run it on the session's picture; the step view's values."""
@@ -97,6 +98,7 @@ def mutate_table(rows: Any, name: str, lang: str = "en") -> tuple:
     return mutated.rows(), t("playground.mutated", lang, words=words, describe=describe(mutated, lang))
 
 
+@out_of_memory_as_message
 def compare(session: dict | None, rows: Any, name: str, stages: float, lang: str = "en",
             progress: gr.Progress = gr.Progress()) -> tuple:
     """The design beside FPN, PANet and NAS-FPN: table, parameters against latency, and the
@@ -113,6 +115,7 @@ def compare(session: dict | None, rows: Any, name: str, stages: float, lang: str
             image(erf_figure(analysis, erfs, cells, lang)))
 
 
+@out_of_memory_as_message
 def search(session: dict | None, rows: Any, name: str, stages: float, proxies: list[str], count: float,
            seconds: float, lang: str = "en", progress: gr.Progress = gr.Progress()
            ) -> tuple[list[list], list[Candidate], str]:
@@ -193,7 +196,7 @@ def build_playground_tab(session: gr.State, language: gr.components.Component | 
     status = gr.Markdown(describe(start), elem_id=f"{KEY}-status")
     info = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{KEY}-summary")
     state = gr.State(None)
-    view = build_step_view(KEY, state, language)
+    view, _ = build_step_view(KEY, state, language)
 
     with localised(gr.Accordion, {"label": "playground.side"}, open=True):
         localised(gr.Markdown, {"value": "playground.side_intro"})

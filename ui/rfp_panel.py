@@ -6,17 +6,16 @@ import gradio as gr
 import numpy as np
 
 from necks.analysis import Analysis
-from viz.rfp import gates_figure, passes_figure, unrolled_figure
+from pack.figures import rfp_figures
 
-from .common import figure_box, image
+from .common import drawn, figure_box
 from .neck_tab import NeckTab
 from .text import localised
 
 
 def rfp_views(analysis: Analysis, lang: str = "en") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The unrolled schematic, the passes side by side and the gates, as images."""
-    return (image(unrolled_figure(analysis, lang)), image(passes_figure(analysis, lang)),
-            image(gates_figure(analysis, lang)))
+    return drawn(rfp_figures(analysis, lang))
 
 
 def rfp_panel(tab: NeckTab) -> None:

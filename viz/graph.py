@@ -92,6 +92,7 @@ class GraphPicture:
     `edge_widths` and `edge_labels` replace the width and the op label of the (source, target)
     edges they name, `edge_bends` their arc radius (e.g. to bow a skip edge away from a parallel
     one), and `width_key` (label → width) adds a legend of widths in place of the highlight's entry.
+    `stepping=False` leaves the highlight out of the legend, for a graph drawn without a step.
     `lang` is the language of the drawn words.
     """
 
@@ -99,7 +100,7 @@ class GraphPicture:
                  title: str = "", dpi: float = 110, edge_widths: Mapping[tuple[str, str], float] | None = None,
                  edge_labels: Mapping[tuple[str, str], str] | None = None,
                  edge_bends: Mapping[tuple[str, str], float] | None = None,
-                 width_key: Mapping[str, float] | None = None, lang: str = "en") -> None:
+                 width_key: Mapping[str, float] | None = None, stepping: bool = True, lang: str = "en") -> None:
         g = topology.graph()
         if nodes is not None:
             g = g.subgraph(nodes).copy()
@@ -122,7 +123,7 @@ class GraphPicture:
             self._edge_labels(list(g.edges))
         present = {g.nodes[n]["op"] for n in g.nodes}
         handles = [Patch(color=c, label=term("op", op, lang)) for op, c in colours.items() if op in present]
-        if width_key is None:
+        if width_key is None and stepping:
             handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label=t("graph.inputs_of_step", lang)))
         legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title=t("graph.node_op", lang),
                            frameon=False)

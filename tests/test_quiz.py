@@ -1,0 +1,124 @@
+"""Predict-the-shape: lenient answers, a rule for every op kind that derives the traced shape of
+every node of the zoo (so an explanation never contradicts its answer), and the quiz's handlers."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import gradio as gr
+import pytest
+
+from necks.analysis import analyse
+from necks.registry import NECKS
+from necks.shape_rules import KINDS, check, explain, parse_shape, question
+from ui.quiz import TEXT as QUIZ_TEXT, answer, ask, new_score, reset
+
+# Every neck at its defaults, plus settings that bring other rules into play: 3×3 s2 extra convs,
+# a second SPP pooling, three BiFPN cells, random Recursive-FPN feedback.
+CASES = [(name, {}) for name in NECKS] + [
+    ("fpn", {"add_extra_convs": "on_input"}), ("pafpn", {"add_extra_convs": "on_output", "num_outs": 6}),
+    ("spp", {"pool": "avg", "levels": (1, 3)}), ("nasfpn", {"stack_times": 2}),
+]
+
+
+@pytest.fixture(scope="module")
+def explained(chelsea):
+    """kind → [(neck, node, explanation, traced shape)] over the zoo on chelsea (451×300: odd sizes)."""
+    found = defaultdict(list)
+    for name, config in CASES:
+        analysis = analyse(chelsea, name, config)
+        for node in analysis.topology.nodes:
+            e = explain(analysis, node.id)
+            found[e.kind].append((name, node.id, e, tuple(analysis.trace[node.id].shape[1:])))
+    return found
+
+
+@pytest.mark.parametrize("typed, shape", [
+    ("256x64x64", (256, 64, 64)), ("256 × 64 × 64", (256, 64, 64)), ("256,64,64", (256, 64, 64)),
+    ("(256, 64, 64)", (256, 64, 64)), (" 256 X 64*64 ", (256, 64, 64)), ("256 64 64", (256, 64, 64)),
+    ("6720", (6720,)), ("256x64x", None), ("", None), ("64.5x3x3", None), ("sixty-four", None), ("-3x4x4", None),
+])
+def test_answers_are_read_leniently(typed, shape):
+    assert parse_shape(typed) == shape
+
+
+def test_every_kind_derives_the_traced_shape_of_every_node(explained):
+    assert set(explained) == set(KINDS.values())
+    for kind, cases in explained.items():
+        for neck, node, e, traced in cases:
+            assert e.shape == traced, (kind, neck, node, e.text)
+            assert e.text.endswith(f"**{'×'.join(map(str, traced))}**"), (neck, node)
+
+
+def _one(explained, kind, neck, node):
+    return next(e for n, nid, e, _ in explained[kind] if n == neck and nid == node)
+
+
+def test_each_kind_states_its_rule_with_the_nodes_numbers(explained):
+    backbone = _one(explained, "backbone", "fpn", "C4")
+    assert "⌈300/16⌉ = 19" in backbone.text and "⌈451/16⌉ = 29" in backbone.text and "112" in backbone.text
+    lateral = _one(explained, "lateral", "fpn", "L3")
+    assert "1×1" in lateral.text and "38×57" in lateral.text and "width, 64" in lateral.text
+    conv = _one(explained, "conv", "aspp", "rate24")
+    assert "keeps 10×15" in conv.text and "256 (from 320)" in conv.text
+    up = _one(explained, "resample", "fpn", "P6")  # max-pool 1×1 s2 on P5 (10×15)
+    assert "⌊(15 + 2·0 − 1)/2⌋ + 1 = 8, ÷2 rounding up" in up.text and "C stays 64" in up.text
+    down = _one(explained, "resample", "nasfpn", "P6")  # NAS-FPN's unpadded 2×2 pool rounds down
+    assert "= 7, ÷2 rounding down" in down.text and down.shape == (64, 5, 7)
+    asff = _one(explained, "resample", "asff", "A4.from3")
+    assert "3×3 stride 2 (pad 1)" in asff.text and "becomes 112" in asff.text
+    pool = _one(explained, "pool", "yolo_spp", next(n for k, n, _, _ in explained["pool"] if k == "yolo_spp"))
+    assert "stride 1 with padding ⌊k/2⌋ keeps H×W" in pool.text
+    bins = _one(explained, "bins", "spp", "bins4")
+    assert "fixed 4×4 grid" in bins.text and bins.shape == (320, 4, 4)
+    add = _one(explained, "sum", "pafpn", "N4")
+    assert "level 4's size 19×29" in add.text and "keeps that shape" in add.text
+    gp = _one(explained, "sum", "nasfpn", "s1.gp_43_5")
+    assert "one weight per channel" in gp.text and gp.shape == (64, 10, 15)
+    gate = _one(explained, "sum", "rfp", "2.G3")
+    assert "w·new + (1 − w)·old" in gate.text
+    concat = _one(explained, "concat", "aspp", "concat")
+    assert "256 + 256 + 256 + 256 + 256 = 1280" in concat.text
+    vector = _one(explained, "concat", "spp", "vector")
+    assert "320·1·1 + 320·2·2 + 320·4·4 = 6720" in vector.text and vector.shape == (6720,)
+    pooling = _one(explained, "image pooling", "aspp", "pool")
+    assert "one 1×1 cell" in pooling.text and "back to the input's 10×15" in pooling.text
+
+
+def test_the_question_never_gives_the_answer_away(chelsea):
+    analysis = analyse(chelsea, "pafpn")
+    for node in analysis.topology.order[4:]:
+        shape = "×".join(map(str, analysis.trace[node].shape[1:]))
+        asked = question(analysis, node)
+        own = asked.split(" from ")[0]
+        assert f"`{node}`" in own and shape not in own
+    assert "strides 2/4/8/16/32 have 16, 24, 40, 112, 320 channels" in question(analysis, "C2")
+
+
+def test_check_against_the_trace(chelsea):
+    analysis = analyse(chelsea, "pafpn")
+    assert check(analysis, "N4", "64 x 19 x 29").right
+    wrong = check(analysis, "N4", "64x38x57")
+    assert not wrong.right and wrong.answer == (64, 19, 29) and wrong.given == (64, 38, 57)
+    assert wrong.explanation.kind == "sum"
+
+
+def test_the_quiz_scores_explains_reveals_and_resets(chelsea):
+    analysis = analyse(chelsea, "pafpn")
+    order = analysis.topology.order
+    k = order.index("T4") - 1
+    assert "`T4`" in ask(analysis, k)
+    feedback, score, text, step, typed = answer(analysis, k, "64×19×29", new_score())
+    assert feedback.startswith("**Right") and step == k + 1 and typed == "" and "**1 of 1**" in text
+    feedback, score, text, step, _ = answer(analysis, k + 1, "64x19x29", score)  # T3 is 64×38×57
+    assert feedback.startswith("**Not quite") and "64×38×57" in feedback and "level 3's size 38×57" in feedback
+    assert "**1 of 2**" in text and step == k + 2
+    again = answer(analysis, k + 1, "64x38x57", score)  # stepped back: the same question scores once
+    assert "not scored again" in again[0] and again[1] == score
+    unread = answer(analysis, k + 2, "lots", score)
+    assert unread[0] == QUIZ_TEXT["unreadable"] and unread[1] == score and unread[3] == k + 2
+    end = answer(analysis, len(order) - 1, "1x1x1", score)
+    assert "last node" in end[0] and end[1] == score
+    assert reset() == (new_score(), "Score in this lesson: no answers yet", "")
+    with pytest.raises(gr.Error):
+        answer(None, 0, "1x2x3", new_score())
+

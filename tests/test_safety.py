@@ -1,0 +1,155 @@
+"""Safety of the served app: what a hostile API client cannot do, and what the server survives."""
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import app
+from necks.backbone import EfficientNetLite0
+from tests.conftest import SAMPLES
+from tests.test_served import free_port
+from ui.offline import forbid_outbound, outbound_host
+
+ROOT = Path(__file__).resolve().parent.parent
+FILE_DATA = {"_type": "gradio.FileData"}
+
+
+def test_every_torch_load_in_the_repo_is_weights_only():
+    calls = []
+    for path in ROOT.rglob("*.py"):
+        if {".venv", "out", ".git"} & set(path.relative_to(ROOT).parts):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch"):
+                safe = any(k.arg == "weights_only" and isinstance(k.value, ast.Constant) and k.value.value is True
+                           for k in node.keywords)
+                calls.append((f"{path.relative_to(ROOT)}:{node.lineno}", safe))
+    assert calls, "the backbone's weights are loaded with torch.load somewhere"
+    assert all(safe for _, safe in calls), [where for where, safe in calls if not safe]
+
+
+class Watch:
+    """An audit hook (they cannot be removed, so one per test module) that records the files this
+    process opens and the non-local hosts it resolves or connects to, while armed. Installed after
+    the app's own guard, it sees only what the guard let through."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.opened: list[str] = []
+        self.network: list[str] = []
+        sys.addaudithook(self.hook)
+
+    def hook(self, event: str, args: tuple) -> None:
+        if not self.armed:
+            return
+        if event == "open" and isinstance(args[0], (str, bytes, Path)):
+            self.opened.append(str(args[0]))
+        elif (host := outbound_host(event, args)) is not None:
+            self.network.append(host)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    forbid_outbound()  # as app.main does
+    demo = app.build_app().queue(**app.QUEUE)
+    settings = app.launch_settings("127.0.0.1", free_port())
+    demo.launch(prevent_thread_lock=True, quiet=True, **settings)
+    yield f"http://127.0.0.1:{settings['server_port']}"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def watch(server) -> Watch:
+    return Watch()
+
+
+def call(server: str, api_name: str, data: list) -> tuple[str, str]:
+    """One call over Gradio's HTTP API, as any script could make it: (final event, its data)."""
+    with httpx.Client(base_url=server, timeout=120, trust_env=False) as http:
+        r = http.post(f"/gradio_api/call/{api_name}", json={"data": data})
+        if r.status_code != 200:
+            return "refused", r.text
+        event, payload = "", ""
+        with http.stream("GET", f"/gradio_api/call/{api_name}/{r.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:"):
+                    payload = line.split(":", 1)[1].strip()
+        return event, payload
+
+
+@pytest.fixture(scope="module")
+def secret(tmp_path_factory) -> Path:
+    """A real picture outside Gradio's upload cache: if the server ever opened it, analysing would work."""
+    path = tmp_path_factory.mktemp("outside") / "secret.png"
+    shutil.copy(SAMPLES / "coffee.png", path)
+    return path
+
+
+@pytest.mark.parametrize("value", [
+    "{secret}",
+    {"path": "{secret}"},
+    {"path": "{secret}", "meta": FILE_DATA},
+    {"path": "/etc/passwd", "meta": FILE_DATA},
+    {"path": "/tmp/gradio/../../etc/passwd", "meta": FILE_DATA},
+    {"path": "http://203.0.113.7/cat.png", "meta": FILE_DATA},  # would make the server fetch a URL
+    {"path": "{secret}", "url": "{secret}", "is_stream": True, "meta": FILE_DATA},
+], ids=["string", "dict without meta", "FileData", "etc-passwd", "traversal", "url", "stream"])
+def test_an_api_client_cannot_make_the_server_open_a_path(server, watch, secret, value, caplog):
+    value = json.loads(json.dumps(value).replace("{secret}", str(secret)))
+    watch.opened.clear()
+    watch.network.clear()
+    watch.armed = True
+    try:
+        event, payload = call(server, "analyze", [value, "cpu", "C3"])
+    finally:
+        watch.armed = False
+    assert event in ("error", "refused"), (event, payload[:300])
+    assert "espresso" not in payload
+    assert not [p for p in watch.opened if p in (str(secret), "/etc/passwd") or p.endswith("etc/passwd")]
+    assert not watch.network, watch.network
+    if isinstance(value, dict) and value["path"].startswith("http"):
+        assert "refused an outbound connection" in caplog.text
+
+
+def test_an_upload_over_the_limit_is_refused_with_413(server, tmp_path):
+    big = tmp_path / "panorama.jpg"
+    big.write_bytes(b"\xff\xd8\xff" + bytes(26 * 1024 * 1024))
+    with httpx.Client(base_url=server, timeout=120, trust_env=False) as http, big.open("rb") as f:
+        r = http.post("/gradio_api/upload", files={"files": ("panorama.jpg", f, "image/jpeg")})
+    assert r.status_code == 413
+    assert "25" in r.text or "size" in r.text.lower(), r.text
+
+
+def test_out_of_memory_is_reported_with_a_suggestion_and_the_server_keeps_serving(server, tmp_path, monkeypatch):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    fresh = tmp_path / "fresh.png"  # a picture no earlier test analysed: the backbone is not cached
+    Image.fromarray(np.random.default_rng(7).integers(0, 256, (64, 96, 3), dtype=np.uint8)).save(fresh)
+    forward = EfficientNetLite0.forward_features
+
+    def out_of_memory(self, *args, **kwargs):
+        monkeypatch.setattr(EfficientNetLite0, "forward_features", forward)  # only the first run fails
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(EfficientNetLite0, "forward_features", out_of_memory)
+    client = Client(server + "/", verbose=False)
+    with pytest.raises(AppError, match="ran out of memory.*smaller picture.*cpu"):
+        client.predict(handle_file(str(fresh)), "cpu", "C3", api_name="/analyze")
+    top5, *_, status = client.predict(handle_file(str(fresh)), "cpu", "C3", api_name="/analyze")
+    assert "Analysed at 96×64 px" in status and len(top5["confidences"]) == 5
+    top5, *_ = client.predict(handle_file(str(SAMPLES / "coffee.png")), "cpu", "C3", api_name="/analyze")
+    assert top5["label"] == "espresso"

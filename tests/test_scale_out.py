@@ -1,0 +1,67 @@
+"""Scale-out: scripts/serve_class.sh starts two app processes behind Debian's nginx; students'
+sessions run through it, each stays on one process, and stopping the script stops everything."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import SAMPLES
+from tests.test_served import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed: run `apt-get install -y nginx` "
+                                "(scripts/serve_class.sh does so itself when it may)")
+
+
+def student(url: str, k: int) -> str:
+    """Analyze, then run FPN: the second call needs the session state the first left in its process."""
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    picture = [SAMPLES / "coffee.png", SAMPLES / "chelsea.png"][k % 2]
+    top5, *_, status = client.predict(handle_file(str(picture)), "cpu", "C3", api_name="/analyze")
+    summary = client.predict("FPN", 64, 5, "False", api_name="/fpn_run")[0]
+    assert "FPN" in summary and "Outputs" in summary
+    return top5["label"]
+
+
+def test_two_processes_behind_nginx_keep_each_session_on_one_process(tmp_path):
+    run_dir, port = tmp_path / "run", free_port()
+    env = dict(os.environ, NECKLAB_RUN_DIR=str(run_dir))
+    script = subprocess.Popen(["bash", "scripts/serve_class.sh", "2", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        line = script.stdout.readline()  # printed once every process answers
+        assert f"http://127.0.0.1:{port}/" in line, line + script.stdout.read()
+        url = f"http://127.0.0.1:{port}/"
+        page = httpx.get(url, timeout=30, trust_env=False)
+        assert page.status_code == 200 and "necklab_session=" in page.headers["set-cookie"]
+        app_pids = [int((run_dir / f"app-{i}.pid").read_text()) for i in (1, 2)]
+        with ThreadPoolExecutor(4) as pool:
+            labels = list(pool.map(lambda k: student(url, k), range(4)))
+        assert labels == ["espresso", "Egyptian cat"] * 2
+    finally:
+        script.send_signal(signal.SIGTERM)
+        out = script.communicate(timeout=60)[0]
+    assert "stopped nginx and 2 NeckLab process(es)" in out
+    time.sleep(1)
+    assert not [pid for pid in app_pids if Path(f"/proc/{pid}").exists()]
+    # Stickiness: every request carrying a session's cookie went to one process.
+    requests, upstreams = defaultdict(int), defaultdict(set)
+    for session, upstream in re.findall(r"session=(\w+) upstream=(\S+)", (run_dir / "nginx-access.log").read_text()):
+        requests[session] += 1
+        upstreams[session].add(upstream)
+    students = [s for s, n in requests.items() if n >= 4]  # config, upload, two calls and their streams
+    assert len(students) == 4 and all(len(upstreams[s]) == 1 for s in students), dict(upstreams)
