@@ -274,7 +274,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
                                min_width=140)
     info = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{key}-summary")
     state = gr.State(None)
-    export_box(key, state)
+    export_box(key, state, language)
     view, quiz = build_step_view(key, state, language, partial(quiz_box, key))
 
     run = with_language(partial(run_neck, specs))
