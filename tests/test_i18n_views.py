@@ -13,7 +13,7 @@ from matplotlib import font_manager
 from necks.analysis import analyse, run_backbone
 from necks.i18n import from_english, strings, t
 from necks.registry import NECKS
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, upload
 from viz import CJK_FONT
 from viz.graph import GraphPicture
 from viz.lesson import lesson_step, op_key
@@ -118,6 +118,6 @@ def test_handlers_answer_in_the_session_language(chelsea, tmp_path):
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
     with pytest.raises(gr.Error, match="文件为空"):
-        app.analyze(str(empty), "cpu", "C3", "zh")
-    *_, status, state = app.analyze(str(SAMPLE), "cpu", "C3", "zh")
+        app.analyze(upload(empty), "cpu", "C3", "zh")
+    *_, status, state = app.analyze(upload(SAMPLE), "cpu", "C3", "zh")
     assert status.startswith("分析尺寸 451×300 像素") and "主干网络" in status

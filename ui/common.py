@@ -20,8 +20,6 @@ from viz.render import figure_image
 
 from .text import localised
 
-OUT_OF_MEMORY = ("The model ran out of memory on this device. Try a smaller picture, or choose **cpu** in the "
-                 "Device menu and press **Analyze** again.")
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 NO_PICTURE = t("common.no_picture")  # in English; handlers with a language raise no_picture(lang)
 
@@ -65,7 +63,7 @@ def out_of_memory_as_message(handler: Handler) -> Handler:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        raise gr.Error(OUT_OF_MEMORY)
+        raise gr.Error(t("common.out_of_memory", kwargs.get("lang", "en")))  # handlers given lang by keyword
     return guarded  # type: ignore[return-value]
 
 
