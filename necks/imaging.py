@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 MAX_SIDE = 1024
 MIN_SIDE = 32
@@ -79,11 +79,19 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _fit(im: Image.Image, max_side: int, min_side: int) -> Image.Image:
-    uploaded = w, h = im.size
-    if max(w, h) > max_side:
-        s = max_side / max(w, h)
-        im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
+# Downscaling first reduces by a whole factor (box filter) while the picture stays at least this many
+# times the target, then LANCZOS: Pillow's documented fast path, near-identical to LANCZOS alone.
+REDUCING_GAP = 3.0
+
+
+def _fit(im: Image.Image, max_side: int, min_side: int, uploaded: tuple[int, int] | None = None) -> Image.Image:
+    """The size policy; `uploaded` is the picture's full size where `im` was decoded smaller (JPEG draft)."""
+    w, h = im.size
+    uploaded = uploaded or im.size
+    if max(uploaded) > max_side:
+        s = max_side / max(uploaded)
+        size = (max(1, round(uploaded[0] * s)), max(1, round(uploaded[1] * s)))
+        im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
         w, h = im.size
     if min(w, h) < min_side:
         s = min_side / min(w, h)
@@ -95,6 +103,18 @@ def _fit(im: Image.Image, max_side: int, min_side: int) -> Image.Image:
                 f"{max_side // min_side}:1).")
         im = im.resize(new, Image.Resampling.NEAREST)
     return im
+
+
+def _draft(im: Image.Image, max_side: int) -> tuple[int, int]:
+    """Let a large JPEG decode at the smallest DCT scale (1/2, 1/4 or 1/8) that still covers the
+    analysed size, so a 4096² photo is never decoded in full; returns the full size after EXIF
+    orientation, which `_fit` scales from."""
+    w, h = im.size
+    turned = im.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
+    if im.format == "JPEG" and max(w, h) > max_side:
+        s = max_side / max(w, h)
+        im.draft(im.mode, (math.ceil(w * s), math.ceil(h * s)))
+    return (h, w) if turned else (w, h)
 
 
 def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> Picture:
@@ -117,10 +137,10 @@ def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side
                     f"{MAX_PIXELS / 1e6:.0f}. Scale it down before uploading.")
             frames = getattr(im, "n_frames", 1)
             im.seek(0)
+            original = _draft(im, max_side)
             im.load()
             im = ImageOps.exif_transpose(im)
-            original = im.size
-            rgb = _fit(_to_rgb(im), max_side, min_side)
+            rgb = _fit(_to_rgb(im), max_side, min_side, original)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
