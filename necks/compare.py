@@ -4,8 +4,11 @@ output.
 
 Each neck runs in the configuration its tab starts with, so the cached models and backbone features
 of the app are reused (nothing is rebuilt per call). Single-level necks (SPP, ASPP) read C5, as
-their topologies say. `median_latency` is the one timing function: the app's Compare tab and
-`benchmarks/compare.py` both go through `compare_zoo`, so their figures agree by construction.
+their topologies say. The app's Compare tab and `benchmarks/compare.py` both go through
+`compare_zoo`, so their figures agree by construction. It does the least work that gives honest
+figures: one traced forward per neck fills the row and is its latency (more repeats on request),
+FLOPs are counted on the meta device, and the effective receptive fields (a backward pass through
+the backbone per neck, the slow part) come from `add_erfs`, which the tab runs after showing the rest.
 """
 from __future__ import annotations
 
