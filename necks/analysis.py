@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from threading import Lock
@@ -145,6 +146,7 @@ _backbones = _LRU(4)
 _necks = _LRU(16)
 _features = _LRU(8)
 _flops = _LRU(64)
+_meta_models = _LRU(16)
 
 
 def backbone_on(device: str) -> EfficientNetLite0:
@@ -180,7 +182,8 @@ def run_backbone(picture: Picture, device: str = "cpu") -> BackboneResult:
             small = F.interpolate(picture.tensor().to(device), size=(CLASSIFIER_SIZE,) * 2,
                                   mode="bilinear", antialias=True, align_corners=False)
             top5 = top_k(model(normalise(small)))
-        flops = count_flops(lambda: model.forward_features(x), ("backbone", device, tuple(x.shape)))
+        meta = on_meta("backbone", lambda: EfficientNetLite0().eval())  # FLOPs need no weights
+        flops = count_flops(lambda: meta.forward_features(_meta_input(x.shape)), ("backbone", tuple(x.shape)))
         info = model.feature_info
         features = {"image": x, **{i.name: f for i, f in zip(info, feats)}}
         h, w = picture.rgb.shape[:2]
@@ -190,8 +193,9 @@ def run_backbone(picture: Picture, device: str = "cpu") -> BackboneResult:
 
 
 def count_flops(run: Callable[[], Any], key: Any) -> int:
-    """FLOPs of `run()` by torch.utils.flop_counter, cached by `key` (model, device, input shapes).
-    Counted in a separate run: the counter slows the forward it watches."""
+    """FLOPs of `run()` by torch.utils.flop_counter, cached by `key` (model, input shapes).
+    Counted in a separate run (on the meta device: see `on_meta`): the counter slows the forward it
+    watches."""
     def count() -> int:
         counter = FlopCounterMode(display=False)
         with torch.inference_mode(), counter:
@@ -199,6 +203,21 @@ def count_flops(run: Callable[[], Any], key: Any) -> int:
         return counter.get_total_flops()
 
     return _flops.get_or_make(key, count)
+
+
+def on_meta(key: Any, build: Callable[[], Any]) -> Any:
+    """A model built on the meta device (kept by `key`): shapes without data, so counting its FLOPs
+    costs no arithmetic (the counts depend on shapes only; tests check they equal a real run's)."""
+    def make() -> Any:
+        with warnings.catch_warnings(), torch.device("meta"):
+            warnings.simplefilter("ignore")  # loading ImageNet weights into meta tensors is a no-op
+            return build()
+
+    return _meta_models.get_or_make(key, make)
+
+
+def _meta_input(shape: Sequence[int]) -> Tensor:
+    return torch.empty(tuple(shape), device="meta")
 
 
 def _synchronize(device: str) -> None:
@@ -220,7 +239,9 @@ def analyse(picture: Picture, neck_name: str, config: Mapping[str, Any] | None =
     inputs = [backbone.features[n] for n in neck.input_names]
     trace, node_params, seconds = _traced_forward(neck, inputs, device)
     shapes = tuple(tuple(x.shape) for x in inputs)
-    flops = count_flops(lambda: neck(inputs), (neck_name, repr(sorted(config.items())), device, seed, shapes))
+    config_key = (neck_name, repr(sorted(config.items())))
+    meta = on_meta(config_key, lambda: build_neck(neck_name, None, **config))
+    flops = count_flops(lambda: meta(list(map(_meta_input, shapes))), (*config_key, shapes))
     timings = {"backbone": backbone.seconds, "neck build": built - start, "neck": seconds}
     return Analysis(picture, device, backbone, neck_name, config, neck.topology, trace,
                     list(neck.topology.outputs), neck_parameters(neck), flops, timings, node_params, seed)

@@ -4,8 +4,11 @@ output.
 
 Each neck runs in the configuration its tab starts with, so the cached models and backbone features
 of the app are reused (nothing is rebuilt per call). Single-level necks (SPP, ASPP) read C5, as
-their topologies say. `median_latency` is the one timing function: the app's Compare tab and
-`benchmarks/compare.py` both go through `compare_zoo`, so their figures agree by construction.
+their topologies say. The app's Compare tab and `benchmarks/compare.py` both go through
+`compare_zoo`, so their figures agree by construction. It does the least work that gives honest
+figures: one traced forward per neck fills the row and is its latency (more repeats on request),
+FLOPs are counted on the meta device, and the effective receptive fields (a backward pass through
+the backbone per neck, the slow part) come from `add_erfs`, which the tab runs after showing the rest.
 """
 from __future__ import annotations
 
@@ -13,13 +16,13 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from .analysis import Analysis, _synchronize, analyse, base_receptive_fields, describe_shape, neck_on
-from .erf import effective_receptive_fields, mass_area
+from .erf import erf_maps, mass_area
 from .imaging import Picture
 from .registry import NECKS, NeckSpec
 
@@ -44,8 +47,10 @@ class NeckRow:
     local_rf_px: float | None = None  # the largest RF over paths that do not pass a global pooling
     erf_px: int | None = None  # pixels holding ERF_MASS of the centre cell's effective receptive field
     erf_percent: float | None = None  # that as a share of the picture, in %
+    cell: tuple[int, int] | None = None  # the finest output's centre cell, where the ERF is taken
     notes: str = ""
     error: str = ""
+    config: dict[str, Any] = field(default_factory=dict)  # the build arguments measured
 
     @property
     def whole_picture(self) -> bool:
@@ -58,16 +63,22 @@ def median_latency(run: Callable[[], Any], repeats: int = 5, device: str = "cpu"
     torch.inference_mode. On CUDA every call is synchronised, so the time covers the GPU work."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
-    times = []
     with torch.inference_mode():
         run()
         _synchronize(device)
+    return statistics.median(wall_times(run, repeats, device)) * 1000
+
+
+def wall_times(run: Callable[[], Any], repeats: int, device: str = "cpu") -> list[float]:
+    """Seconds of each of `repeats` calls of `run` under torch.inference_mode (synchronised on CUDA)."""
+    times = []
+    with torch.inference_mode():
         for _ in range(repeats):
             start = time.perf_counter()
             run()
             _synchronize(device)
             times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    return times
 
 
 def tab_config(spec: NeckSpec) -> dict[str, Any]:
@@ -83,40 +94,57 @@ def finest_output(analysis: Analysis) -> str:
     return min(maps, key=lambda o: analysis.topology.node(o).level)
 
 
-def compare_neck(picture: Picture, spec: NeckSpec, device: str = "cpu", repeats: int = 5,
+def compare_neck(picture: Picture, spec: NeckSpec, device: str = "cpu", repeats: int = 1,
                  config: dict[str, Any] | None = None) -> NeckRow:
-    """Measure one neck in `config`, by default its tab configuration (see NeckRow)."""
+    """Measure one neck in `config`, by default its tab configuration (see NeckRow), all but its
+    effective receptive field (`add_erfs`). The latency is the median of the traced forward the
+    analysis times and `repeats` − 1 further untraced forwards: the app's first run is timed as it
+    happens, not repeated."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
     config = tab_config(spec) if config is None else config
     analysis = analyse(picture, spec.name, config, device)
     neck = neck_on(spec.name, config, device)
     tensors = [analysis.backbone.features[n] for n in neck.input_names]
-    latency = median_latency(lambda: neck(tensors), repeats, device)
+    latency = 1000 * statistics.median([analysis.timings["neck"], *wall_times(lambda: neck(tensors), repeats - 1, device)])
     finest = finest_output(analysis)
     fields = analysis.topology.receptive_fields(base_receptive_fields(analysis))[finest]
     sizes = [p.rf.size for p in fields]
     local = [s for s in sizes if math.isfinite(s)]
     row = NeckRow(spec.name, spec.title, tuple(neck.input_names), analysis.params, analysis.flops, latency,
                   ", ".join(f"{o} {describe_shape(analysis.trace[o])}" for o in analysis.outputs), finest,
-                  rf_px=max(sizes), local_rf_px=max(local) if local else None)
+                  rf_px=max(sizes), local_rf_px=max(local) if local else None, config=config)
     notes = [spec.notes] if spec.notes else []
     if "image" in neck.input_names:
         notes.append("reruns the backbone on the picture inside the neck: latency and FLOPs include it")
     level = analysis.topology.node(finest).level
     if analysis.trace[finest].dim() == 4 and level is not None:
         h, w = analysis.trace[finest].shape[-2:]
-        erf = effective_receptive_fields(analysis, [finest], (h // 2, w // 2))[finest]
-        area, share = mass_area(erf, ERF_MASS)
-        row.stride, row.erf_px, row.erf_percent = 2 ** level, area, 100 * share
+        row.stride, row.cell = 2 ** level, (h // 2, w // 2)
     else:
         notes.append("the output is a pooled vector: no cells, so no effective receptive field")
     row.notes = "; ".join(notes)
     return row
 
 
-def compare_zoo(picture: Picture, device: str = "cpu", repeats: int = 5,
-                progress: Callable[[int, str], None] | None = None) -> list[NeckRow]:
+def add_erfs(picture: Picture, rows: list[NeckRow], device: str = "cpu") -> list[NeckRow]:
+    """Fill in the effective receptive field of the centre cell of each row's finest output, all
+    necks in one pass (one backbone forward): the slow column, computed after the rest of the
+    table is shown."""
+    todo = [r for r in rows if r.cell is not None and not r.error]
+    necks = [neck_on(r.name, r.config, device) for r in todo]
+    maps = erf_maps(picture, device, [(neck, [r.finest], r.cell) for neck, r in zip(necks, todo)])
+    for row, erf in zip(todo, maps):
+        row.erf_px, share = mass_area(erf[row.finest], ERF_MASS)
+        row.erf_percent = 100 * share
+    return rows
+
+
+def compare_zoo(picture: Picture, device: str = "cpu", repeats: int = 1,
+                progress: Callable[[int, str], None] | None = None, erf: bool = True) -> list[NeckRow]:
     """One row per registry neck, in registry order. `progress(i, title)` is called before neck i
-    starts. A neck that fails gets a row with its `error` instead of stopping the comparison."""
+    starts. A neck that fails gets a row with its `error` instead of stopping the comparison.
+    `erf=False` leaves the effective receptive fields to a later `add_erfs`."""
     rows = []
     for i, spec in enumerate(NECKS.values()):
         if progress is not None:
@@ -125,4 +153,4 @@ def compare_zoo(picture: Picture, device: str = "cpu", repeats: int = 5,
             rows.append(compare_neck(picture, spec, device, repeats))
         except Exception as e:  # noqa: BLE001 — one neck's failure is reported in its row
             rows.append(NeckRow(spec.name, spec.title, error=f"{type(e).__name__}: {e}"))
-    return rows
+    return add_erfs(picture, rows, device) if erf else rows

@@ -23,6 +23,8 @@ import torch
 
 from .analysis import Analysis, backbone_on, neck_on
 from .backbone import normalise
+from .imaging import Picture
+from .layers import Neck
 from .trace import tracing
 
 
@@ -46,21 +48,33 @@ def effective_receptive_fields(analysis: Analysis, nodes: Sequence[str],
         h, w = _map_size(analysis, node)
         if not (0 <= i < h and 0 <= j < w):
             raise ValueError(f"cell {cell} is outside node {node!r}'s {h}×{w} map")
-    backbone = backbone_on(analysis.device)
     neck = neck_on(analysis.neck_name, analysis.config, analysis.device, analysis.seed)
+    return erf_maps(analysis.picture, analysis.device, [(neck, nodes, cell)])[0]
+
+
+def erf_maps(picture: Picture, device: str,
+             requests: Sequence[tuple[Neck, Sequence[str], tuple[int, int]]]) -> list[dict[str, np.ndarray]]:
+    """`effective_receptive_fields` for several (neck, nodes, cell) requests on one picture: the
+    backbone runs forward once for all of them (its graph is kept), each neck once, then one
+    backward per node. Cells are not checked here."""
+    backbone = backbone_on(device)
     names = ["image", *(info.name for info in backbone.feature_info)]
-    maps: dict[str, np.ndarray] = {}
+    results: list[dict[str, np.ndarray]] = []
     with torch.inference_mode(False), torch.enable_grad():
-        picture = analysis.picture.tensor().to(analysis.device).requires_grad_()
-        x = normalise(picture)
+        pixels = picture.tensor().to(device).requires_grad_()
+        x = normalise(pixels)
         features = dict(zip(names, [x, *backbone.forward_features(x)]))
-        with tracing(keep_graph=True) as trace:
-            neck([features[n] for n in neck.input_names])
-        for k, node in enumerate(nodes):
-            target = trace[node][0, :, i, j].sum()
-            (grad,) = torch.autograd.grad(target, picture, retain_graph=k + 1 < len(nodes))
-            maps[node] = grad[0].abs().sum(dim=0).float().cpu().numpy()
-    return maps
+        for r, (neck, nodes, (i, j)) in enumerate(requests):
+            with tracing(keep_graph=True) as trace:
+                neck([features[n] for n in neck.input_names])
+            maps: dict[str, np.ndarray] = {}
+            for k, node in enumerate(nodes):
+                target = trace[node][0, :, i, j].sum()
+                last = r + 1 == len(requests) and k + 1 == len(nodes)
+                (grad,) = torch.autograd.grad(target, pixels, retain_graph=not last)
+                maps[node] = grad[0].abs().sum(dim=0).float().cpu().numpy()
+            results.append(maps)
+    return results
 
 
 def mass_area(erf: np.ndarray, fraction: float = 0.95) -> tuple[int, float]:

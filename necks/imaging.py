@@ -98,11 +98,18 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+# Downscaling first reduces by a whole factor (box filter) while the picture stays at least this many
+# times the target, then LANCZOS: Pillow's documented fast path, near-identical to LANCZOS alone.
+REDUCING_GAP = 3.0
+
+
 def _fit(im: Image.Image, max_side: int, min_side: int, uploaded: tuple[int, int]) -> Image.Image:
+    """The size policy; `uploaded` is the picture's full upright size (`im` may be decoded smaller: JPEG draft)."""
     w, h = im.size
-    if max(w, h) > max_side:
-        s = max_side / max(w, h)
-        im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
+    if max(uploaded) > max_side:
+        s = max_side / max(uploaded)
+        size = (max(1, round(uploaded[0] * s)), max(1, round(uploaded[1] * s)))
+        im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
         w, h = im.size
     if min(w, h) < min_side:
         s = min_side / min(w, h)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .analysis import Analysis, analyse
 from .cell_design import Design, mutate
-from .compare import NeckRow, compare_neck
+from .compare import NeckRow, add_erfs, compare_neck
 from .erf import effective_receptive_fields
 from .imaging import Picture
 from .registry import NECKS, NeckSpec
@@ -52,7 +52,7 @@ def compare_design(picture: Picture, design: Design, stages: int, device: str = 
         if progress is not None:
             progress(i, spec.title)
         rows.append(compare_neck(picture, spec, device, repeats, config))
-    return rows
+    return add_erfs(picture, rows, device)
 
 
 def output_erfs(analysis: Analysis) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, int]]]:
@@ -133,4 +133,6 @@ def random_search(picture: Picture, start: Design, stages: int, proxies: Sequenc
             progress(i, design.name)
         row = compare_neck(picture, design_spec(design), device, 3, design_config(design, stages))
         candidates.append(Candidate(design, words, row))
+    if any(PROXIES[label].key == "erf_percent" for label in proxies):  # the slow proxy, only when chosen
+        add_erfs(picture, [c.row for c in candidates], device)
     return rank(candidates, proxies)

@@ -116,27 +116,31 @@ def test_figures_draw_every_neck(run):
 
 
 def test_tab_handler_returns_rows_figures_and_a_csv(run, monkeypatch):
-    def zoo(picture, device, repeats, progress):  # the module's comparison, without measuring it again
-        assert picture is PICTURE and device == "cpu" and repeats == compare_tab.REPEATS
+    def zoo(picture, device, repeats, progress, erf):  # the module's comparison, without measuring it again
+        assert picture is PICTURE and device == "cpu" and repeats == compare_tab.REPEATS and erf is False
         for i, spec in enumerate(NECKS.values()):
             progress(i, spec.title)
-        return run[0]
+        return [dataclasses.replace(r, erf_px=None, erf_percent=None) for r in run[0]]
 
     monkeypatch.setattr(compare_tab, "compare_zoo", zoo)
     updates = []
-    table, params, erf, path = compare_tab.compare({"picture": PICTURE, "device": "cpu"},
-                                                  progress=lambda p, desc: updates.append((p, desc)))
+    session = {"picture": PICTURE, "device": "cpu"}
+    table, params, erf, path, rows = compare_tab.compare(session, progress=lambda p, desc: updates.append((p, desc)))
     n = len(NECKS)
     assert updates == [((i, n), spec.title) for i, spec in enumerate(NECKS.values())]
     assert [line[0] for line in table] == [spec.title for spec in NECKS.values()]
-    for picture in (params, erf):
-        assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.std() > 5
+    assert erf is None and all(line[10] is None for line in table)  # the ERF column comes next
+    assert params.dtype == np.uint8 and params.ndim == 3 and params.std() > 5
     assert path.endswith(".csv") and open(path, encoding="utf-8").readline().startswith("neck,reads,")
+    table, erf, path = compare_tab.compare_erfs(rows, session, progress=lambda *a, **k: None)
+    assert [line[10] for line in table] == [r.erf_px for r in run[0]]  # as compare_zoo computes them
+    assert erf.dtype == np.uint8 and erf.ndim == 3 and erf.std() > 5
+    assert all(r.erf_px is None for r in rows)  # the first stage's rows are left as they were
     with gr.Blocks() as demo:
         run_button, (dataframe, *_) = compare_tab.build_compare_tab(gr.State(None))
     sent = json.dumps(dataframe.postprocess(table).model_dump(), allow_nan=False)  # what the browser gets
     assert "whole picture" in sent
-    assert any(fn.api_name == "compare" for fn in demo.fns.values())
+    assert {"compare", "compare_erfs"} <= {fn.api_name for fn in demo.fns.values()}
     assert run_button.elem_id == "compare-run" and dataframe.elem_id == "compare-table"
 
 

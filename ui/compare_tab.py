@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
-from necks.compare import ERF_MASS, compare_zoo
+from necks.compare import ERF_MASS, NeckRow, add_erfs, compare_zoo
 from necks.i18n import t
 from necks.registry import NECKS
 from viz.compare import COMPARE_TYPES, compare_headers, compare_rows, erf_area_figure, params_latency_figure, to_csv
@@ -17,23 +18,38 @@ from viz.compare import COMPARE_TYPES, compare_headers, compare_rows, erf_area_f
 from .common import figure_box, image, out_of_memory_as_message, session_picture
 from .text import localised
 
-REPEATS = 5  # timed forwards per neck; the table shows their median
+REPEATS = 1  # timed forwards per neck (the analysis's own traced one first); the table shows their median
 CSV_DIR = Path(tempfile.mkdtemp(prefix="necklab-compare-"))  # one folder per server process
-
 
 
 @out_of_memory_as_message
 def compare(session: dict | None, lang: str = "en", progress: gr.Progress = gr.Progress()
-            ) -> tuple[list[list], np.ndarray, np.ndarray, str]:
-    """Run the comparison on the session's picture and device; returns the table rows, the two
-    figures and the path of the table as CSV (in a fresh folder per call)."""
+            ) -> tuple[list[list], np.ndarray, None, str, list[NeckRow]]:
+    """Run the comparison on the session's picture and device, all but the effective receptive
+    fields (`compare_erfs` adds them next); returns the table rows, the parameters figure, no ERF
+    figure yet, the path of the table as CSV (in a fresh folder per call) and the rows."""
     picture, device = session_picture(session, lang)
     total = len(NECKS)
-    rows = compare_zoo(picture, device, REPEATS, progress=lambda i, title: progress((i, total), desc=title))
+    rows = compare_zoo(picture, device, REPEATS, progress=lambda i, title: progress((i, total), desc=title),
+                       erf=False)
     subtitle = t("compare.subtitle", lang, w=picture.size[0], h=picture.size[1], device=device)
-    path = to_csv(rows, CSV_DIR / f"necklab_compare_{uuid.uuid4().hex[:8]}.csv")
-    return (compare_rows(rows, lang), image(params_latency_figure(rows, subtitle, lang)), image(erf_area_figure(rows, subtitle, lang)),
-            str(path))
+    return compare_rows(rows, lang), image(params_latency_figure(rows, subtitle, lang)), None, _csv(rows), rows
+
+
+def compare_erfs(rows: list[NeckRow] | None, session: dict | None, lang: str = "en",
+                 progress: gr.Progress = gr.Progress()) -> tuple[list[list], np.ndarray, str]:
+    """The comparison's effective receptive fields: the table rows, the ERF figure and the CSV."""
+    if not rows:
+        return gr.skip(), gr.skip(), gr.skip()
+    picture, device = session_picture(session, lang)
+    progress(0.1, desc=t("compare.erfs", lang))
+    rows = add_erfs(picture, [replace(r) for r in rows], device)
+    subtitle = t("compare.subtitle", lang, w=picture.size[0], h=picture.size[1], device=device)
+    return compare_rows(rows, lang), image(erf_area_figure(rows, subtitle, lang)), _csv(rows)
+
+
+def _csv(rows: list[NeckRow]) -> str:
+    return str(to_csv(rows, CSV_DIR / f"necklab_compare_{uuid.uuid4().hex[:8]}.csv"))
 
 
 def build_compare_tab(session: gr.State, language: gr.components.Component | None = None
@@ -42,7 +58,7 @@ def build_compare_tab(session: gr.State, language: gr.components.Component | Non
     and the outputs of `compare`. One comparison runs at a time (other events may still run beside it, so a busy server
     shows slower latencies). `language` holds the session's language (English without one)."""
     language = language if language is not None else gr.State("en")
-    localised(gr.Markdown, {"value": ("compare.intro", dict(repeats=REPEATS, mass=f"{ERF_MASS * 100:.0f}"))})
+    localised(gr.Markdown, {"value": ("compare.intro", dict(mass=f"{ERF_MASS * 100:.0f}"))})
     run = localised(gr.Button, {"value": "compare.run"}, variant="primary", elem_id="compare-run")
     table = localised(gr.Dataframe, {"label": "compare.table", "headers": compare_headers}, datatype=COMPARE_TYPES,
                       interactive=False, wrap=True, pinned_columns=1, elem_id="compare-table")
@@ -51,5 +67,8 @@ def build_compare_tab(session: gr.State, language: gr.components.Component | Non
         erf = figure_box("compare.erf", "compare-erf")
     csv_file = localised(gr.File, {"label": "compare.csv"}, interactive=False, elem_id="compare-csv")
     outputs = [table, params, erf, csv_file]
-    run.click(compare, [session, language], outputs, api_name="compare", concurrency_limit=1, concurrency_id="compare")
+    rows = gr.State(None)
+    run.click(compare, [session, language], [*outputs, rows], api_name="compare", concurrency_limit=1,
+              concurrency_id="compare").then(compare_erfs, [rows, session, language], [table, erf, csv_file],
+                                             api_name="compare_erfs", concurrency_id="compare")
     return run, outputs

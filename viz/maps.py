@@ -91,19 +91,29 @@ def levels_overview(picture: Picture, backbone: BackboneResult, lang: str = "en"
     n = len(backbone.info)
     w, h = picture.original_size
     panel_h = 3.4
-    fig = Figure(figsize=(min(4.0 * n, 4.0 * n * (w / h) * 0.9 + 1.5), panel_h + 0.9), layout="constrained")
-    axes = fig.subplots(1, n)
-    for ax, info in zip(np.atleast_1d(axes), backbone.info):
+    width, height = min(4.0 * n, 4.0 * n * (w / h) * 0.9 + 1.5), panel_h + 0.9
+    # A fixed layout (margins in inches: suptitle and two-line titles above, tick labels, x label and
+    # the colour bar's label below): constrained layout cost more than drawing the panels.
+    grid = fig_grid(width, height, top=1.05, bottom=0.42, left=0.5, right=0.15)
+    fig = Figure(figsize=(width, height))
+    cells = fig.add_gridspec(2, n, height_ratios=(1, 0.045), hspace=0.42, wspace=0.32, **grid)
+    for i, info in enumerate(backbone.info):
+        ax = fig.add_subplot(cells[0, i])
         feature = backbone.features[info.name]
         im = overlay_heatmap(ax, picture, mean_map(feature), backbone.grids[info.name], lang=lang)
         _, c, fh, fw = feature.shape
         ax.set_title(t("maps.level_title", lang, name=info.name, stride=info.stride, shape=f"{c}×{fh}×{fw}"),
                      fontsize=TITLE_SIZE)
-        bar = fig.colorbar(im, ax=ax, orientation="horizontal", shrink=0.85, pad=0.02)
+        bar = fig.colorbar(im, cax=fig.add_subplot(cells[1, i]), orientation="horizontal")
         bar.set_label(t("maps.mean_over_channels", lang), fontsize=LABEL_SIZE - 2)
         bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
-    fig.suptitle(t("maps.levels_suptitle", lang), fontsize=TITLE_SIZE + 1)
+    fig.suptitle(t("maps.levels_suptitle", lang), fontsize=TITLE_SIZE + 1, y=1 - 0.08 / height, va="top")
     return fig
+
+
+def fig_grid(width: float, height: float, top: float, bottom: float, left: float, right: float) -> dict[str, float]:
+    """GridSpec bounds (figure fractions) for margins given in inches."""
+    return dict(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height)
 
 
 def top_channels(feature: torch.Tensor, name: str, k: int = 8, lang: str = "en") -> Figure:
@@ -116,18 +126,20 @@ def top_channels(feature: torch.Tensor, name: str, k: int = 8, lang: str = "en")
     rows = (k + cols - 1) // cols
     h, w = maps.shape[-2:]
     cell = 2.6
-    fig = Figure(figsize=(cols * cell * max(0.6, min(1.6, w / h)) + 0.6, rows * cell + 0.8), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    for ax, ch in zip(axes, order):
+    width, height = cols * cell * max(0.6, min(1.6, w / h)) + 0.6, rows * cell + 0.8
+    grid = fig_grid(width, height, top=0.75, bottom=0.1, left=0.15, right=0.6)
+    fig = Figure(figsize=(width, height))  # fixed layout, as levels_overview
+    cells = fig.add_gridspec(rows, cols, wspace=0.45, hspace=0.3, **grid)
+    for i, ch in enumerate(order):
+        ax = fig.add_subplot(cells[divmod(i, cols)])
         im = ax.imshow(maps[ch].numpy(), cmap=CHANNEL_CMAP, interpolation="nearest")
-        ax.set_title(t("maps.channel_energy", lang, ch=ch, energy=f"{energy[ch]:.3g}"), fontsize=LABEL_SIZE)
+        ax.set_title(t("maps.channel_energy", lang, ch=ch, energy=f"{energy[ch]:.3g}"), fontsize=LABEL_SIZE - 1)
         ax.set_xticks([])
         ax.set_yticks([])
-        bar = fig.colorbar(im, ax=ax, shrink=0.8)
+        bar = fig.colorbar(im, cax=ax.inset_axes((1.04, 0, 0.05, 1)))  # follows the map's drawn box
         bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
-    for ax in axes[len(order):]:
-        ax.axis("off")
-    fig.suptitle(t("maps.top_suptitle", lang, name=name, k=k, n=maps.shape[0]), fontsize=TITLE_SIZE)
+    fig.suptitle(t("maps.top_suptitle", lang, name=name, k=k, n=maps.shape[0]), fontsize=TITLE_SIZE,
+                 y=1 - 0.08 / height, va="top")
     return fig
 
 
