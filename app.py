@@ -17,14 +17,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # huggingface_hub (under Gradio) m
 import gradio as gr  # noqa: E402
 
 from necks.analysis import available_devices  # noqa: E402
+from necks.i18n import from_accept_language, t  # noqa: E402
 from necks.imaging import MAX_SIDE, MIN_SIDE  # noqa: E402
 from necks.registry import NECKS, NeckSpec  # noqa: E402
 from ui.backbone_tab import analyze, build_backbone_tab  # noqa: E402
+from ui.backbone_tab import redraw as redraw_backbone  # noqa: E402
 from ui.compare_tab import build_compare_tab  # noqa: E402
 from ui.lessons import PANELS  # noqa: E402
 from ui.neck_tab import NeckTab, build_neck_tab, slug  # noqa: E402
 from ui.offline import forbid_outbound  # noqa: E402
 from ui.playground_tab import build_playground_tab  # noqa: E402
+from ui.text import Words, follow, localised  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 SAMPLES = sorted(p for p in (ROOT / "assets" / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
@@ -43,36 +46,39 @@ def tab_groups() -> dict[str, list[NeckSpec]]:
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="NeckLab") as demo:
-        gr.Markdown("# NeckLab\nReal CNN necks on your picture, step by step. The backbone is "
-                    "EfficientNet-Lite0 with its ImageNet weights.")
-        session = gr.State(None)  # {"picture": Picture, "device": str} of this browser session
+    with gr.Blocks(title="NeckLab") as demo, Words() as words:
+        with gr.Row(equal_height=True):
+            localised(gr.Markdown, {"value": "app.title"})
+            # The session's language: the browser's on load (Accept-Language), then this switch.
+            language = localised(gr.Radio, {"label": "app.language"}, choices=[("EN", "en"), ("中文", "zh")],
+                                 value="en", elem_id="language", scale=0, min_width=160)
+        session = gr.State(None)  # {"picture": Picture, "device": str, "facts": …} of this browser session
         current_tab = gr.State("backbone")
         with gr.Row():
             with gr.Column(scale=2, min_width=280):
-                picture = gr.Image(label="Picture", type="filepath", sources=["upload", "clipboard"],
-                                   elem_id="picture", height=260)
+                picture = localised(gr.Image, {"label": "app.picture"}, type="filepath",
+                                    sources=["upload", "clipboard"], elem_id="picture", height=260)
             with gr.Column(scale=3, min_width=300):
-                gr.Examples([[str(p)] for p in SAMPLES], inputs=[picture], examples_per_page=len(SAMPLES),
-                            label="Sample pictures (credits: assets/samples/LICENSES.md)")
+                samples = gr.Examples([[str(p)] for p in SAMPLES], inputs=[picture], examples_per_page=len(SAMPLES),
+                                      label=t("app.samples", "en"))
+                follow(samples.dataset, {"label": "app.samples"})
                 with gr.Row():
-                    device = gr.Dropdown(available_devices(), value="cpu", label="Device", elem_id="device")
-                    run = gr.Button("Analyze", variant="primary", elem_id="analyze")
-                gr.Markdown(f"Pictures are scaled down to at most {MAX_SIDE} px on the longer side; pictures "
-                            f"under {MIN_SIDE} px on a side are enlarged (nearest neighbour). Overlays are drawn "
-                            "in the uploaded picture's own pixel coordinates.")
+                    device = localised(gr.Dropdown, {"label": "app.device"}, choices=available_devices(), value="cpu",
+                                       elem_id="device")
+                    run = localised(gr.Button, {"value": "app.analyze"}, variant="primary", elem_id="analyze")
+                localised(gr.Markdown, {"value": ("app.size_policy", dict(max_side=MAX_SIDE, min_side=MIN_SIDE))})
             with gr.Column(scale=3, min_width=300):
-                top5 = gr.Label(num_top_classes=5, label="Backbone's ImageNet top-5 (picture resized to 224×224)",
-                                elem_id="top5", show_heading=False)  # the list names the top class first
-        status = gr.Markdown("Upload a picture or pick a sample, then press **Analyze**.", elem_id="status")
+                top5 = localised(gr.Label, {"label": "app.top5"}, num_top_classes=5, elem_id="top5",
+                                 show_heading=False)  # the list names the top class first
+        status = localised(gr.Markdown, {"value": "app.status_start"}, elem_id="status")
         neck_tabs: list[NeckTab] = []
         with gr.Tabs():
-            with gr.Tab("Backbone", id="backbone") as backbone_tab:
-                level, backbone_outputs = build_backbone_tab(session)
+            with localised(gr.Tab, {"label": "app.tab_backbone"}, id="backbone") as backbone_tab:
+                level, backbone_outputs = build_backbone_tab(session, language)
             backbone_tab.select(lambda: "backbone", None, current_tab, api_visibility="private")
             for title, specs in tab_groups().items():
                 with gr.Tab(title, id=slug(title)) as tab:
-                    neck_tab = build_neck_tab(title, specs, session, current_tab)
+                    neck_tab = build_neck_tab(title, specs, session, current_tab, language)
                     if title in PANELS:
                         PANELS[title](neck_tab)
                 neck_tab.finish()
@@ -80,18 +86,29 @@ def build_app() -> gr.Blocks:
                                .then(neck_tab.refresh, neck_tab.refresh_inputs, neck_tab.outputs,
                                      api_visibility="private"))
                 neck_tabs.append(neck_tab)
-            with gr.Tab("Compare", id="compare") as compare_tab:
-                build_compare_tab(session)
+            with localised(gr.Tab, {"label": "app.tab_compare"}, id="compare") as compare_tab:
+                build_compare_tab(session, language)
             compare_tab.select(lambda: "compare", None, current_tab, api_visibility="private")
-            with gr.Tab("Playground", id="playground") as playground_tab:
-                build_playground_tab(session)
+            with localised(gr.Tab, {"label": "app.tab_playground"}, id="playground") as playground_tab:
+                playground_words = build_playground_tab(session, language)
             playground_tab.select(lambda: "playground", None, current_tab, api_visibility="private")
-        analyzed = run.click(analyze, [picture, device, level],
+        analyzed = run.click(analyze, [picture, device, level, language],
                              [top5, *backbone_outputs, status, session], api_name="analyze", preprocess=False)
         for neck_tab in neck_tabs:  # the tab on screen follows the new picture
             analyzed = neck_tab.chain(analyzed.then(neck_tab.refresh, neck_tab.refresh_inputs, neck_tab.outputs,
                                                     api_visibility="private"))
+        demo.load(browser_language, None, language, api_visibility="private")
+        switched = language.change(words.updates, language, words.components, api_visibility="private")
+        switched = switched.then(redraw_backbone, [session, level, language], [*backbone_outputs, status],
+                                 api_visibility="private").then(*playground_words, api_visibility="private")
+        for neck_tab in neck_tabs:
+            switched = neck_tab.chain(switched.then(*neck_tab.redraw_words, api_visibility="private"))
     return demo
+
+
+def browser_language(request: gr.Request) -> str:
+    """The page's language on load: the first of the browser's languages the app speaks."""
+    return from_accept_language(request.headers.get("accept-language"))
 
 
 def main() -> None:

@@ -91,7 +91,7 @@ def graph_figure(analysis: Analysis) -> Figure:
 
 # --- lesson panels: figure lists shared with ui/lessons.py and the panel modules ---------------
 
-def spp_figures(analysis: Analysis) -> list[LessonFigure]:
+def spp_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     """SPP-net's bins and its vector at two sizes (the tab may show YOLO SPP: SPP-net then runs on
     the same cached features), the window-rule example, and YOLO SPP vs SPPF on the picture's C5."""
     picture, device = analysis.picture, analysis.device
@@ -99,25 +99,25 @@ def spp_figures(analysis: Analysis) -> list[LessonFigure]:
     half = analyse(rescaled(picture, 0.5), "spp", net.config, device)
     comparison = compare_spp_sppf(run_backbone(picture, device).features["C5"])
     levels = ", ".join(map(str, FORMULA_LEVELS))
-    return [LessonFigure("spp-bins", TEXT["spp_bins"], lambda: bins_figure(net)),
-            LessonFigure("spp-vectors", TEXT["spp_vectors"], lambda: vector_figure([net, half])),
+    return [LessonFigure("spp-bins", TEXT["spp_bins"], lambda: bins_figure(net, lang=lang)),
+            LessonFigure("spp-vectors", TEXT["spp_vectors"], lambda: vector_figure([net, half], lang)),
             LessonFigure("spp-formula", TEXT["spp_formula"].format(size=FORMULA_SIZE, levels=levels),
-                         lambda: formula_figure(FORMULA_SIZE, FORMULA_LEVELS)),
-            LessonFigure("spp-sppf", TEXT["spp_sppf"], lambda: spp_sppf_figure(comparison))]
+                         lambda: formula_figure(FORMULA_SIZE, FORMULA_LEVELS, lang)),
+            LessonFigure("spp-sppf", TEXT["spp_sppf"], lambda: spp_sppf_figure(comparison, lang))]
 
 
-def fpn_figures(analysis: Analysis) -> list[LessonFigure]:
-    return [LessonFigure("fpn-outputs", TEXT["fpn_outputs"], lambda: outputs_figure([analysis], ["FPN"]))]
+def fpn_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
+    return [LessonFigure("fpn-outputs", TEXT["fpn_outputs"], lambda: outputs_figure([analysis], ["FPN"], lang))]
 
 
-def panet_figures(analysis: Analysis) -> list[LessonFigure]:
+def panet_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     """The long path vs PANet's shortcut, and FPN vs PANet outputs (FPN with the same settings)."""
     levels = sorted(n.level for n in analysis.topology.nodes if n.is_input)
     counts = path_count(analysis, backbone_on(analysis.device).conv_layers_between(levels[0], levels[-1]))
     fpn = analyse(analysis.picture, "fpn", analysis.config, analysis.device)
-    return [LessonFigure("panet-paths", TEXT["panet_paths"], lambda: path_figure(analysis, counts)),
+    return [LessonFigure("panet-paths", TEXT["panet_paths"], lambda: path_figure(analysis, counts, lang)),
             LessonFigure("panet-compare", TEXT["panet_compare"],
-                         lambda: outputs_figure([fpn, analysis], ["FPN", "PANet"]))]
+                         lambda: outputs_figure([fpn, analysis], ["FPN", "PANet"], lang))]
 
 
 def aspp_cell(analysis: Analysis, cell: tuple[int, int] | None = None) -> tuple[int, int]:
@@ -126,44 +126,44 @@ def aspp_cell(analysis: Analysis, cell: tuple[int, int] | None = None) -> tuple[
     return cell if cell is not None and 0 <= cell[0] < h and 0 <= cell[1] < w else (h // 2, w // 2)
 
 
-def aspp_figures(analysis: Analysis, cell: tuple[int, int] | None = None) -> list[LessonFigure]:
+def aspp_figures(analysis: Analysis, cell: tuple[int, int] | None = None, lang: str = "en") -> list[LessonFigure]:
     """Taps and receptive-field boxes of every branch at a C5 cell (default: the centre), and the
     effective receptive field of each branch and of the fused output there."""
     cell = aspp_cell(analysis, cell)
     nodes = [b.node for b in branches(analysis)] + list(analysis.outputs)
     erfs = effective_receptive_fields(analysis, nodes, cell)
     at = f"({cell[0]}, {cell[1]})"
-    return [LessonFigure("aspp-taps", TEXT["aspp_taps"].format(cell=at), lambda: taps_figure(analysis, cell)),
-            LessonFigure("aspp-erf", TEXT["aspp_erf"].format(cell=at), lambda: erf_figure(analysis, erfs, cell))]
+    return [LessonFigure("aspp-taps", TEXT["aspp_taps"].format(cell=at), lambda: taps_figure(analysis, cell, lang)),
+            LessonFigure("aspp-erf", TEXT["aspp_erf"].format(cell=at), lambda: erf_figure(analysis, erfs, cell, lang))]
 
 
-def nasfpn_figures(analysis: Analysis) -> list[LessonFigure]:
+def nasfpn_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     """The merging cells of the first stage (every stage repeats them)."""
     stage = first_stage(analysis) or 1
     cells = [n.id for n in analysis.topology.nodes
              if n.stage == stage and "resized" in analysis.trace.extras.get(n.id, {})]
     return [LessonFigure(f"nasfpn-cell-{file_safe(node)}", TEXT["nasfpn_cell"].format(node=node),
-                         lambda node=node: cell_figure(analysis, node)) for node in cells]
+                         lambda node=node: cell_figure(analysis, node, lang)) for node in cells]
 
 
-def bifpn_figures(analysis: Analysis) -> list[LessonFigure]:
+def bifpn_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     """The first cell's weighted graph and what each of its fusion nodes does (cells repeat)."""
     cell = bifpn_cells(analysis)[0]
     return [LessonFigure(f"bifpn-cell-{cell}", TEXT["bifpn_graph"].format(cell=cell),
-                         lambda: fusion_graph_figure(analysis, cell))] + [
+                         lambda: fusion_graph_figure(analysis, cell, lang))] + [
         LessonFigure(f"bifpn-fused-{file_safe(node)}", TEXT["bifpn_fused"].format(node=node),
-                     lambda node=node: fused_figure(analysis, node)) for node in fusion_nodes(analysis, cell)]
+                     lambda node=node: fused_figure(analysis, node, lang)) for node in fusion_nodes(analysis, cell)]
 
 
-def asff_figures(analysis: Analysis) -> list[LessonFigure]:
+def asff_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     return [LessonFigure(f"asff-level-{level}", TEXT["asff_level"].format(level=level),
-                         lambda level=level: weights_figure(analysis, level)) for level in asff_levels(analysis)]
+                         lambda level=level: weights_figure(analysis, level, lang)) for level in asff_levels(analysis)]
 
 
-def rfp_figures(analysis: Analysis) -> list[LessonFigure]:
-    return [LessonFigure("rfp-unrolled", TEXT["rfp_unrolled"], lambda: unrolled_figure(analysis)),
-            LessonFigure("rfp-passes", TEXT["rfp_passes"], lambda: passes_figure(analysis)),
-            LessonFigure("rfp-gates", TEXT["rfp_gates"], lambda: gates_figure(analysis))]
+def rfp_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
+    return [LessonFigure("rfp-unrolled", TEXT["rfp_unrolled"], lambda: unrolled_figure(analysis, lang)),
+            LessonFigure("rfp-passes", TEXT["rfp_passes"], lambda: passes_figure(analysis, lang)),
+            LessonFigure("rfp-gates", TEXT["rfp_gates"], lambda: gates_figure(analysis, lang))]
 
 
 PANEL_FIGURES: dict[str, Callable[[Analysis], list[LessonFigure]]] = {

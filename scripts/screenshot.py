@@ -1,6 +1,8 @@
 """Screenshot the app after analysing a sample picture, one PNG per tab (for looking, not testing).
 
-    python scripts/screenshot.py [--picture assets/samples/hubble_deep_field.jpg] [--out out/screens]
+    python scripts/screenshot.py [--picture assets/samples/hubble_deep_field.jpg] [--out out/screens] [--locale zh-CN]
+
+Chinese pages need a system CJK font for chromium (Debian: fonts-noto-cjk).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--picture", default=str(ROOT / "assets/samples/chelsea.png"))
     parser.add_argument("--out", default=str(ROOT / "out/screens"))
+    parser.add_argument("--locale", default="en-US", help="the browser's language, e.g. zh-CN")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -40,7 +43,7 @@ def main() -> None:
     demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_settings("127.0.0.1", port))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page = browser.new_page(viewport={"width": 1500, "height": 1000}, locale=args.locale)
         page.on("console", lambda m: print("console:", m.text) if m.type == "error" else None)
         page.goto(f"http://127.0.0.1:{port}/")
         page.locator("#picture input[type=file]").set_input_files(args.picture)
@@ -49,16 +52,17 @@ def main() -> None:
         page.locator("#levels img").first.wait_for(timeout=120_000)
         settle(page)
         for tab in page.locator("button[role=tab]").all():
-            title = tab.inner_text().strip()
+            title = tab.get_attribute("data-tab-id")  # the tab's id: its label follows the language
             tab.click()
-            if title == "Compare":
+            if title == "compare":
                 page.locator("#compare-run").click()
                 page.locator("#compare-params img").first.wait_for(state="attached", timeout=600_000)
-            elif title == "Playground":  # runs on its button, like Compare
+            elif title == "playground":  # runs on its button, like Compare
                 page.locator("#playground-run").click()
                 page.locator("#playground-graph img").first.wait_for(state="attached", timeout=120_000)
-            elif title != "Backbone":
+            elif title != "backbone":
                 page.locator(f"#{slug(title)}-graph img").first.wait_for(state="attached", timeout=120_000)
+                page.locator(f"#{slug(title)}-lesson-mode button").first.click()  # show the lesson text too
             settle(page)
             path = out / f"{slug(title)}.png"
             # Images load lazily: make the viewport as tall as the page so every figure is drawn.

@@ -21,3 +21,8 @@ req=requirements.txt
 if [ "${1:-}" = "--dev" ] && { ! command -v chromium >/dev/null || [ ! -x /usr/sbin/nginx ]; }; then
   as_root apt-get update -qq && as_root apt-get install -y -qq chromium nginx >/dev/null
 fi
+# Chinese pages in the browser (tests, screenshots) need a system CJK font; the figures do not:
+# they use the font in assets/fonts.
+if [ "${1:-}" = "--dev" ] && ! fc-list :lang=zh | grep -q .; then
+  as_root apt-get update -qq && as_root apt-get install -y -qq fonts-noto-cjk >/dev/null
+fi

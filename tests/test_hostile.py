@@ -262,7 +262,8 @@ def smallest() -> dict:
 def test_every_neck_at_every_config_extreme_on_the_smallest_picture(name, smallest):
     spec = NECKS[name]
     for values in settings(spec.controls):
-        analysis, text, graph, step, step_img, narration, table = run_neck([spec], smallest, spec.title, *values)
+        analysis, text, graph, step, step_img, narration, table, lesson = run_neck([spec], smallest, spec.title,
+                                                                                   *values)
         assert analysis.picture.size == (MIN_SIDE, MIN_SIDE)
         for node, tensor in analysis.trace.tensors.items():
             assert torch.isfinite(tensor).all(), (name, values, node)

@@ -88,7 +88,7 @@ def test_handlers_explain_bad_tables_and_round_trip_files(tmp_path):
 
 def test_run_handler_fills_the_step_view(small):
     session = {"picture": small, "device": "cpu"}
-    analysis, summary, graph, slider, step_img, words, table, status = tab.run(
+    analysis, summary, graph, slider, step_img, words, table, lesson, status = tab.run(
         session, FPN_CELLS.rows(), "FPN (in cells)", 2, progress=no_progress)
     assert "your design “FPN (in cells)”" in summary and "Parameters" in summary
     assert analysis.outputs == ["s2.sum_43_3", "s2.sum_54_4", "s2.sum_55_5", "s2.sum_55_6", "s2.sum_66_7"]

@@ -113,7 +113,7 @@ def test_an_api_client_cannot_make_the_server_open_a_path(server, watch, secret,
     watch.network.clear()
     watch.armed = True
     try:
-        event, payload = call(server, "analyze", [value, "cpu", "C3"])
+        event, payload = call(server, "analyze", [value, "cpu", "C3", "en"])  # the last input: the language
     finally:
         watch.armed = False
     assert event in ("error", "refused"), (event, payload[:300])

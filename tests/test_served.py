@@ -47,14 +47,14 @@ def test_gradio_client_analyze(server):
 
 
 @contextmanager
-def browser_page(server: str) -> Iterator[tuple[Any, list[str]]]:
-    """A chromium page on the app that collects console errors and page errors."""
+def browser_page(server: str, locale: str = "en-US") -> Iterator[tuple[Any, list[str]]]:
+    """A chromium page on the app, in a browser language, that collects console errors and page errors."""
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page = browser.new_page(viewport={"width": 1400, "height": 1800}, locale=locale)
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(server)

@@ -26,12 +26,13 @@ def defaults(specs):
 @pytest.mark.parametrize("title", list(app.tab_groups()))
 def test_every_tab_runs_its_neck_and_draws_step_zero(session, title):
     specs = app.tab_groups()[title]
-    analysis, info, graph, slider, step_img, words, table = run_neck(specs, session, specs[0].title, *defaults(specs))
+    analysis, info, graph, slider, step_img, words, table, lesson = run_neck(specs, session, specs[0].title,
+                                                                             *defaults(specs))
     assert analysis.neck_name == specs[0].name
     assert f"{analysis.params:,}" in info and "FLOPs" in info
     assert graph.ndim == 3 and step_img.ndim == 3 and graph.std() > 5
     assert slider.maximum == len(analysis.topology.nodes) - 1
-    assert words.startswith("**Step 0 of")
+    assert words.startswith("**Step 0 of") and lesson.startswith("**Lesson · step 0 of")
     assert [row[1] for row in table] == analysis.topology.order
     assert sum(row[-1] for row in table) == (analysis.params if specs[0].name != "rfp" else sum(analysis.node_params.values()))
 
@@ -70,10 +71,10 @@ def test_stepping_never_reruns_and_clamps(session):
 
 def test_refresh_runs_only_the_visible_stale_tab(session):
     specs = app.tab_groups()["FPN"]
-    assert refresh_neck(specs, "fpn", session, None, "backbone", "FPN", *defaults(specs)) == (gr.skip(),) * 7
+    assert refresh_neck(specs, "fpn", session, None, "backbone", "FPN", *defaults(specs)) == (gr.skip(),) * 8
     outputs = refresh_neck(specs, "fpn", session, None, "fpn", "FPN", *defaults(specs))
     assert outputs[0].neck_name == "fpn"
-    assert refresh_neck(specs, "fpn", session, outputs[0], "fpn", "FPN", *defaults(specs)) == (gr.skip(),) * 7
+    assert refresh_neck(specs, "fpn", session, outputs[0], "fpn", "FPN", *defaults(specs)) == (gr.skip(),) * 8
 
 
 def test_spp_lesson(session):

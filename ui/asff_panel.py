@@ -8,46 +8,41 @@ import gradio as gr
 import numpy as np
 
 from necks.analysis import Analysis
+from necks.i18n import t
 from viz.asff import levels, weights_figure
 
 from .common import figure_box, image
 from .neck_tab import NeckTab
+from .text import localised
 
 
-def level_choices(analysis: Analysis) -> list[tuple[str, int]]:
+def level_choices(analysis: Analysis, lang: str = "en") -> list[tuple[str, int]]:
     """(label, level) of each output level, for the selector."""
-    return [(f"{out} · stride {2 ** lvl}", lvl) for out, lvl in zip(analysis.outputs, levels(analysis))]
+    return [(t("panel.asff_level_choice", lang, out=out, stride=2 ** lvl), lvl)
+            for out, lvl in zip(analysis.outputs, levels(analysis))]
 
 
-def asff_views(analysis: Analysis, level: int | None) -> tuple[Any, np.ndarray]:
+def asff_views(analysis: Analysis, level: int | None, lang: str = "en") -> tuple[Any, np.ndarray]:
     """After a run: the level selector for this analysis (keeping the chosen level when it has one)
     and that level's weights figure."""
     available = levels(analysis)
     level = level if level in available else available[0]
-    return gr.Radio(choices=level_choices(analysis), value=level), asff_level_view(analysis, level)
+    return gr.Radio(choices=level_choices(analysis, lang), value=level), asff_level_view(analysis, level, lang)
 
 
-def asff_level_view(analysis: Analysis | None, level: int | None) -> Any:
+def asff_level_view(analysis: Analysis | None, level: int | None, lang: str = "en") -> Any:
     """The weights figure of one output level; skipped before the first run."""
     if analysis is None or level is None:
         return gr.skip()
-    return image(weights_figure(analysis, int(level)))
+    return image(weights_figure(analysis, int(level), lang))
 
 
 def asff_panel(tab: NeckTab) -> None:
     """Build the panel under the ASFF tab; it redraws after every run of the tab."""
 
-    gr.Markdown("### Adaptive spatial fusion: every cell picks its own mix of levels\nFor each output level, "
-                "ASFF first brings the other two levels to its size and channels (a coarser level: 1×1 conv "
-                "where channels differ, then nearest upsampling; one level finer: a 3×3 stride-2 conv; two "
-                "levels finer: a 3×3 stride-2 max-pool first). Small 1×1 convs read the three resized maps and "
-                "a softmax over the levels turns them into three weights **per cell** that sum to 1 — so the "
-                "fused map is, at every cell, a convex mix of the levels. Top row: the weights on the picture, "
-                "their sum and the level that weighs most; bottom row, aligned below: the resized sources, "
-                "their weighted sum and the output after the 3×3 expanding conv. The neck's weights are fresh "
-                "(seed 0): the maps show the mechanism, not what a trained detector would choose.")
-    level = gr.Radio([], label="Output level", elem_id="asff-level")
-    weights = figure_box("Fusion weights, their sum, the resized sources and the fused output", "asff-weights")
+    localised(gr.Markdown, {"value": "panel.asff_intro"})
+    level = localised(gr.Radio, {"label": "panel.asff_level"}, choices=[], elem_id="asff-level")
+    weights = figure_box("panel.asff_weights", "asff-weights")
 
     tab.redraw_after_run(asff_views, [level, weights], [level])
-    level.input(asff_level_view, [tab.state, level], [weights], api_visibility="private")
+    level.input(asff_level_view, [tab.state, level, tab.language], [weights], api_visibility="private")

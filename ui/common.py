@@ -13,37 +13,42 @@ import torch
 from gradio.utils import get_upload_folder, is_in_or_equal
 from matplotlib.figure import Figure
 
+from necks.i18n import from_english, t
 from necks.imaging import ImageError, Picture, decode
 from pack.figures import LessonFigure
 from viz.render import figure_image
 
-OUT_OF_MEMORY = ("The model ran out of memory on this device. Try a smaller picture, or choose **cpu** in the "
-                 "Device menu and press **Analyze** again.")
+from .text import localised
+
 Handler = TypeVar("Handler", bound=Callable[..., Any])
-NO_PICTURE = "Analyse a picture first: upload one (or click a sample) on the left and press **Analyze**."
+NO_PICTURE = t("common.no_picture")  # in English; handlers with a language raise no_picture(lang)
 
 
-def upload_path(value: Any) -> str:
+def no_picture(lang: str = "en") -> gr.Error:
+    return gr.Error(t("common.no_picture", lang))
+
+
+def upload_path(value: Any, lang: str = "en") -> str:
     """The server-side file of an upload event run without preprocessing. Only files in Gradio's
     upload cache are opened: Gradio checks that only for values marked as files, and an API client
     can send any dict, e.g. {"path": "/etc/passwd"}."""
     if value is None:
-        raise gr.Error("Choose a picture first: upload one or click a sample below it.")
+        raise gr.Error(t("common.choose_picture", lang))
     if isinstance(value, dict):
         value = value.get("path")
     if not value:
-        raise gr.Error("The upload did not arrive; please upload the picture again.")
+        raise gr.Error(t("common.upload_lost", lang))
     path = Path(str(value)).resolve()
     if not is_in_or_equal(path, get_upload_folder()):
-        raise gr.Error("Only uploaded files can be analysed: upload the picture (or click a sample) and try again.")
+        raise gr.Error(t("common.only_uploads", lang))
     return str(path)
 
 
-def load_picture(value: Any) -> Picture:
+def load_picture(value: Any, lang: str = "en") -> Picture:
     try:
-        return decode(upload_path(value))
-    except ImageError as e:
-        raise gr.Error(str(e)) from None
+        return decode(upload_path(value, lang))
+    except ImageError as e:  # the model side words its reasons in English
+        raise gr.Error(from_english("image", str(e), lang)) from None
 
 
 def out_of_memory_as_message(handler: Handler) -> Handler:
@@ -58,14 +63,14 @@ def out_of_memory_as_message(handler: Handler) -> Handler:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        raise gr.Error(OUT_OF_MEMORY)
+        raise gr.Error(t("common.out_of_memory", kwargs.get("lang", "en")))  # handlers given lang by keyword
     return guarded  # type: ignore[return-value]
 
 
-def session_picture(session: dict | None) -> tuple[Picture, str]:
+def session_picture(session: dict | None, lang: str = "en") -> tuple[Picture, str]:
     """The analysed picture and device of this browser session, or a clear error."""
     if not session:
-        raise gr.Error(NO_PICTURE)
+        raise no_picture(lang)
     return session["picture"], session["device"]
 
 
@@ -79,7 +84,7 @@ def drawn(figures: list[LessonFigure]) -> tuple[np.ndarray, ...]:
 
 
 def figure_box(label: str, elem_id: str) -> gr.Image:
-    """An output image for a figure, downloadable as PNG and viewable full screen. The label is
-    for screen readers; the figure carries its own title."""
-    return gr.Image(label=label, show_label=False, elem_id=elem_id, format="png", interactive=False,
-                    buttons=["download", "fullscreen"])
+    """An output image for a figure, downloadable as PNG and viewable full screen. The label (a
+    text key) is for screen readers; the figure carries its own title."""
+    return localised(gr.Image, {"label": label}, show_label=False, elem_id=elem_id, format="png", interactive=False,
+                     buttons=["download", "fullscreen"])

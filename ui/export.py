@@ -10,19 +10,16 @@ from pathlib import Path
 import gradio as gr
 
 from necks.analysis import Analysis
+from necks.i18n import t
 from pack.write import ZIP_NAME, write_pack
 
-from .common import NO_PICTURE, out_of_memory_as_message
+from .common import no_picture, out_of_memory_as_message
+from .text import localised
 
 EXPORTS = Path(tempfile.gettempdir()) / "necklab-exports"
 KEEP_SECONDS = 3600  # older exports are removed when a new one starts (Gradio has served its copy)
 
-TEXT = {
-    "button": "Export lesson (ZIP)",
-    "file": "Lesson pack: every figure as PNG (300 dpi) and SVG, shapes as CSV and JSON, lesson.md",
-    "picture": "a {fmt} picture of {w}×{h} px",
-    "start": "Preparing the lesson pack",
-}
+TEXT = {"picture": "a {fmt} picture of {w}×{h} px"}  # the pack's own words stay English
 
 
 def _clear_old(now: float) -> None:
@@ -33,11 +30,11 @@ def _clear_old(now: float) -> None:
 
 
 @out_of_memory_as_message
-def export_lesson(analysis: Analysis | None, progress: gr.Progress = gr.Progress()) -> str:
+def export_lesson(analysis: Analysis | None, lang: str = "en", progress: gr.Progress = gr.Progress()) -> str:
     """Write the tab's lesson as a pack and return its ZIP (the unpacked folder is dropped)."""
     if analysis is None:
-        raise gr.Error(NO_PICTURE)
-    progress(0.0, desc=TEXT["start"])
+        raise no_picture(lang)
+    progress(0.0, desc=t("export.start", lang))
     now = time.time()
     _clear_old(now)
     EXPORTS.mkdir(exist_ok=True)
@@ -51,9 +48,10 @@ def export_lesson(analysis: Analysis | None, progress: gr.Progress = gr.Progress
     return str(archive)
 
 
-def export_box(key: str, state: gr.State) -> None:
+def export_box(key: str, state: gr.State, language: gr.components.Component | None = None) -> None:
     """The button and the file it fills, wired to the tab's analysis."""
+    language = language if language is not None else gr.State("en")
     with gr.Row():
-        button = gr.Button(TEXT["button"], elem_id=f"{key}-export", scale=0, min_width=200)
-        file = gr.File(label=TEXT["file"], elem_id=f"{key}-export-file", interactive=False, scale=3)
-    button.click(export_lesson, [state], [file], api_name=f"{key.replace('-', '_')}_export")
+        button = localised(gr.Button, {"value": "export.button"}, elem_id=f"{key}-export", scale=0, min_width=200)
+        file = localised(gr.File, {"label": "export.file"}, elem_id=f"{key}-export-file", interactive=False, scale=3)
+    button.click(export_lesson, [state, language], [file], api_name=f"{key.replace('-', '_')}_export")

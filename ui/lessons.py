@@ -17,39 +17,40 @@ from necks.registry import Control
 from pack.figures import (FORMULA_LEVELS, FORMULA_SIZE, aspp_cell, aspp_figures, fpn_figures,
                           panet_figures, spp_figures)
 from viz.maps import to_original
-from viz.nasfpn import CELL_TABLE_HEADERS, cell_figure, cell_rows, first_step_of_stage
-from viz.spp import FORMULA_HEADERS, formula_figure, formula_rows
+from viz.nasfpn import cell_figure, cell_rows, cell_table_headers, first_step_of_stage
+from viz.spp import formula_figure, formula_headers, formula_rows
 
 from .asff_panel import asff_panel
 from .bifpn_panel import bifpn_panel
-from .common import NO_PICTURE, drawn, figure_box, image, out_of_memory_as_message
+from .common import drawn, figure_box, image, no_picture, out_of_memory_as_message
 from .neck_tab import NeckTab, parse_value
 from .rfp_panel import rfp_panel
+from .text import localised
 
 
-def spp_views(analysis: Analysis) -> tuple:
+def spp_views(analysis: Analysis, lang: str = "en") -> tuple:
     """SPP-net's bins and vectors, and YOLO SPP vs SPPF (the window-rule figure follows its inputs)."""
-    bins, vectors, _, sppf = spp_figures(analysis)
+    bins, vectors, _, sppf = spp_figures(analysis, lang)
     return drawn([bins, vectors, sppf])
 
 
 PYRAMID_LEVELS = Control("levels", "Pyramid levels", "ints", FORMULA_LEVELS, minimum=1, maximum=16)
 
 
-def window_rules(a: float, text: str) -> tuple:
+def window_rules(a: float, text: str, lang: str = "en") -> tuple:
     """The blog formula vs adaptive pooling for a feature size and typed pyramid levels."""
-    ns = parse_value(PYRAMID_LEVELS, text)
-    return image(formula_figure(int(a), ns)), formula_rows(int(a), ns)
+    ns = parse_value(PYRAMID_LEVELS, text, lang)
+    return image(formula_figure(int(a), ns, lang)), formula_rows(int(a), ns, lang)
 
 
-def panet_views(analysis: Analysis) -> tuple:
+def panet_views(analysis: Analysis, lang: str = "en") -> tuple:
     """The long path vs PANet's shortcut, and FPN vs PANet outputs (FPN with the same settings)."""
-    return drawn(panet_figures(analysis))
+    return drawn(panet_figures(analysis, lang))
 
 
-def stage_list(analysis: Analysis) -> tuple:
+def stage_list(analysis: Analysis, lang: str = "en") -> tuple:
     stages = sorted({n.stage for n in analysis.topology.nodes} - {None})
-    return gr.Dropdown(choices=[str(s) for s in stages], value=None), cell_rows(analysis)
+    return gr.Dropdown(choices=[str(s) for s in stages], value=None), cell_rows(analysis, lang)
 
 
 def stage_start(analysis: Analysis | None, chosen: str | None):
@@ -59,119 +60,103 @@ def stage_start(analysis: Analysis | None, chosen: str | None):
     return first_step_of_stage(analysis, int(chosen))
 
 
-def cell_view(analysis: Analysis | None, k: float):
+def cell_view(analysis: Analysis | None, k: float, lang: str = "en"):
     """The merging cell of step k — or, before the first cell, the first cell (its title names it)."""
     if analysis is None:
         return gr.skip()
     order = analysis.topology.order
     cells = [i for i, node in enumerate(order) if "resized" in analysis.trace.extras.get(node, {})]
     shown = next((i for i in cells if i >= int(k)), cells[-1]) if int(k) not in cells else int(k)
-    return image(cell_figure(analysis, order[shown]))
+    return image(cell_figure(analysis, order[shown], lang))
 
 
-def aspp_views(analysis: Analysis, cell: tuple[int, int] | None) -> tuple:
+def aspp_views(analysis: Analysis, cell: tuple[int, int] | None, lang: str = "en") -> tuple:
     """Taps and receptive-field boxes of every branch at a cell, and the effective receptive field
     of each branch and of the fused output there. Without a cell: the centre of the C5 map."""
     cell = aspp_cell(analysis, cell)
-    return (*drawn(aspp_figures(analysis, cell)), cell)
+    return (*drawn(aspp_figures(analysis, cell, lang)), cell)
 
 
 @out_of_memory_as_message
-def aspp_click(analysis: Analysis | None, evt: gr.SelectData) -> tuple:
+def aspp_click(analysis: Analysis | None, evt: gr.SelectData, lang: str = "en") -> tuple:
     """A click on the picture (analysed pixels) → the C5 cell under it → taps and ERF there."""
     if analysis is None:
-        raise gr.Error(NO_PICTURE)
+        raise no_picture(lang)
     x, y = to_original(analysis.picture, *evt.index)
     level = analysis.topology.node(analysis.topology.inputs[0]).level
-    return aspp_views(analysis, cell_at(analysis, level, x, y))
+    return aspp_views(analysis, cell_at(analysis, level, x, y), lang)
 
 
 def aspp_panel(tab: NeckTab) -> None:
-    gr.Markdown("### Dilation and receptive fields\nClick a point of the picture: each branch samples C5 with "
-                "a 3×3 kernel whose taps are `rate` cells apart. Taps that land outside the map see only "
-                "padding — when all eight outer taps do, the branch degenerates to a 1×1 conv (DeepLabv3's "
-                "point). Below, the effective receptive field: how strongly each pixel moves that output.")
+    localised(gr.Markdown, {"value": "panel.aspp_intro"})
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
-            picture = gr.Image(label="Click a point (C5 cell under it)", interactive=False, elem_id="aspp-click",
-                               format="png")
+            picture = localised(gr.Image, {"label": "panel.aspp_click"}, interactive=False, elem_id="aspp-click",
+                                format="png")
         with gr.Column(scale=3):
-            taps = figure_box("Each branch's taps and theoretical receptive field at the clicked cell",
-                              "aspp-taps")
-    erf = figure_box("Effective receptive field of each branch and of the output", "aspp-erf")
+            taps = figure_box("panel.aspp_taps", "aspp-taps")
+    erf = figure_box("panel.aspp_erf", "aspp-erf")
     cell = gr.State(None)
 
-    def with_picture(analysis: Analysis, clicked: tuple[int, int] | None) -> tuple:
-        return (analysis.picture.rgb, *aspp_views(analysis, clicked))
+    def with_picture(analysis: Analysis, clicked: tuple[int, int] | None, lang: str = "en") -> tuple:
+        return (analysis.picture.rgb, *aspp_views(analysis, clicked, lang))
 
     tab.redraw_after_run(with_picture, [picture, taps, erf, cell], [cell])
-    picture.select(aspp_click, [tab.state], [taps, erf, cell], api_name="aspp_click")
+    picture.select(aspp_click, [tab.state, tab.language], [taps, erf, cell], api_name="aspp_click")
 
 
 def spp_panel(tab: NeckTab) -> None:
-    gr.Markdown("### SPP-net: a fixed-length vector from any size\nEach pyramid level cuts the C5 map into "
-                "n×n bins and keeps one number per bin and channel, so the vector's length depends only on "
-                "the channels and the levels — shown here for the picture at two sizes.")
-    bins = figure_box("SPP-net bins on the map and on the picture, with each bin's winner", "spp-bins")
-    vectors = figure_box("Pooled vectors at two picture sizes", "spp-vectors")
-    gr.Markdown("### When the pooling window is computed by hand\nA common blog formula (window = stride = "
-                "⌈a/n⌉, padding ⌊(window·n − a + 1)/2⌋) breaks for some feature sizes a; adaptive pooling "
-                "always gives n×n bins. Pick a size and see what PyTorch says.")
+    localised(gr.Markdown, {"value": "panel.spp_intro"})
+    bins = figure_box("panel.spp_bins", "spp-bins")
+    vectors = figure_box("panel.spp_vectors", "spp-vectors")
+    localised(gr.Markdown, {"value": "panel.spp_formula_intro"})
     with gr.Row():
-        size = gr.Slider(1, 40, value=FORMULA_SIZE, step=1, label="feature map size a (cells)", elem_id="spp-size")
-        levels = gr.Textbox(", ".join(map(str, FORMULA_LEVELS)), label="pyramid levels n (comma-separated)", elem_id="spp-levels")
-    formula = figure_box("Blog formula vs adaptive pooling windows", "spp-formula")
-    formula_table = gr.Dataframe(headers=FORMULA_HEADERS, interactive=False, wrap=True, elem_id="spp-formula-table",
-                                 label="Windows, strides, paddings and bins per level")
-    gr.Markdown("### YOLO SPP vs SPPF\nSPPF chains one 5×5 max-pool three times; with shared weights it "
-                "computes exactly what SPP's parallel 5, 9 and 13 pools do, with less work.")
-    sppf = figure_box("SPP's pooled maps vs SPPF's chained pools", "spp-sppf")
+        size = localised(gr.Slider, {"label": "panel.spp_size"}, minimum=1, maximum=40, value=FORMULA_SIZE, step=1,
+                         elem_id="spp-size")
+        levels = localised(gr.Textbox, {"label": "panel.spp_levels"}, value=", ".join(map(str, FORMULA_LEVELS)),
+                           elem_id="spp-levels")
+    formula = figure_box("panel.spp_formula", "spp-formula")
+    formula_table = localised(gr.Dataframe, {"label": "panel.spp_formula_table", "headers": formula_headers},
+                              interactive=False, wrap=True, elem_id="spp-formula-table")
+    localised(gr.Markdown, {"value": "panel.sppf_intro"})
+    sppf = figure_box("panel.sppf", "spp-sppf")
 
     tab.redraw_after_run(spp_views, [bins, vectors, sppf])
     for trigger in (size.change, levels.submit):
-        trigger(window_rules, [size, levels], [formula, formula_table], api_visibility="private")
-    tab.after_run.append((window_rules, [size, levels], [formula, formula_table]))
+        trigger(window_rules, [size, levels, tab.language], [formula, formula_table], api_visibility="private")
+    tab.after_run.append((window_rules, [size, levels, tab.language], [formula, formula_table]))
 
 
-def fpn_views(analysis: Analysis) -> tuple:
-    return drawn(fpn_figures(analysis))
+def fpn_views(analysis: Analysis, lang: str = "en") -> tuple:
+    return drawn(fpn_figures(analysis, lang))
 
 
 def fpn_panel(tab: NeckTab) -> None:
-    gr.Markdown("### The baseline: one top-down pathway\nEvery other pyramid neck here starts from this one. "
-                "PANet adds a bottom-up path after it, NAS-FPN replaces its fixed wiring with searched "
-                "merging cells, BiFPN repeats a weighted two-way version of it, and Recursive-FPN feeds "
-                "its outputs back into the backbone and runs it twice. Each coarse level is upsampled "
-                "(nearest) and added to the 1×1 lateral of the next finer level, then a 3×3 conv smooths it.")
-    outputs = figure_box("FPN outputs on the picture", "fpn-outputs")
+    localised(gr.Markdown, {"value": "panel.fpn_intro"})
+    outputs = figure_box("panel.fpn_outputs", "fpn-outputs")
     tab.redraw_after_run(fpn_views, [outputs])
 
 
 def panet_panel(tab: NeckTab) -> None:
-    gr.Markdown("### PANet's point: a short path from fine features to the top\nThe finest level reaches "
-                "the top output through a handful of layers on the bottom-up path, instead of through the "
-                "whole backbone. Stepping above walks the top-down path first (T nodes), then the "
-                "bottom-up path (N nodes).")
-    path = figure_box("Long path vs PANet shortcut, with layer counts", "panet-paths")
-    compare = figure_box("FPN vs PANet outputs on the same picture", "panet-compare")
+    localised(gr.Markdown, {"value": "panel.panet_intro"})
+    path = figure_box("panel.panet_paths", "panet-paths")
+    compare = figure_box("panel.panet_compare", "panet-compare")
 
     tab.redraw_after_run(panet_views, [path, compare])
 
 
 def nasfpn_panel(tab: NeckTab) -> None:
-    gr.Markdown("### Merging cells\nEach stage runs the same nine cells that the architecture search "
-                "found; the stages repeat. A cell resizes its two inputs to its output level (nearest "
-                "upsampling or max-pooling) and sums them — or, in a global-pooling (GP) cell, adds to "
-                "input B input A scaled by a per-channel attention computed from B's global average.")
+    localised(gr.Markdown, {"value": "panel.nasfpn_intro"})
     with gr.Row():
-        stage = gr.Dropdown([], label="Jump to the first cell of stage", elem_id="nas-fpn-stage")
-    cell = figure_box("The current cell: inputs resized, attention, output", "nas-fpn-cell")
-    cells = gr.Dataframe(headers=CELL_TABLE_HEADERS, interactive=False, elem_id="nas-fpn-cells",
-                         label="One stage's merging cells in execution order (every stage repeats them)")
+        stage = localised(gr.Dropdown, {"label": "panel.nasfpn_stage"}, choices=[], elem_id="nas-fpn-stage")
+    cell = figure_box("panel.nasfpn_cell", "nas-fpn-cell")
+    cells = localised(gr.Dataframe, {"label": "panel.nasfpn_cells", "headers": cell_table_headers},
+                      interactive=False, elem_id="nas-fpn-cells")
 
     tab.redraw_after_run(stage_list, [stage, cells])
     stage.select(stage_start, [tab.state, stage], [tab.step], api_visibility="private")  # again = jump again
-    tab.step.change(cell_view, [tab.state, tab.step], [cell], api_visibility="private")
+    tab.step.change(cell_view, [tab.state, tab.step, tab.language], [cell], api_visibility="private")
+    tab.after_run.append((cell_view, [tab.state, tab.step, tab.language], [cell]))  # and in a new language
 
 
 PANELS: dict[str, Callable[[NeckTab], None]] = {

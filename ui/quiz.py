@@ -10,69 +10,58 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from necks.analysis import Analysis
+from necks.i18n import strings, t
 from necks.shape_rules import check, question, shape_text
 
-from .common import NO_PICTURE
+from .common import no_picture
+from .text import localised
 
 if TYPE_CHECKING:  # neck_tab builds the quiz: a runtime import would be circular
     from .neck_tab import NeckTab
 
 Score = dict[str, Any]  # {"right": int, "answered": int, "seen": list of answered questions}
 
-TEXT = {
-    "title": "Predict the shape",
-    "intro": "Before you step on: what C×H×W will the next node have? Type it as 64x38x57 (or one number "
-             "for a vector), then **Check** — the next step is revealed either way.",
-    "answer": "C×H×W of the next node",
-    "placeholder": "e.g. 64x38x57",
-    "check": "Check",
-    "reset": "Reset score",
-    "right": "**Right: {answer}.** {rule}",
-    "wrong": "**Not quite: you typed {given}, `{node}` is {answer}.** {rule}",
-    "unreadable": "Type whole numbers separated by x, × or commas, e.g. 64x38x57 (one number for a vector).",
-    "again": " (answered before: not scored again)",
-    "score": "Score in this lesson: **{right} of {answered}** right",
-    "no_score": "Score in this lesson: no answers yet",
-    "done": "That was the last node of this neck. {score}.",
-}
+# The quiz's words in English (the data files hold both languages: quiz.*).
+TEXT = {key.removeprefix("quiz."): text for key, text in strings("en").items() if key.startswith("quiz.")}
 
 
 def new_score() -> Score:
     return {"right": 0, "answered": 0, "seen": []}
 
 
-def score_text(score: Score | None) -> str:
+def score_text(score: Score | None, lang: str = "en") -> str:
     score = score or new_score()
-    return TEXT["score"].format(**score) if score["answered"] else TEXT["no_score"]
+    return t("quiz.score", lang, right=score["right"], answered=score["answered"]) if score["answered"] else \
+        t("quiz.no_score", lang)
 
 
 def _last(analysis: Analysis) -> int:
     return len(analysis.topology.nodes) - 1
 
 
-def ask(analysis: Analysis | None, k: float) -> str:
+def ask(analysis: Analysis | None, k: float, lang: str = "en") -> str:
     """The question about the node after step k (or the end of the lesson)."""
     if analysis is None:
-        return NO_PICTURE
+        return t("common.no_picture", lang)
     k = int(k)
     if k >= _last(analysis):
-        return TEXT["done"].format(score="")
+        return t("quiz.done", lang, score="")
     return question(analysis, analysis.topology.order[k + 1])
 
 
-def answer(analysis: Analysis | None, k: float, typed: str, score: Score | None) -> tuple:
+def answer(analysis: Analysis | None, k: float, typed: str, score: Score | None, lang: str = "en") -> tuple:
     """Check a typed shape for the node after step k: feedback, score, score text, the step to
     show (the node, now revealed) and the cleared answer box."""
     if analysis is None:
-        raise gr.Error(NO_PICTURE)
+        raise no_picture(lang)
     score = dict(score or new_score())
     k = int(k)
     if k >= _last(analysis):
-        return TEXT["done"].format(score=score_text(score)), score, score_text(score), k, typed
+        return t("quiz.done", lang, score=score_text(score, lang)), score, score_text(score, lang), k, typed
     node = analysis.topology.order[k + 1]
     verdict = check(analysis, node, typed)
     if verdict.given is None:
-        return TEXT["unreadable"], score, score_text(score), k, typed
+        return t("quiz.unreadable", lang), score, score_text(score, lang), k, typed
     # A question is one node of one neck and configuration on one picture: answering it again
     # (after stepping back) does not count twice.
     key = [analysis.neck_name, repr(sorted(analysis.config.items())), node, list(verdict.answer),
@@ -81,14 +70,14 @@ def answer(analysis: Analysis | None, k: float, typed: str, score: Score | None)
     if not again:
         score = {"right": score["right"] + verdict.right, "answered": score["answered"] + 1,
                  "seen": [*score["seen"], key]}
-    template = TEXT["right"] if verdict.right else TEXT["wrong"]
-    feedback = template.format(answer=shape_text(verdict.answer), given=shape_text(verdict.given), node=node,
-                               rule=verdict.explanation.text) + (TEXT["again"] if again else "")
-    return feedback, score, score_text(score), k + 1, ""
+    feedback = t("quiz.right" if verdict.right else "quiz.wrong", lang, answer=shape_text(verdict.answer),
+                 given=shape_text(verdict.given), node=node, rule=verdict.explanation.text)
+    feedback += t("quiz.again", lang) if again else ""
+    return feedback, score, score_text(score, lang), k + 1, ""
 
 
-def reset() -> tuple[Score, str, str]:
-    return new_score(), score_text(None), ""
+def reset(lang: str = "en") -> tuple[Score, str, str]:
+    return new_score(), score_text(None, lang), ""
 
 
 @dataclass
@@ -105,27 +94,28 @@ class Quiz:
     score: gr.State
 
     def wire(self, tab: NeckTab) -> None:
-        tab.redraw_after_run(lambda analysis: (ask(analysis, 0), ""), [self.ask, self.feedback])
-        tab.step.change(ask, [tab.state, tab.step], [self.ask], api_visibility="private")
+        tab.redraw_after_run(lambda analysis, lang="en": (ask(analysis, 0, lang), ""), [self.ask, self.feedback])
+        tab.step.change(ask, [tab.state, tab.step, tab.language], [self.ask], api_visibility="private")
         outputs = [self.feedback, self.score, self.score_view, tab.step, self.typed]
-        inputs = [tab.state, tab.step, self.typed, self.score]
+        inputs = [tab.state, tab.step, self.typed, self.score, tab.language]
         self.check.click(answer, inputs, outputs, api_name=f"{self.key.replace('-', '_')}_quiz")
         self.typed.submit(answer, inputs, outputs, api_visibility="private")
-        self.reset.click(reset, None, [self.score, self.score_view, self.feedback], api_visibility="private")
+        self.reset.click(reset, tab.language, [self.score, self.score_view, self.feedback], api_visibility="private")
 
 
 def quiz_box(key: str) -> Quiz:
     """Build the quiz's components where the tab places them."""
-    with gr.Accordion(TEXT["title"], open=True, elem_id=f"{key}-quiz"):
-        gr.Markdown(TEXT["intro"])
-        asked = gr.Markdown(NO_PICTURE, elem_id=f"{key}-quiz-question")
+    with localised(gr.Accordion, {"label": "quiz.title"}, open=True, elem_id=f"{key}-quiz"):
+        localised(gr.Markdown, {"value": "quiz.intro"})
+        asked = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{key}-quiz-question")
         with gr.Row():
-            typed = gr.Textbox(label=TEXT["answer"], placeholder=TEXT["placeholder"], elem_id=f"{key}-quiz-answer",
-                               scale=3)
-            check_button = gr.Button(TEXT["check"], variant="primary", elem_id=f"{key}-quiz-check", scale=1,
-                                     min_width=90)
+            typed = localised(gr.Textbox, {"label": "quiz.answer", "placeholder": "quiz.placeholder"},
+                              elem_id=f"{key}-quiz-answer", scale=3)
+            check_button = localised(gr.Button, {"value": "quiz.check"}, variant="primary", elem_id=f"{key}-quiz-check",
+                                     scale=1, min_width=90)
         feedback = gr.Markdown(elem_id=f"{key}-quiz-feedback")
         with gr.Row():
-            score_view = gr.Markdown(score_text(None), elem_id=f"{key}-quiz-score")
-            reset_button = gr.Button(TEXT["reset"], size="sm", elem_id=f"{key}-quiz-reset", scale=0, min_width=120)
+            score_view = localised(gr.Markdown, {"value": "quiz.no_score"}, elem_id=f"{key}-quiz-score")
+            reset_button = localised(gr.Button, {"value": "quiz.reset"}, size="sm", elem_id=f"{key}-quiz-reset", scale=0,
+                                     min_width=120)
     return Quiz(key, asked, typed, check_button, feedback, score_view, reset_button, gr.State(new_score()))

@@ -8,6 +8,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from necks.analysis import Analysis, describe_shape
+from necks.i18n import t
 
 from .graph import OKABE_ITO
 from .maps import LABEL_SIZE, TITLE_SIZE, mean_map, original_extent, overlay_heatmap, show_picture
@@ -41,7 +42,7 @@ def weight_sum_deviation(analysis: Analysis, level: int) -> float:
     return float(np.abs(weights.astype(np.float64).sum(axis=0) - 1).max())
 
 
-def weights_figure(analysis: Analysis, level: int) -> Figure:
+def weights_figure(analysis: Analysis, level: int, lang: str = "en") -> Figure:
     """Top row: each source level's weight map on one 0…1 scale, their per-cell sum, and the level
     that weighs most at each cell. Bottom row, aligned below: the resized sources, their weighted
     sum and the expanded output (mean over channels)."""
@@ -56,50 +57,51 @@ def weights_figure(analysis: Analysis, level: int) -> Figure:
     axes = fig.subplots(2, 5)
 
     for ax, wmap, src, s in zip(axes[0], weights, sources, source_levels):
-        im = overlay_heatmap(ax, picture, wmap, grid, alpha=0.75)
+        im = overlay_heatmap(ax, picture, wmap, grid, alpha=0.75, lang=lang)
         im.set_clim(0, 1)
-        role = "the target itself" if s == level else f"{'finer' if s < level else 'coarser'} level"
-        ax.set_title(f"weight of level {s} ({role})\n{src} · mean {wmap.mean():.3f}", fontsize=LABEL_SIZE)
+        role = t("asff.target" if s == level else "asff.finer" if s < level else "asff.coarser", lang)
+        ax.set_title(t("asff.weight_title", lang, s=s, role=role, src=src, mean=f"{wmap.mean():.3f}"),
+                     fontsize=LABEL_SIZE)
     deviation = weight_sum_deviation(analysis, level)
-    total = overlay_heatmap(axes[0, 3], picture, weights.sum(axis=0), grid, alpha=0.75)
+    total = overlay_heatmap(axes[0, 3], picture, weights.sum(axis=0), grid, alpha=0.75, lang=lang)
     total.set_clim(0, 1)
-    axes[0, 3].set_title(f"sum of the three weights per cell\nmax |Σw − 1| = {deviation:.1e}",
-                         fontsize=LABEL_SIZE)
+    axes[0, 3].set_title(t("asff.sum_title", lang, deviation=f"{deviation:.1e}"), fontsize=LABEL_SIZE)
     bar = fig.colorbar(total, ax=axes[0, :4], shrink=0.9, pad=0.01)
-    bar.set_label("softmax weight (shared 0…1 scale)", fontsize=LABEL_SIZE - 1)
+    bar.set_label(t("asff.softmax_bar", lang), fontsize=LABEL_SIZE - 1)
     bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
 
     winner = axes[0, 4]
-    show_picture(winner, picture)
+    show_picture(winner, picture, lang)
     best = weights.argmax(axis=0)
     im = winner.imshow(best, extent=original_extent(picture, grid, *best.shape), cmap=ListedColormap(SOURCE_COLOURS),
                        vmin=-0.5, vmax=len(sources) - 0.5, alpha=0.6, interpolation="nearest")
-    winner.set_title("which level weighs most\nat each cell", fontsize=LABEL_SIZE)
+    winner.set_title(t("asff.winner", lang), fontsize=LABEL_SIZE)
     bar = fig.colorbar(im, ax=winner, shrink=0.9, pad=0.01, ticks=range(len(sources)))
-    bar.ax.set_yticklabels([f"level {s}\n{(best == i).mean():.0%}" for i, s in enumerate(source_levels)],
+    bar.ax.set_yticklabels([t("asff.winner_tick", lang, s=s, share=f"{(best == i).mean():.0%}")
+                            for i, s in enumerate(source_levels)],
                            fontsize=LABEL_SIZE - 2)
-    bar.set_label("share of cells", fontsize=LABEL_SIZE - 1)
+    bar.set_label(t("asff.share", lang), fontsize=LABEL_SIZE - 1)
 
     maps = [mean_map(analysis.trace[src]) for src in sources] + [mean_map(analysis.trace[fused])]
     low, high = min(m.min() for m in maps), max(m.max() for m in maps)
     for ax, values, src, s in zip(axes[1], maps, sources, source_levels):
-        im = overlay_heatmap(ax, picture, values, grid)
+        im = overlay_heatmap(ax, picture, values, grid, lang=lang)
         im.set_clim(low, high)
-        how = "as it is" if s == level else f"resized to level {level}"
-        ax.set_title(f"source: level {s} {how}\n{src} · {describe_shape(analysis.trace[src])}",
+        how = t("asff.as_is", lang) if s == level else t("asff.resized", lang, level=level)
+        ax.set_title(t("asff.source_title", lang, s=s, how=how, src=src, shape=describe_shape(analysis.trace[src])),
                      fontsize=LABEL_SIZE)
-    im = overlay_heatmap(axes[1, 3], picture, maps[-1], grid)
+    im = overlay_heatmap(axes[1, 3], picture, maps[-1], grid, lang=lang)
     im.set_clim(low, high)
-    axes[1, 3].set_title(f"fused = Σ weight · source\n{fused} · {describe_shape(analysis.trace[fused])}",
-                           fontsize=LABEL_SIZE)
+    axes[1, 3].set_title(t("asff.fused_title", lang, fused=fused, shape=describe_shape(analysis.trace[fused])),
+                         fontsize=LABEL_SIZE)
     bar = fig.colorbar(im, ax=axes[1, :4], shrink=0.9, pad=0.01)
-    bar.set_label("mean over channels (shared scale)", fontsize=LABEL_SIZE - 1)
+    bar.set_label(t("asff.mean_shared", lang), fontsize=LABEL_SIZE - 1)
     bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
-    out = overlay_heatmap(axes[1, 4], picture, mean_map(analysis.trace[output]), grid)
-    axes[1, 4].set_title(f"output {output}: 3×3 conv expands\n{describe_shape(analysis.trace[output])}",
-                           fontsize=LABEL_SIZE)
+    out = overlay_heatmap(axes[1, 4], picture, mean_map(analysis.trace[output]), grid, lang=lang)
+    axes[1, 4].set_title(t("asff.output_title", lang, output=output, shape=describe_shape(analysis.trace[output])),
+                         fontsize=LABEL_SIZE)
     bar = fig.colorbar(out, ax=axes[1, 4], shrink=0.9, pad=0.01)
-    bar.set_label("mean over channels", fontsize=LABEL_SIZE - 1)
+    bar.set_label(t("asff.mean", lang), fontsize=LABEL_SIZE - 1)
     bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
 
     for i, ax in enumerate(axes.ravel()):
@@ -107,9 +109,6 @@ def weights_figure(analysis: Analysis, level: int) -> Figure:
             ax.set_ylabel("")
         if i < 5:
             ax.set_xlabel("")
-    fig.suptitle(f"ASFF into {output} (stride {2 ** level}): at every cell a softmax over the three levels gives "
-                 f"weights that sum to 1; the fused map is Σ weight · resized source, and a 3×3 conv expands it.\n"
-                 f"The neck's weights are fresh (seed 0), so the maps show how the fusion works, "
-                 f"not what a trained detector prefers.", fontsize=TITLE_SIZE)
+    fig.suptitle(t("asff.suptitle", lang, output=output, stride=2 ** level), fontsize=TITLE_SIZE)
     return fig
 

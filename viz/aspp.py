@@ -23,6 +23,7 @@ from matplotlib.patches import Patch, Rectangle
 from necks import receptive_field as rfm
 from necks.analysis import Analysis, CellGrid
 from necks.erf import mass_area
+from necks.i18n import t
 from viz.graph import OKABE_ITO
 from viz.maps import HEATMAP_CMAP, LABEL_SIZE, TITLE_SIZE, original_extent, show_picture, to_original
 
@@ -33,7 +34,7 @@ MAP_EDGE = "black"
 BEYOND = "#E8E8E8"  # panel background outside the picture
 CELL = "white"  # the clicked cell, with a black halo (readable on photos and on viridis)
 HALO = [patheffects.withStroke(linewidth=4, foreground="black")]
-DEGENERATE = "degenerate: only the centre tap sees data"
+DEGENERATE = t("aspp.degenerate")
 ERF_WINDOW = 9  # px: the effective receptive field is drawn as its local mean over this window
 
 
@@ -122,7 +123,7 @@ def _panel_figure(n: int, aspect: float, extra_height: float) -> tuple[Figure, l
     return fig, axes[:n]
 
 
-def taps_figure(analysis: Analysis, cell: tuple[int, int]) -> Figure:
+def taps_figure(analysis: Analysis, cell: tuple[int, int], lang: str = "en") -> Figure:
     """One panel per branch over the picture: the taps it reads for the clicked cell (filled on the
     map, hollow where they fall into the zero padding) and its theoretical receptive field."""
     parts = branches(analysis)
@@ -138,7 +139,7 @@ def taps_figure(analysis: Analysis, cell: tuple[int, int]) -> Figure:
         positions, inside = taps(branch, cell, rows, cols)
         xs, ys = _centres(analysis, grid, positions)
         box = _field_box(analysis, branch, grid, cell)
-        show_picture(ax, analysis.picture)
+        show_picture(ax, analysis.picture, lang)
         ax.set_facecolor(BEYOND)
         left, right, bottom, top = original_extent(analysis.picture, grid, rows, cols)
         ax.add_patch(Rectangle((left, top), right - left, bottom - top, fill=False, edgecolor=MAP_EDGE,
@@ -158,20 +159,20 @@ def taps_figure(analysis: Analysis, cell: tuple[int, int]) -> Figure:
         ax.set_xlim(x0 - rim, x1 + rim)
         ax.set_ylim(y1 + rim, y0 - rim)
         ax.set_aspect("equal")
-        ax.set_title(_taps_title(branch, inside, box), fontsize=TITLE_SIZE - 2,
+        ax.set_title(_taps_title(branch, inside, box, lang), fontsize=TITLE_SIZE - 2,
                      color=OUTSIDE if _degenerate(branch, inside) else "black")
     handles = [
         Line2D([], [], marker="o", linestyle="", markersize=9, markerfacecolor=INSIDE, markeredgecolor="white",
-               label="tap on the map"),
+               label=t("aspp.tap_on", lang)),
         Line2D([], [], marker="o", linestyle="", markersize=9, markerfacecolor="none", markeredgecolor=OUTSIDE,
-               markeredgewidth=2, label="tap off the map (reads zero padding)"),
-        Patch(fill=False, edgecolor=CELL, linewidth=2, path_effects=HALO, label="clicked cell"),
-        Patch(fill=False, edgecolor=FIELD, linewidth=2.4, linestyle=(0, (6, 3)), label="theoretical receptive field"),
-        Patch(fill=False, edgecolor=MAP_EDGE, linestyle=(0, (2, 2)), label=f"{source} map"),
-        Patch(facecolor=BEYOND, edgecolor="#AAAAAA", label="beyond the picture"),
+               markeredgewidth=2, label=t("aspp.tap_off", lang)),
+        Patch(fill=False, edgecolor=CELL, linewidth=2, path_effects=HALO, label=t("aspp.clicked", lang)),
+        Patch(fill=False, edgecolor=FIELD, linewidth=2.4, linestyle=(0, (6, 3)), label=t("aspp.field", lang)),
+        Patch(fill=False, edgecolor=MAP_EDGE, linestyle=(0, (2, 2)), label=t("aspp.map", lang, source=source)),
+        Patch(facecolor=BEYOND, edgecolor="#AAAAAA", label=t("aspp.beyond", lang)),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=LABEL_SIZE - 1, frameon=False)
-    fig.suptitle(f"What each ASPP branch reads for {source} cell {tuple(cell)} of a {rows}×{cols} map",
+    fig.suptitle(t("aspp.taps_suptitle", lang, source=source, cell=tuple(cell), rows=rows, cols=cols),
                  fontsize=TITLE_SIZE + 1)
     return fig
 
@@ -181,26 +182,27 @@ def _degenerate(branch: Branch, inside: np.ndarray) -> bool:
     return not branch.global_pool and branch.conv.kernel > 1 and int(inside.sum()) == 1
 
 
-def _taps_title(branch: Branch, inside: np.ndarray, box: tuple[float, float, float, float]) -> str:
+def _taps_title(branch: Branch, inside: np.ndarray, box: tuple[float, float, float, float], lang: str = "en") -> str:
     if branch.global_pool:
-        lines = [f"{branch.label} · averages all {inside.size} cells", "field: the whole picture"]
+        lines = [t("aspp.averages", lang, label=branch.label, n=inside.size), t("aspp.whole", lang)]
     else:
         k, r = branch.conv.kernel, branch.conv.dilation
-        lines = [f"{branch.label} · {k}×{k} taps {r} cells apart" if k > 1 else f"{branch.label} · the cell alone",
-                 f"{int(inside.sum())}/{inside.size} taps on the map · field {box[2] - box[0]:,.0f}×"
-                 f"{box[3] - box[1]:,.0f} px"]
-    return "\n".join(lines + ([DEGENERATE] if _degenerate(branch, inside) else []))
+        lines = [t("aspp.taps_apart", lang, label=branch.label, k=k, r=r) if k > 1
+                 else t("aspp.alone", lang, label=branch.label),
+                 t("aspp.on_map", lang, on=int(inside.sum()), n=inside.size, fw=f"{box[2] - box[0]:,.0f}",
+                   fh=f"{box[3] - box[1]:,.0f}")]
+    return "\n".join(lines + ([t("aspp.degenerate", lang)] if _degenerate(branch, inside) else []))
 
 
 def _local_mean(values: np.ndarray, window: int = ERF_WINDOW) -> np.ndarray:
     """Mean over a window×window neighbourhood (borders average what is inside): a per-pixel gradient
     is speckle, its local mean shows where the mass lies."""
-    t = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))[None, None]
-    return F.avg_pool2d(t, window, stride=1, padding=window // 2, count_include_pad=False)[0, 0].numpy()
+    x = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))[None, None]
+    return F.avg_pool2d(x, window, stride=1, padding=window // 2, count_include_pad=False)[0, 0].numpy()
 
 
 def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray],
-               cell: tuple[int, int] | Mapping[str, tuple[int, int]]) -> Figure:
+               cell: tuple[int, int] | Mapping[str, tuple[int, int]], lang: str = "en") -> Figure:
     """Each node's effective receptive field over the picture (local mean, max-normalised, square-root
     colour scale), the clicked cell outlined, and the area holding 95 % of the gradient mass (counted
     on the raw per-pixel gradient) in the title. `cell` is one cell for all nodes or one per node
@@ -215,7 +217,7 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray],
     image = None
     for ax, (node_id, erf) in zip(axes, erfs.items()):
         node = analysis.topology.node(node_id)
-        show_picture(ax, picture)
+        show_picture(ax, picture, lang)
         shown = _local_mean(erf)
         peak = float(shown.max())
         image = ax.imshow(shown / peak if peak > 0 else shown, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
@@ -223,14 +225,11 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray],
         _mark_cell(ax, analysis, analysis.grid(node.level), cells[node_id])
         count, share = mass_area(erf)
         label = f"{node_id} ({node.branch})" if node.branch else node_id
-        ax.set_title(f"{label}\n95 % of the mass in {count / (sx * sy):,.0f} px² ({share:.0%})",
+        ax.set_title(t("aspp.erf_title", lang, label=label, area=f"{count / (sx * sy):,.0f}", share=f"{share:.0%}"),
                      fontsize=TITLE_SIZE - 1)
     bar = fig.colorbar(image, ax=axes, orientation="horizontal", shrink=0.5, aspect=40)
-    bar.set_label("|∂output/∂input| (normalised)", fontsize=LABEL_SIZE)
+    bar.set_label(t("aspp.erf_bar", lang), fontsize=LABEL_SIZE)
     bar.ax.tick_params(labelsize=LABEL_SIZE - 2)
-    which = "the centre cells" if isinstance(cell, Mapping) else f"cell {tuple(cell)}"
-    fig.suptitle(f"Effective receptive fields of {which} (Luo et al. 2016) · backbone with ImageNet "
-                 "weights, neck freshly initialised (seed 0)\n"
-                 f"shown: mean over {ERF_WINDOW}×{ERF_WINDOW} px, square-root colour scale · the 95 % area is "
-                 "counted pixel by pixel, in px² of the uploaded picture", fontsize=TITLE_SIZE)
+    which = t("aspp.centre_cells", lang) if isinstance(cell, Mapping) else t("aspp.cell", lang, cell=tuple(cell))
+    fig.suptitle(t("aspp.erf_suptitle", lang, which=which, window=ERF_WINDOW), fontsize=TITLE_SIZE)
     return fig

@@ -11,11 +11,16 @@ from torch import Tensor
 
 from necks.analysis import Analysis
 from necks.bifpn import FUSION_EPS
+from necks.i18n import t
 
 from .graph import BEND, GraphPicture, focus_nodes
 from .maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 
-WEIGHT_HEADERS = ["cell", "node", "inputs", "raw weights", "normalised weights", "sum of normalised"]
+def weight_headers(lang: str = "en") -> list[str]:
+    return t("bifpn.headers", lang).split("|")
+
+
+WEIGHT_HEADERS = weight_headers()
 WIDTH_PER_WEIGHT = 8.0  # edge width in points for a normalised weight of 1
 MIN_WIDTH = 0.6  # an input weighted zero stays visible
 RULE = f"w = relu(raw) / (Σ relu(raw) + {FUSION_EPS:g})"
@@ -37,14 +42,14 @@ def edge_width(weight: float) -> float:
     return max(MIN_WIDTH, WIDTH_PER_WEIGHT * weight)
 
 
-def fusion_graph_figure(analysis: Analysis, cell: int) -> Figure:
+def fusion_graph_figure(analysis: Analysis, cell: int, lang: str = "en") -> Figure:
     """One cell's eight fusion nodes and the nodes feeding them; each fusion edge drawn as wide as
     its normalised weight and labelled with it."""
     nodes = fusion_nodes(analysis, cell)
     if not nodes:
         raise ValueError(f"the analysis has no BiFPN cell {cell}")
     topology = analysis.topology
-    shown = focus_nodes(topology, nodes[0])
+    shown = focus_nodes(topology, nodes[0]) or topology.order  # one cell: every node
     widths: dict[tuple[str, str], float] = {}
     # The edges feeding the cell keep their op, on two lines where it has two parts: the label of
     # C5 → P6 ("1×1 conv+BN, max-pool ↓2") is longer than its edge.
@@ -62,10 +67,9 @@ def fusion_graph_figure(analysis: Analysis, cell: int) -> Figure:
         same_level = [e.source for e in node.inputs if topology.node(e.source).level == node.level]
         bends.update({(source, node_id): -BEND for source in same_level[:-1]})
     key = {f"w = {w:g}": edge_width(w) for w in (0.0, 0.25, 0.5, 1.0)}
-    title = (f"BiFPN cell {cell} of {len(cells(analysis))}: fast normalised fusion, "
-             "each edge as wide as its weight w")
-    return GraphPicture(topology, analysis.trace.tensors, shown, title,
-                        edge_widths=widths, edge_labels=labels, edge_bends=bends, width_key=key).figure(None)
+    title = t("bifpn.graph_title", lang, cell=cell, cells=len(cells(analysis)))
+    return GraphPicture(topology, analysis.trace.tensors, shown, title, edge_widths=widths, edge_labels=labels,
+                        edge_bends=bends, width_key=key, lang=lang).figure(None)
 
 
 def _numbers(values: Tensor, decimals: int) -> str:
@@ -84,7 +88,7 @@ def weights_rows(analysis: Analysis) -> list[list]:
     return rows
 
 
-def fused_figure(analysis: Analysis, node_id: str) -> Figure:
+def fused_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure:
     """One fusion node on the picture. Top: each input resampled to the node's level (own colour
     scale) and the node's output. Bottom, on one colour scale so magnitudes compare: each input
     times its weight, and their sum — the fused map the weights make."""
@@ -113,19 +117,18 @@ def fused_figure(analysis: Analysis, node_id: str) -> Figure:
         bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
 
     for i, (edge, raw, w, values) in enumerate(zip(node.inputs, extras["raw_weights"].tolist(), weights, inputs)):
-        colorbar(heatmap(axes[0][i], values, f"input {i + 1}: {edge.source}\n{edge.op}\nraw {raw:.2f} → w = {w:.3f}"),
-                 axes[0][i])
+        title = t("bifpn.input", lang, i=i + 1, source=edge.source, op=edge.op, raw=f"{raw:.2f}", w=f"{w:.3f}")
+        colorbar(heatmap(axes[0][i], values, title), axes[0][i])
     shape = "×".join(map(str, analysis.trace[node_id].shape[1:]))
     colorbar(heatmap(axes[0][-1], mean_map(analysis.trace[node_id]),
-                     f"output {node_id} ({shape})\nswish → separable conv → BN\nof the fused map"), axes[0][-1])
-    terms = [heatmap(axes[1][i], w * values, f"{'+ ' if i else ''}{w:.3f} × input {i + 1}")
+                     t("bifpn.output", lang, node=node_id, shape=shape)), axes[0][-1])
+    terms = [heatmap(axes[1][i], w * values, t("bifpn.term", lang, plus="+ " if i else "", w=f"{w:.3f}", i=i + 1))
              for i, (w, values) in enumerate(zip(weights, inputs))]
-    terms.append(heatmap(axes[1][-1], fused, "= fused map Σ wᵢ · inputᵢ"))
-    low = min(float(t.get_array().min()) for t in terms)
-    high = max(float(t.get_array().max()) for t in terms)
+    terms.append(heatmap(axes[1][-1], fused, t("bifpn.fused", lang)))
+    low = min(float(term.get_array().min()) for term in terms)
+    high = max(float(term.get_array().max()) for term in terms)
     for im in terms:
         im.set_clim(low, high)
-    colorbar(terms[-1], axes[1], "one colour scale for the bottom row: each weight scales its input's share", 80)
-    fig.suptitle(f"{node_id}: inputs resampled to P{node.level}, weighted by {RULE}, summed "
-                 "(mean over channels)", fontsize=TITLE_SIZE)
+    colorbar(terms[-1], axes[1], t("bifpn.scale", lang), 80)
+    fig.suptitle(t("bifpn.suptitle", lang, node=node_id, level=node.level, rule=RULE), fontsize=TITLE_SIZE)
     return fig

@@ -14,6 +14,7 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 from torch import Tensor
 
+from necks.i18n import t, term
 from necks.topology import Topology
 
 from .render import MAX_WIDTH_PX
@@ -66,11 +67,12 @@ def _first_index(nodes: list, key: tuple) -> int:
     return next(i for i, n in enumerate(nodes) if (n.level if n.level is not None else 99, n.branch or "") == key)
 
 
-def row_labels(topology: Topology, pos: Mapping[str, tuple[float, float]]) -> dict[float, str]:
+def row_labels(topology: Topology, pos: Mapping[str, tuple[float, float]], lang: str = "en") -> dict[float, str]:
     labels: dict[float, str] = {}
     for node_id, (_, y) in pos.items():
         n = topology.node(node_id)
-        level = f"level {n.level} (stride {2 ** n.level})" if n.level is not None else "vector"
+        level = (t("graph.level_row", lang, level=n.level, stride=2 ** n.level) if n.level is not None
+                 else t("graph.vector_row", lang))
         labels.setdefault(y, f"{level} · {n.branch}" if n.branch else level)
     return labels
 
@@ -91,17 +93,18 @@ class GraphPicture:
     edges they name, `edge_bends` their arc radius (e.g. to bow a skip edge away from a parallel
     one), and `width_key` (label → width) adds a legend of widths in place of the highlight's entry.
     `stepping=False` leaves the highlight out of the legend, for a graph drawn without a step.
+    `lang` is the language of the drawn words.
     """
 
     def __init__(self, topology: Topology, shapes: Mapping[str, Tensor | Sequence[int]], nodes: Collection[str] | None = None,
                  title: str = "", dpi: float = 110, edge_widths: Mapping[tuple[str, str], float] | None = None,
                  edge_labels: Mapping[tuple[str, str], str] | None = None,
                  edge_bends: Mapping[tuple[str, str], float] | None = None,
-                 width_key: Mapping[str, float] | None = None, stepping: bool = True) -> None:
+                 width_key: Mapping[str, float] | None = None, stepping: bool = True, lang: str = "en") -> None:
         g = topology.graph()
         if nodes is not None:
             g = g.subgraph(nodes).copy()
-        self.g, self.title, self.shapes = g, title or f"{topology.name}: graph of feature nodes", shapes
+        self.g, self.title, self.shapes = g, title or t("graph.title", lang, name=topology.name), shapes
         self.widths, self.labels, self.bends = dict(edge_widths or {}), dict(edge_labels or {}), dict(edge_bends or {})
         self.pos = pos = layout(topology, g.nodes)
         self.colours = colours = op_colours(topology)
@@ -119,20 +122,20 @@ class GraphPicture:
         if g.number_of_edges() <= EDGE_LABEL_LIMIT:
             self._edge_labels(list(g.edges))
         present = {g.nodes[n]["op"] for n in g.nodes}
-        handles = [Patch(color=c, label=op) for op, c in colours.items() if op in present]
+        handles = [Patch(color=c, label=term("op", op, lang)) for op, c in colours.items() if op in present]
         if width_key is None and stepping:
-            handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label="this step's inputs"))
-        legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title="node op",
+            handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label=t("graph.inputs_of_step", lang)))
+        legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title=t("graph.node_op", lang),
                            frameon=False)
         if width_key is not None:
             ax.add_artist(legend)  # a second legend would replace the first
             ax.legend(handles=[Line2D([], [], color=EDGE_COLOUR, lw=w, label=text) for text, w in width_key.items()],
-                      loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=9, title="edge width", frameon=False)
-        rows = row_labels(topology, pos)
+                      loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=9, title=t("graph.edge_width", lang), frameon=False)
+        rows = row_labels(topology, pos, lang)
         ax.set_yticks(list(rows))
         ax.set_yticklabels(list(rows.values()), fontsize=10)
         ax.tick_params(left=True, labelleft=True, bottom=False, labelbottom=False)
-        ax.set_xlabel("execution order →", fontsize=10)
+        ax.set_xlabel(t("graph.execution_order", lang), fontsize=10)
         for side in ("top", "right", "bottom"):
             ax.spines[side].set_visible(False)
         # Node labels are text boxes outside the data limits: leave room for them explicitly.

@@ -8,6 +8,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from necks.analysis import BackboneResult, CellGrid
+from necks.i18n import t
 from necks.imaging import Picture
 
 HEATMAP_CMAP = "viridis"  # perceptually uniform and colour-blind safe
@@ -55,14 +56,14 @@ def original_extent(picture: Picture, grid: CellGrid, rows: int, cols: int) -> t
     return float(xs[0]), float(xs[-1]), float(ys[-1]), float(ys[0])
 
 
-def show_picture(ax: Axes, picture: Picture) -> None:
+def show_picture(ax: Axes, picture: Picture, lang: str = "en") -> None:
     """The analysed picture stretched over the original picture's pixel coordinates."""
     w, h = picture.original_size
     ax.imshow(picture.rgb, extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
-    ax.set_xlabel("x (px of the uploaded picture)", fontsize=LABEL_SIZE - 2)
-    ax.set_ylabel("y (px)", fontsize=LABEL_SIZE - 2)
+    ax.set_xlabel(t("maps.x_px", lang), fontsize=LABEL_SIZE - 2)
+    ax.set_ylabel(t("maps.y_px", lang), fontsize=LABEL_SIZE - 2)
     ax.tick_params(labelsize=LABEL_SIZE - 3)
 
 
@@ -77,14 +78,15 @@ def channel_energy(feature: torch.Tensor) -> torch.Tensor:
     return feature[0].float().cpu().pow(2).sum(dim=(1, 2))
 
 
-def overlay_heatmap(ax: Axes, picture: Picture, values: np.ndarray, grid: CellGrid, alpha: float = 0.6):
+def overlay_heatmap(ax: Axes, picture: Picture, values: np.ndarray, grid: CellGrid, alpha: float = 0.6,
+                    lang: str = "en"):
     """Draw the picture and a heatmap of one value per cell aligned on it; returns the image artist."""
-    show_picture(ax, picture)
+    show_picture(ax, picture, lang)
     extent = original_extent(picture, grid, *values.shape)
     return ax.imshow(values, extent=extent, cmap=HEATMAP_CMAP, alpha=alpha, interpolation="nearest")
 
 
-def levels_overview(picture: Picture, backbone: BackboneResult) -> Figure:
+def levels_overview(picture: Picture, backbone: BackboneResult, lang: str = "en") -> Figure:
     """Mean activation of every backbone level overlaid on the picture, one panel per level."""
     n = len(backbone.info)
     w, h = picture.original_size
@@ -98,14 +100,14 @@ def levels_overview(picture: Picture, backbone: BackboneResult) -> Figure:
     for i, info in enumerate(backbone.info):
         ax = fig.add_subplot(cells[0, i])
         feature = backbone.features[info.name]
-        im = overlay_heatmap(ax, picture, mean_map(feature), backbone.grids[info.name])
+        im = overlay_heatmap(ax, picture, mean_map(feature), backbone.grids[info.name], lang=lang)
         _, c, fh, fw = feature.shape
-        ax.set_title(f"{info.name} · stride {info.stride}\n{c}×{fh}×{fw}", fontsize=TITLE_SIZE)
+        ax.set_title(t("maps.level_title", lang, name=info.name, stride=info.stride, shape=f"{c}×{fh}×{fw}"),
+                     fontsize=TITLE_SIZE)
         bar = fig.colorbar(im, cax=fig.add_subplot(cells[1, i]), orientation="horizontal")
-        bar.set_label("mean activation over channels", fontsize=LABEL_SIZE - 2)
+        bar.set_label(t("maps.mean_over_channels", lang), fontsize=LABEL_SIZE - 2)
         bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
-    fig.suptitle("Backbone levels (EfficientNet-Lite0, ImageNet weights): where each level responds",
-                 fontsize=TITLE_SIZE + 1, y=1 - 0.08 / height, va="top")
+    fig.suptitle(t("maps.levels_suptitle", lang), fontsize=TITLE_SIZE + 1, y=1 - 0.08 / height, va="top")
     return fig
 
 
@@ -114,7 +116,7 @@ def fig_grid(width: float, height: float, top: float, bottom: float, left: float
     return dict(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height)
 
 
-def top_channels(feature: torch.Tensor, name: str, k: int = 8) -> Figure:
+def top_channels(feature: torch.Tensor, name: str, k: int = 8, lang: str = "en") -> Figure:
     """The k channels of a 1×C×H×W map with the most energy (sum of squares), each on its own scale."""
     maps = feature[0].float().cpu()
     energy = channel_energy(feature)
@@ -131,17 +133,21 @@ def top_channels(feature: torch.Tensor, name: str, k: int = 8) -> Figure:
     for i, ch in enumerate(order):
         ax = fig.add_subplot(cells[divmod(i, cols)])
         im = ax.imshow(maps[ch].numpy(), cmap=CHANNEL_CMAP, interpolation="nearest")
-        ax.set_title(f"channel {ch} · energy {energy[ch]:.3g}", fontsize=LABEL_SIZE - 1)
+        ax.set_title(t("maps.channel_energy", lang, ch=ch, energy=f"{energy[ch]:.3g}"), fontsize=LABEL_SIZE - 1)
         ax.set_xticks([])
         ax.set_yticks([])
         bar = fig.colorbar(im, cax=ax.inset_axes((1.04, 0, 0.05, 1)))  # follows the map's drawn box
         bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
-    fig.suptitle(f"{name}: top {k} of {maps.shape[0]} channels by energy (activation, per-channel colour scale)",
-                 fontsize=TITLE_SIZE, y=1 - 0.08 / height, va="top")
+    fig.suptitle(t("maps.top_suptitle", lang, name=name, k=k, n=maps.shape[0]), fontsize=TITLE_SIZE,
+                 y=1 - 0.08 / height, va="top")
     return fig
 
 
-BACKBONE_TABLE_HEADERS = ["level", "stride", "channels", "H", "W", "RF (px)", "mean", "max"]
+def backbone_table_headers(lang: str = "en") -> list[str]:
+    return t("backbone.headers", lang).split("|")
+
+
+BACKBONE_TABLE_HEADERS = backbone_table_headers()
 
 
 def backbone_table(backbone: BackboneResult) -> list[list]:

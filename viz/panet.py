@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from necks.analysis import Analysis
+from necks.i18n import t
 
 from .graph import OKABE_ITO
 from .maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
@@ -40,14 +41,14 @@ def path_count(analysis: Analysis, backbone_layers: int) -> PathCount:
                      topology.layers_on_path(short_path))
 
 
-def path_figure(analysis: Analysis, counts: PathCount) -> Figure:
+def path_figure(analysis: Analysis, counts: PathCount, lang: str = "en") -> Figure:
     """Backbone, top-down and bottom-up columns with the long and the short route drawn and counted."""
     levels = sorted(n.level for n in analysis.topology.nodes if n.is_input)
     fine, top = levels[0], levels[-1]
     fig = Figure(figsize=(12, 6.4), layout="constrained")
     ax = fig.add_subplot()
     columns = {"C": 0.0, "F": 1.6, "N": 3.2, "P": 4.6}
-    titles = {"C": "backbone", "F": "FPN top-down", "N": "bottom-up (PANet)", "P": "outputs"}
+    titles = {kind: t(f"panet.col_{name}", lang) for kind, name in zip("CFNP", ("backbone", "topdown", "bottomup", "outputs"))}
 
     def xy(kind: str, lvl: int) -> tuple[float, float]:
         return columns[kind], -(lvl - fine) * 1.2
@@ -91,19 +92,19 @@ def path_figure(analysis: Analysis, counts: PathCount) -> Figure:
         previous = xy("N", lvl)
     arrow(previous, xy("P", top), SHORT_COLOUR, 3.0, rad=-0.2)
     ax.plot([], [], color=LONG_COLOUR, lw=3, ls="--",
-            label=f"long path: {counts.long_layers} layers ({counts.backbone_layers} in the backbone)")
-    ax.plot([], [], color=SHORT_COLOUR, lw=3, label=f"PANet shortcut: {counts.short_layers} layers")
-    ax.plot([], [], color=grey, lw=1.2, label="other connections")
+            label=t("panet.long", lang, layers=counts.long_layers, backbone=counts.backbone_layers))
+    ax.plot([], [], color=SHORT_COLOUR, lw=3, label=t("panet.short", lang, layers=counts.short_layers))
+    ax.plot([], [], color=grey, lw=1.2, label=t("panet.other", lang))
     ax.legend(loc="lower left", fontsize=LABEL_SIZE, frameon=False)
     ax.set_xlim(-0.8, 5.4)
     ax.set_ylim(-(top - fine) * 1.2 - 1.6, 1.4)
     ax.axis("off")
-    ax.set_title(f"From C{fine} (fine, well localised) to the top output P{top}: "
-                 f"{counts.long_layers} vs {counts.short_layers} layers", fontsize=TITLE_SIZE)
+    ax.set_title(t("panet.title", lang, fine=fine, top=top, long=counts.long_layers, short=counts.short_layers),
+                 fontsize=TITLE_SIZE)
     return fig
 
 
-def outputs_figure(analyses: Sequence[Analysis], names: Sequence[str]) -> Figure:
+def outputs_figure(analyses: Sequence[Analysis], names: Sequence[str], lang: str = "en") -> Figure:
     """Each analysis's outputs (one row each, e.g. FPN and PANet) as mean heatmaps on the picture."""
     cols = max(len(a.outputs) for a in analyses)
     fig = Figure(figsize=(3.4 * cols, 3.2 * len(analyses) + 0.6), layout="constrained")
@@ -112,15 +113,14 @@ def outputs_figure(analyses: Sequence[Analysis], names: Sequence[str]) -> Figure
         for col, out in enumerate(analysis.outputs):
             ax = axes[row][col]
             level = analysis.topology.node(out).level
-            t = analysis.trace[out]
-            im = overlay_heatmap(ax, analysis.picture, mean_map(t), analysis.grid(level))
-            ax.set_title(f"{name} {out} · stride {2 ** level}\n{'×'.join(map(str, t.shape[1:]))}",
-                         fontsize=LABEL_SIZE)
+            x = analysis.trace[out]
+            im = overlay_heatmap(ax, analysis.picture, mean_map(x), analysis.grid(level))
+            ax.set_title(t("panet.output_title", lang, name=name, out=out, stride=2 ** level,
+                           shape="×".join(map(str, x.shape[1:]))), fontsize=LABEL_SIZE)
             fig.colorbar(im, ax=ax, shrink=0.75).ax.tick_params(labelsize=LABEL_SIZE - 3)
             ax.set_xlabel("")
             ax.set_ylabel("")
         for ax in axes[row][len(analysis.outputs):]:
             ax.axis("off")
-    fig.suptitle("Outputs on the same picture (mean over channels; fresh neck weights, seed 0)",
-                 fontsize=TITLE_SIZE)
+    fig.suptitle(t("panet.outputs_suptitle", lang), fontsize=TITLE_SIZE)
     return fig

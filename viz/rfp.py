@@ -5,6 +5,7 @@ the reference initialisation pass 2 equals pass 1 and the gate is ½, and the ti
 from __future__ import annotations
 
 import textwrap
+from unicodedata import east_asian_width
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
 from necks.analysis import Analysis
+from necks.i18n import t
 
 from .graph import OKABE_ITO
 from .maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
@@ -65,27 +67,39 @@ def _identical(fusion: Fusion) -> bool:
     return fusion.max_difference <= RELATIVE_TOLERANCE * fusion.scale
 
 
-def _difference_text(fusion: Fusion) -> str:
-    verdict = " (identical)" if fusion.max_difference == 0 else " (float rounding)" if _identical(fusion) else ""
-    return f"max |pass {fusion.step} − pass {fusion.step - 1}| = {fusion.max_difference:.3g}{verdict}"
+def _difference_text(fusion: Fusion, lang: str = "en") -> str:
+    verdict = (t("rfp.identical", lang) if fusion.max_difference == 0 else
+               t("rfp.rounding", lang) if _identical(fusion) else "")
+    return t("rfp.difference", lang, step=fusion.step, prev=fusion.step - 1, diff=f"{fusion.max_difference:.3g}",
+             verdict=verdict)
 
 
-def _verdict(analysis: Analysis, found: list[Fusion]) -> str:
+def _verdict(analysis: Analysis, found: list[Fusion], lang: str = "en") -> str:
     """What the data shows about the feedback, in one line."""
     if all(_identical(f) for f in found) and all(np.all(f.gate == 0.5) for f in found):
-        return ("Computed here: every later pass equals pass 1 and every gate is exactly 0.5, so the output is "
-                "pass 1 — the reference initialisation starts the feedback convs and the gate conv at zero. "
-                "Choose feedback weights \"random\" to watch the mechanism act.")
+        return t("rfp.verdict_same", lang)
     biggest = max(f.max_difference for f in found)
-    init = analysis.config.get("feedback_init", "reference")
-    return (f"Computed here: the passes differ (by up to {biggest:.3g}) and the gate mixes them cell by cell — "
-            f"with feedback weights \"{init}\", not trained ones: this shows the mechanism, not a learned result.")
+    return t("rfp.verdict_differ", lang, biggest=f"{biggest:.3g}", init=analysis.config.get("feedback_init", "reference"))
+
+
+def _fill(line: str, columns: int) -> str:
+    """Wrap a line to `columns` character widths; wide (CJK) characters count twice and may break
+    anywhere, since such text has no spaces to break at."""
+    if not any(east_asian_width(c) in "WF" for c in line):
+        return textwrap.fill(line, columns)
+    lines, current, width = [], "", 0
+    for c in line:
+        w = 2 if east_asian_width(c) in "WF" else 1
+        if width + w > columns:
+            lines, current, width = lines + [current], "", 0
+        current, width = current + c, width + w
+    return "\n".join(lines + [current])
 
 
 def _suptitle(fig: Figure, *lines: str) -> None:
     """A suptitle whose lines wrap to the figure's width."""
     chars = int(fig.get_figwidth() * 9.5)  # characters of TITLE_SIZE − 1 per inch of figure, roughly
-    fig.suptitle("\n".join(textwrap.fill(line, chars) for line in lines), fontsize=TITLE_SIZE - 1)
+    fig.suptitle("\n".join(_fill(line, chars) for line in lines), fontsize=TITLE_SIZE - 1)
 
 
 def _panel_size(analysis: Analysis) -> tuple[float, float]:
@@ -104,7 +118,7 @@ def _tidy(axes: np.ndarray) -> None:
             ax.set_xlabel("")
 
 
-def passes_figure(analysis: Analysis) -> Figure:
+def passes_figure(analysis: Analysis, lang: str = "en") -> Figure:
     """For every output level (columns, one colour scale each): pass 1's output, then each later
     pass's FPN output with its largest difference from the previous pass, and the gated fusion."""
     found = fusions(analysis)
@@ -115,28 +129,27 @@ def passes_figure(analysis: Analysis) -> Figure:
     axes = fig.subplots(rows, len(levels), squeeze=False)
     for column, level in zip(axes.T, levels):
         first = by_key[(steps[0], level)]
-        panels = [(first.old, f"pass 1: {first.old}")]
+        panels = [(first.old, t("rfp.pass1", lang, node=first.old))]
         for step in steps:
             f = by_key[(step, level)]
-            panels += [(f.new, f"pass {step}: {f.new}\n{_difference_text(f)}"),
-                       (f.out, f"fused {f.out} = w·new + (1−w)·old\ngate w: mean {f.gate.mean():.3f}")]
+            panels += [(f.new, t("rfp.pass_n", lang, step=step, node=f.new, difference=_difference_text(f, lang))),
+                       (f.out, t("rfp.fused", lang, node=f.out, mean=f"{f.gate.mean():.3f}"))]
         maps = [mean_map(analysis.trace[node]) for node, _ in panels]
         low, high = min(m.min() for m in maps), max(m.max() for m in maps)
         for ax, values, (_, title) in zip(column, maps, panels):
-            im = overlay_heatmap(ax, analysis.picture, values, analysis.grid(level))
+            im = overlay_heatmap(ax, analysis.picture, values, analysis.grid(level), lang=lang)
             im.set_clim(low, high)
             ax.set_title(title, fontsize=LABEL_SIZE - 1)
         bar = fig.colorbar(im, ax=column, location="bottom", shrink=0.9, pad=0.01)
-        bar.set_label(f"P{level} (stride {2 ** level}): mean over channels", fontsize=LABEL_SIZE - 2)
+        bar.set_label(t("rfp.level_bar", lang, level=level, stride=2 ** level), fontsize=LABEL_SIZE - 2)
         bar.ax.xaxis.set_major_locator(MaxNLocator(5))
         bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
     _tidy(axes)
-    _suptitle(fig, "Recursive-FPN: each level's outputs, pass by pass (one colour scale per column)",
-              _verdict(analysis, found))
+    _suptitle(fig, t("rfp.passes_suptitle", lang), _verdict(analysis, found, lang))
     return fig
 
 
-def gates_figure(analysis: Analysis) -> Figure:
+def gates_figure(analysis: Analysis, lang: str = "en") -> Figure:
     """The gate w = σ(1×1 conv(new)) of every fusion (rows: passes, columns: levels) on one 0…1 scale."""
     found = fusions(analysis)
     steps, levels, by_key = _by_pass_and_level(found)
@@ -146,19 +159,16 @@ def gates_figure(analysis: Analysis) -> Figure:
     for row, step in zip(axes, steps):
         for ax, level in zip(row, levels):
             f = by_key[(step, level)]
-            im = overlay_heatmap(ax, analysis.picture, f.gate, analysis.grid(level), alpha=0.75)
+            im = overlay_heatmap(ax, analysis.picture, f.gate, analysis.grid(level), alpha=0.75, lang=lang)
             im.set_clim(0, 1)
-            ax.set_title(f"gate of {f.out} · stride {2 ** level}\nmean {f.gate.mean():.3f}\n"
-                         f"min {f.gate.min():.3f} · max {f.gate.max():.3f}", fontsize=LABEL_SIZE - 1)
+            ax.set_title(t("rfp.gate_title", lang, node=f.out, stride=2 ** level, mean=f"{f.gate.mean():.3f}",
+                           min=f"{f.gate.min():.3f}", max=f"{f.gate.max():.3f}"), fontsize=LABEL_SIZE - 1)
     bar = fig.colorbar(im, ax=axes, shrink=0.8, pad=0.01)
-    bar.set_label("gate w: weight of the new pass (0…1)", fontsize=LABEL_SIZE - 1)
+    bar.set_label(t("rfp.gate_bar", lang), fontsize=LABEL_SIZE - 1)
     bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
     _tidy(axes)
-    if all(np.all(f.gate == 0.5) for f in found):
-        note = "Every gate is exactly 0.5 here: the gate conv starts at zero (reference), and σ(0) = ½."
-    else:
-        note = "The gate conv has small random weights (not trained): w varies from cell to cell."
-    _suptitle(fig, "Recursive-FPN gates: out = w·new + (1 − w)·old per cell, w = σ(1×1 conv(new))", note)
+    note = t("rfp.gate_half" if all(np.all(f.gate == 0.5) for f in found) else "rfp.gate_random", lang)
+    _suptitle(fig, t("rfp.gates_suptitle", lang), note)
     return fig
 
 
@@ -190,7 +200,7 @@ def _arrow(ax: Axes, a: tuple[float, float], b: tuple[float, float], label: str,
             bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
 
 
-def unrolled_figure(analysis: Analysis) -> Figure:
+def unrolled_figure(analysis: Analysis, lang: str = "en") -> Figure:
     """The computation unrolled, one row per pass: picture → backbone → FPN in pass 1; then the
     feedback ASPP on the previous pass's outputs, the backbone again with the feedback added, the same
     FPN and the gate. Each box carries the parameters of its part (from the per-node counts)."""
@@ -215,19 +225,19 @@ def unrolled_figure(analysis: Analysis) -> Figure:
     bottom, left, right = last - half - 0.3, x_pic - 2.5, x_out + w_out / 2 + 0.2
     fig = Figure(figsize=(16, 16 * (0.9 - bottom) / (right - left) + 1.0), layout="constrained")
     ax = fig.add_subplot()
-    _box(ax, x_pic, last / 2, "picture\nnormalised:\n(x·255 − 127) / 128", "picture", w_pic,
+    _box(ax, x_pic, last / 2, t("rfp.picture_box", lang), "picture", w_pic,
          height=BOX_HEIGHT - last)
     for step, y in rows.items():
-        ax.text(x_pic - w_pic / 2 - 0.25, y, f"pass {step}", ha="right", va="center", fontsize=LABEL_SIZE + 1,
+        ax.text(x_pic - w_pic / 2 - 0.25, y, t("rfp.pass", lang, step=step), ha="right", va="center", fontsize=LABEL_SIZE + 1,
                 fontweight="bold")
-        _arrow(ax, (x_pic + w_pic / 2, y), (x_back - w_back / 2, y), "picture" if step == 1 else "same picture",
+        _arrow(ax, (x_pic + w_pic / 2, y), (x_back - w_back / 2, y),
+               t("rfp.picture" if step == 1 else "rfp.same_picture", lang),
                offset=(0.0, 0.3))
-        _arrow(ax, (x_back + w_back / 2, y), (x_fpn - w_fpn / 2, y), c_range if step == 1 else f"new\n{c_range}",
+        _arrow(ax, (x_back + w_back / 2, y), (x_fpn - w_fpn / 2, y),
+               c_range if step == 1 else t("rfp.new", lang, range=c_range),
                offset=(0.0, 0.45 if step > 1 else 0.3))
-    _box(ax, x_back, 0, f"backbone pass 1\nEfficientNet-Lite0 (ImageNet)\n{c_range} · the app's backbone",
-         "backbone", w_back)
-    _box(ax, x_fpn, 0, f"FPN pass 1\n1×1 lateral · ↑+add · 3×3 conv\n{p_range} · {fpn_params:,} params", "fpn",
-         w_fpn)
+    _box(ax, x_back, 0, t("rfp.backbone1", lang, range=c_range), "backbone", w_back)
+    _box(ax, x_fpn, 0, t("rfp.fpn1", lang, range=p_range, params=f"{fpn_params:,}"), "fpn", w_fpn)
     previous = (x_fpn - 0.3, -half)  # where the previous pass's outputs leave: FPN 1's bottom
     old_from = (x_fpn + w_fpn / 2, -0.25)
     for step in steps:
@@ -236,37 +246,36 @@ def unrolled_figure(analysis: Analysis) -> Figure:
         aspp = _group(analysis, step, "aspp")
         back = _group(analysis, step, "backbone")
         strides = "/".join(str(2 ** analysis.topology.node(n).level) for n in aspp)
-        weights = f"{aspp_params:,} params (one module)" if step == 2 else "the same ASPP as pass 2"
-        _box(ax, x_aspp, y_aspp, f"feedback ASPP\n1×1 · dilated 3×3s · image pool\n{weights}", "aspp", w_aspp)
+        weights = t("rfp.aspp_params", lang, params=f"{aspp_params:,}") if step == 2 else t("rfp.aspp_same", lang)
+        _box(ax, x_aspp, y_aspp, t("rfp.aspp_box", lang, weights=weights), "aspp", w_aspp)
         source = _levels_text(analysis, aspp, "P" if step == 2 else "G")
-        _arrow(ax, previous, (x_aspp + 0.6, y_aspp + half), source if step == 2 else f"fused {source}",
+        _arrow(ax, previous, (x_aspp + 0.6, y_aspp + half), source if step == 2 else t("rfp.fused_source", lang, source=source),
                offset=(0.15, 0.0), ha="left")
         down = (x_aspp - w_aspp / 2 + x_back + w_back / 2) / 2  # where the ASPP and the backbone overlap
         _arrow(ax, (down, y_aspp - half), (down, y + half),
-               f"{_levels_text(analysis, aspp, 'A')} → 1×1 feedback conv,\nadded after the 1st block\n"
-               f"of the stride-{strides} stages", offset=(-0.25, 0.1), ha="right")
-        _box(ax, x_back, y, f"backbone pass {step}\nLite0 copy + 1×1 feedback convs\n"
-             f"{sum(params[n] for n in back):,} params", "backbone", w_back)
-        _box(ax, x_fpn, y, f"FPN pass {step}\nthe same weights as pass 1\n{p_range} · no new params", "fpn", w_fpn)
-        shared = f"{gate_params:,} params (one conv)" if step == 2 else "the same conv as pass 2"
-        _box(ax, x_gate, y, f"gate\nw = σ(1×1 conv(new))\n{shared}", "gate", w_gate)
-        _box(ax, x_out, y, f"fused outputs\n{_levels_text(analysis, _group(analysis, step, 'gate'), 'G')}",
+               t("rfp.feedback", lang, levels=_levels_text(analysis, aspp, "A"), strides=strides),
+               offset=(-0.25, 0.1), ha="right")
+        _box(ax, x_back, y, t("rfp.backbone_n", lang, step=step, params=f"{sum(params[n] for n in back):,}"),
+             "backbone", w_back)
+        _box(ax, x_fpn, y, t("rfp.fpn_n", lang, step=step, range=p_range), "fpn", w_fpn)
+        shared = t("rfp.gate_params", lang, params=f"{gate_params:,}") if step == 2 else t("rfp.gate_same", lang)
+        _box(ax, x_gate, y, t("rfp.gate_box", lang, shared=shared), "gate", w_gate)
+        _box(ax, x_out, y, t("rfp.outputs_box", lang, levels=_levels_text(analysis, _group(analysis, step, "gate"), "G")),
              "outputs", w_out)
-        _arrow(ax, (x_fpn + w_fpn / 2, y), (x_gate - w_gate / 2, y), f"new\n{p_range}", offset=(0.0, 0.45))
-        _arrow(ax, old_from, (x_gate, y + half), f"old {p_range}" if step == 2 else "old: fused", at=0.45,
-               offset=(0.15, 0.0), ha="left")
-        _arrow(ax, (x_gate + w_gate / 2, y), (x_out - w_out / 2, y), "w·new +\n(1 − w)·old", offset=(0.0, 0.5))
+        _arrow(ax, (x_fpn + w_fpn / 2, y), (x_gate - w_gate / 2, y), t("rfp.new", lang, range=p_range),
+               offset=(0.0, 0.45))
+        _arrow(ax, old_from, (x_gate, y + half), t("rfp.old", lang, range=p_range) if step == 2 else t("rfp.old_fused", lang),
+               at=0.45, offset=(0.15, 0.0), ha="left")
+        _arrow(ax, (x_gate + w_gate / 2, y), (x_out - w_out / 2, y), t("rfp.mix", lang), offset=(0.0, 0.5))
         previous, old_from = (x_out - 0.5, y - half), (x_out + 0.3, y - half)
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, 0.9)
     ax.set_aspect("equal")
     ax.axis("off")
     init = analysis.config.get("feedback_init", "reference")
-    init_note = ("the feedback convs and the gate conv start at zero" if init == "reference" else
-                 "the feedback convs and the gate conv get small random weights (std 0.01)")
+    init_note = t("rfp.init_reference" if init == "reference" else "rfp.init_random", lang)
     total = fpn_params + aspp_params + gate_params
-    _suptitle(fig, f"Recursive-FPN unrolled over {len(steps) + 1} passes — neck parameters: FPN {fpn_params:,} + "
-              f"ASPP {aspp_params:,} + gate {gate_params:,} = {total:,}",
-              f"(the re-run backbone is not counted, as in mmdet; a shared module is counted once) · "
-              f"feedback weights \"{init}\": {init_note}")
+    _suptitle(fig, t("rfp.unrolled_suptitle", lang, passes=len(steps) + 1, fpn=f"{fpn_params:,}", aspp=f"{aspp_params:,}",
+                     gate=f"{gate_params:,}", total=f"{total:,}"),
+              t("rfp.unrolled_note", lang, init=init, note=init_note))
     return fig

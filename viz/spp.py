@@ -13,6 +13,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from necks.analysis import Analysis
+from necks.i18n import t
 from necks.spp import Bins, WindowRule, adaptive_bins, blog_formula, paper_formula
 from necks.yolo_spp import SppComparison
 from viz.graph import OKABE_ITO
@@ -64,7 +65,7 @@ def _bin_text(bins: Bins) -> str:
     return " ".join(f"[{a},{b})" for a, b in bins)
 
 
-def bins_figure(analysis: Analysis, channel: int | None = None) -> Figure:
+def bins_figure(analysis: Analysis, channel: int | None = None, lang: str = "en") -> Figure:
     """SPP-net's n×n bins of every pyramid level, on one C5 channel (top) and on the picture (bottom).
 
     The bins are the exact adaptive cell ranges from the trace, and each bin's star is the cell
@@ -103,33 +104,32 @@ def bins_figure(analysis: Analysis, channel: int | None = None) -> Figure:
             has_winners = True
         image = top.imshow(values, cmap=CHANNEL_CMAP, interpolation="nearest")
         _draw_bins(top, map_edges, map_centres, extras["bins"], winners)
-        top.set_title(f"{n}×{n} bins on {source} ({height}×{width})\nrows {_bin_text(extras['bins'][0])}\n"
-                      f"cols {_bin_text(extras['bins'][1])}", fontsize=LABEL_SIZE)
-        top.set_xlabel(f"{source} column (cell)", fontsize=LABEL_SIZE - 2)
-        top.set_ylabel(f"{source} row (cell)", fontsize=LABEL_SIZE - 2)
+        top.set_title(t("spp.bins_on_map", lang, n=n, source=source, h=height, w=width,
+                        rows=_bin_text(extras["bins"][0]), cols=_bin_text(extras["bins"][1])), fontsize=LABEL_SIZE)
+        top.set_xlabel(t("spp.column", lang, source=source), fontsize=LABEL_SIZE - 2)
+        top.set_ylabel(t("spp.row", lang, source=source), fontsize=LABEL_SIZE - 2)
         top.tick_params(labelsize=LABEL_SIZE - 3)
-        show_picture(bottom, analysis.picture)
+        show_picture(bottom, analysis.picture, lang)
         _draw_bins(bottom, picture_edges, picture_centres, extras["bins"], winners)
-        bottom.set_title(f"the same {n}×{n} bins on the picture", fontsize=LABEL_SIZE)
+        bottom.set_title(t("spp.bins_on_picture", lang, n=n), fontsize=LABEL_SIZE)
     bar = fig.colorbar(image, ax=list(axes[0]), shrink=0.85, pad=0.01)
-    bar.set_label(f"channel {channel} activation", fontsize=LABEL_SIZE - 2)
+    bar.set_label(t("spp.channel_activation", lang, channel=channel), fontsize=LABEL_SIZE - 2)
     bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
 
-    handles = [Line2D([], [], color=BIN_EDGE, linewidth=2.4, label="bin edge"),
+    handles = [Line2D([], [], color=BIN_EDGE, linewidth=2.4, label=t("spp.bin_edge", lang)),
                Line2D([], [], color=NEIGHBOUR_EDGE, linewidth=2.4, linestyle=(0, (4, 2)),
-                      label="neighbouring bin's edge (bins overlap when n does not divide the size)")]
+                      label=t("spp.neighbour_edge", lang))]
     if has_winners:
         handles.append(Line2D([], [], linestyle="", marker="*", markersize=16, markerfacecolor=WINNER,
-                              markeredgecolor="black", label="winner: the cell whose max the bin keeps"))
+                              markeredgecolor="black", label=t("spp.winner", lang)))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=LABEL_SIZE - 1,
                frameon=False)
-    which = "the channel with the most energy" if strongest else "chosen channel"
-    fig.suptitle(f"SPP-net: every level cuts {source} into n×n bins whatever its size · channel {channel} "
-                 f"({which})", fontsize=TITLE_SIZE + 1)
+    which = t("spp.strongest" if strongest else "spp.chosen", lang)
+    fig.suptitle(t("spp.bins_suptitle", lang, source=source, channel=channel, which=which), fontsize=TITLE_SIZE + 1)
     return fig
 
 
-def vector_figure(analyses: Sequence[Analysis]) -> Figure:
+def vector_figure(analyses: Sequence[Analysis], lang: str = "en") -> Figure:
     """The pooled vector of each analysis as a bar strip coloured by pyramid level, one row each, to
     show that pictures of different sizes give vectors of the same length (stated as computed)."""
     if not analyses:
@@ -148,53 +148,56 @@ def vector_figure(analyses: Sequence[Analysis]) -> Figure:
         bounds = np.concatenate([[0], np.cumsum(sizes)])
         for k, (_, n) in enumerate(levels):
             ax.stairs(vector[bounds[k]:bounds[k + 1]], np.arange(bounds[k], bounds[k + 1] + 1), fill=True,
-                      color=LEVEL_COLOURS[k % len(LEVEL_COLOURS)], label=f"{n}×{n} bins")
+                      color=LEVEL_COLOURS[k % len(LEVEL_COLOURS)], label=t("spp.level_bins", lang, n=n))
         for b in bounds[1:-1]:
             ax.axvline(b, color="black", linestyle="--", linewidth=1.2)
         ax.set_xlim(0, vector.size)
-        ax.set_xlabel("vector index (level by level, channel-major within a level)", fontsize=LABEL_SIZE - 1)
-        ax.set_ylabel("pooled value", fontsize=LABEL_SIZE - 1)
+        ax.set_xlabel(t("spp.vector_index", lang), fontsize=LABEL_SIZE - 1)
+        ax.set_ylabel(t("spp.pooled_value", lang), fontsize=LABEL_SIZE - 1)
         ax.tick_params(labelsize=LABEL_SIZE - 2)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=LABEL_SIZE - 1,
-                  title="level", title_fontsize=LABEL_SIZE - 1)
+                  title=t("spp.level", lang), title_fontsize=LABEL_SIZE - 1)
         pw, ph = analysis.picture.size
         terms = " + ".join(f"{n}²" for _, n in levels)
-        ax.set_title(f"picture analysed at {pw}×{ph} px → {source} {channels}×{height}×{width} → vector of {vector.size} "
-                     f"= {channels}·({terms})", fontsize=LABEL_SIZE + 1)
+        ax.set_title(t("spp.vector_title", lang, pw=pw, ph=ph, source=source, c=channels, h=height, w=width,
+                       n=vector.size, terms=terms), fontsize=LABEL_SIZE + 1)
         lengths.append(vector.size)
     if len(lengths) == 1:
-        verdict = f"{lengths[0]} numbers"
+        verdict = t("spp.numbers", lang, n=lengths[0])
     elif len(set(lengths)) == 1:
-        count = "both" if len(lengths) == 2 else f"all {len(lengths)}"
-        verdict = f"the same length, {lengths[0]}, for {count} map sizes"
+        count = t("spp.both", lang) if len(lengths) == 2 else t("spp.all", lang, n=len(lengths))
+        verdict = t("spp.same_length", lang, n=lengths[0], count=count)
     else:
-        verdict = f"the lengths differ: {', '.join(map(str, lengths))}"
-    fig.suptitle(f"SPP-net's pooled vector: {verdict}", fontsize=TITLE_SIZE + 1)
+        verdict = t("spp.lengths_differ", lang, lengths=", ".join(map(str, lengths)))
+    fig.suptitle(t("spp.vector_suptitle", lang, verdict=verdict), fontsize=TITLE_SIZE + 1)
     return fig
 
 
-FORMULA_HEADERS = ["level", "blog window · stride · padding", "blog result",
-                   "paper window · stride · padding", "paper result", "adaptive pooling bins (cell ranges)"]
+def formula_headers(lang: str = "en") -> list[str]:
+    return t("spp.formula_headers", lang).split("|")
+
+
+FORMULA_HEADERS = formula_headers()
 
 
 def _params(rule: WindowRule) -> str:
     return f"{rule.window} · {rule.stride} · {rule.padding}"
 
 
-def _outcome(rule: WindowRule) -> str:
+def _outcome(rule: WindowRule, lang: str = "en") -> str:
     if not rule.accepted:
-        return f"PyTorch refuses: {rule.error}"
-    return f"{rule.bins} bins ✓" if rule.correct else f"{rule.bins} bins ✗ (wanted {rule.n})"
+        return t("spp.refuses", lang, error=rule.error)
+    return t("spp.ok", lang, bins=rule.bins) if rule.correct else t("spp.wrong", lang, bins=rule.bins, n=rule.n)
 
 
-def formula_rows(size: int, levels: Iterable[int]) -> list[list]:
+def formula_rows(size: int, levels: Iterable[int], lang: str = "en") -> list[list]:
     """For each level n on an axis of `size` cells: the blog recipe, the paper's recipe (window,
     stride, padding and what PyTorch makes of them) and adaptive pooling's bins. Columns as
     FORMULA_HEADERS."""
     rows = []
     for n in levels:
         blog, paper = blog_formula(size, n), paper_formula(size, n)
-        rows.append([f"{n}×{n}", _params(blog), _outcome(blog), _params(paper), _outcome(paper),
+        rows.append([f"{n}×{n}", _params(blog), _outcome(blog, lang), _params(paper), _outcome(paper, lang),
                      _bin_text(adaptive_bins(size, n))])
     return rows
 
@@ -214,7 +217,7 @@ def _draw_windows(ax: Axes, lane: float, windows: Sequence[tuple[int, int]], siz
                                hatch="///", linewidth=1.2)
 
 
-def formula_figure(size: int, levels: Iterable[int]) -> Figure:
+def formula_figure(size: int, levels: Iterable[int], lang: str = "en") -> Figure:
     """On one axis of `size` cells, each level's pooling windows: the blog recipe (window = stride =
     ⌈a/n⌉ with padding) against adaptive pooling's bins, with PyTorch's refusal where it refuses."""
     levels = list(levels)
@@ -232,32 +235,31 @@ def formula_figure(size: int, levels: Iterable[int]) -> Figure:
             starts = [i * rule.stride - rule.padding for i in range(rule.bins)]
             _draw_windows(ax, 1, [(s, s + rule.window) for s in starts], size, BLOG)
         else:
-            message = textwrap.fill(f"PyTorch refuses: {rule.error}", 80)
+            message = textwrap.fill(t("spp.refuses", lang, error=rule.error), 80)
             ax.text(size / 2, 1, message, color=REFUSED, ha="center", va="center", fontsize=LABEL_SIZE,
                     fontweight="bold")
         _draw_windows(ax, 0, adaptive_bins(size, n), size, ADAPTIVE)
-        ax.set_yticks([1, 0], [f"blog\nw {rule.window} · s {rule.stride} · p {rule.padding}", "adaptive"],
+        ax.set_yticks([1, 0], [t("spp.blog_tick", lang, w=rule.window, s=rule.stride, p=rule.padding),
+                               t("spp.adaptive", lang)],
                       fontsize=LABEL_SIZE - 1)
         ax.set_ylim(-0.5, 1.5)
-        ax.set_title(f"{n}×{n} bins wanted — blog recipe: {_outcome(rule) if rule.accepted else 'refused'}; "
-                     f"adaptive: {n} bins ✓", fontsize=LABEL_SIZE + 1, loc="left")
+        outcome = _outcome(rule, lang) if rule.accepted else t("spp.refused", lang)
+        ax.set_title(t("spp.formula_title", lang, n=n, outcome=outcome), fontsize=LABEL_SIZE + 1, loc="left")
     axes[-1].set_xlim(-reach - 0.5, size + reach + 0.5)
     axes[-1].set_xticks(range(-reach, size + reach + 1, max(1, (size + 2 * reach) // 20)))
-    axes[-1].set_xlabel(f"cell edge along the axis (cells 0…{size - 1}; grey = the recipe's padding)",
-                        fontsize=LABEL_SIZE)
+    axes[-1].set_xlabel(t("spp.cell_edge", lang, last=size - 1), fontsize=LABEL_SIZE)
     axes[-1].tick_params(labelsize=LABEL_SIZE - 1)
-    handles = [Patch(facecolor=BLOG, edgecolor="black", label="blog window"),
-               Patch(facecolor=ADAPTIVE, edgecolor="black", label="adaptive bin"),
-               Patch(facecolor="white", edgecolor="black", hatch="///", label="window part in the padding"),
-               Patch(facecolor=PADDING, label="padding (−∞ for max-pool)")]
+    handles = [Patch(facecolor=BLOG, edgecolor="black", label=t("spp.blog_window", lang)),
+               Patch(facecolor=ADAPTIVE, edgecolor="black", label=t("spp.adaptive_bin", lang)),
+               Patch(facecolor="white", edgecolor="black", hatch="///", label=t("spp.in_padding", lang)),
+               Patch(facecolor=PADDING, label=t("spp.padding", lang))]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=LABEL_SIZE - 1,
                frameon=False)
-    fig.suptitle(f"Pooling an axis of {size} cells into n bins: fixed windows vs adaptive bins",
-                 fontsize=TITLE_SIZE + 1)
+    fig.suptitle(t("spp.formula_suptitle", lang, size=size), fontsize=TITLE_SIZE + 1)
     return fig
 
 
-def spp_sppf_figure(comparison: SppComparison) -> Figure:
+def spp_sppf_figure(comparison: SppComparison, lang: str = "en") -> Figure:
     """SPP's parallel pooled maps (top) above SPPF's chained ones (bottom) for the channel with the
     most energy, one colour scale per column, so the equal pairs look equal; differences and timings
     in the title."""
@@ -272,20 +274,19 @@ def spp_sppf_figure(comparison: SppComparison) -> Figure:
         pair = [spp_map[0, channel].numpy(), sppf_map[0, channel].numpy()]
         lo, hi = min(m.min() for m in pair), max(m.max() for m in pair)
         chain = "∘".join([str(k)] * (col + 1))
-        titles = [f"SPP {spp_id}: one {kernel}×{kernel} max-pool",
-                  f"SPPF {sppf_id}: {chain} · max |Δ| = {diff:g}"]
+        titles = [t("spp.spp_title", lang, node=spp_id, k=kernel),
+                  t("spp.sppf_title", lang, node=sppf_id, chain=chain, diff=f"{diff:g}")]
         for ax, values, title in zip(axes[:, col], pair, titles):
             image = ax.imshow(values, cmap=CHANNEL_CMAP, vmin=lo, vmax=hi, interpolation="nearest")
             ax.set_title(title, fontsize=LABEL_SIZE)
             ax.tick_params(labelsize=LABEL_SIZE - 3)
-        axes[1, col].set_xlabel("column (cell)", fontsize=LABEL_SIZE - 2)
+        axes[1, col].set_xlabel(t("spp.col_cell", lang), fontsize=LABEL_SIZE - 2)
         bar = fig.colorbar(image, ax=list(axes[:, col]), orientation="horizontal", shrink=0.85, pad=0.02)
-        bar.set_label(f"cv1 channel {channel} after pooling (shared scale per column)", fontsize=LABEL_SIZE - 2)
+        bar.set_label(t("spp.after_pooling", lang, channel=channel), fontsize=LABEL_SIZE - 2)
         bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
     for ax in axes[:, 0]:
-        ax.set_ylabel("row (cell)", fontsize=LABEL_SIZE - 2)
-    fig.suptitle(f"YOLO SPP ({', '.join(map(str, comparison.kernel_sizes))} in parallel) vs SPPF ({k} chained), "
-                 f"same weights · max |output difference| = {comparison.output_max_diff:g}\n"
-                 f"median forward: SPP {comparison.spp_seconds * 1e3:.2f} ms, "
-                 f"SPPF {comparison.sppf_seconds * 1e3:.2f} ms", fontsize=TITLE_SIZE + 1)
+        ax.set_ylabel(t("spp.row_cell", lang), fontsize=LABEL_SIZE - 2)
+    fig.suptitle(t("spp.sppf_suptitle", lang, kernels=", ".join(map(str, comparison.kernel_sizes)), k=k,
+                   diff=f"{comparison.output_max_diff:g}", spp=f"{comparison.spp_seconds * 1e3:.2f}",
+                   sppf=f"{comparison.sppf_seconds * 1e3:.2f}"), fontsize=TITLE_SIZE + 1)
     return fig

@@ -1,0 +1,123 @@
+"""Words and figures in Chinese: every character of the Chinese data has a glyph in the shipped
+font, Chinese figures render without missing-glyph warnings, node notes and lessons translate for
+every neck of the zoo."""
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+from fontTools.ttLib import TTFont
+from matplotlib import font_manager
+
+from necks.analysis import analyse, run_backbone
+from necks.i18n import from_english, strings, t
+from necks.registry import NECKS
+from tests.conftest import SAMPLES, upload
+from viz import CJK_FONT
+from viz.graph import GraphPicture
+from viz.lesson import lesson_step, op_key
+from viz.maps import levels_overview, top_channels
+from viz.render import figure_image
+from viz.step import narration, step_figure
+
+CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
+SAMPLE = SAMPLES / "chelsea.png"
+
+
+def test_every_chinese_character_has_a_glyph():
+    cjk = TTFont(CJK_FONT).getBestCmap()
+    latin = TTFont(font_manager.findfont("DejaVu Sans")).getBestCmap()
+    text = "".join(strings("zh").values())
+    missing = sorted({c for c in text if not c.isspace() and ord(c) not in cjk and ord(c) not in latin})
+    assert not missing, f"run scripts/make_cjk_font.py: no glyph for {missing}"
+    assert sum(ord(c) in cjk for c in set(text) if CJK.match(c)) > 400
+
+
+def rendered_without_missing_glyphs(fig) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure_image(fig)
+    assert not [w for w in caught if "missing" in str(w.message).lower()], [str(w.message) for w in caught]
+
+
+@pytest.fixture(scope="module")
+def pafpn(chelsea):
+    return analyse(chelsea, "pafpn")
+
+
+def test_chinese_figures_have_every_glyph(chelsea, pafpn):
+    backbone = run_backbone(chelsea)
+    rendered_without_missing_glyphs(levels_overview(chelsea, backbone, "zh"))
+    rendered_without_missing_glyphs(top_channels(backbone.features["C4"], "C4", lang="zh"))
+    rendered_without_missing_glyphs(step_figure(pafpn, "N4", lang="zh"))
+    graph = GraphPicture(pafpn.topology, pafpn.trace.tensors, lang="zh")
+    rendered_without_missing_glyphs(graph.figure("N4", t("neck.graph_title", "zh", name="PAFPN", k=16, node="N4")))
+
+
+def test_narration_follows_the_language(pafpn):
+    zh, en = narration(pafpn, "N4", "zh"), narration(pafpn, "N4", "en")
+    assert zh.startswith("**第 16 步，共 21 步 · `N4`**") and en.startswith("**Step 16 of 21 · `N4`**")
+    assert "自底向上：对层级 3 做 3×3 步长 2 卷积，加到特征金字塔网络的层级 4 上。" in zh
+    assert "Bottom-up: a 3×3 stride-2 conv of level 3 added to the FPN level 4." in en
+
+
+@pytest.mark.parametrize("name", list(NECKS))
+def test_every_node_note_and_op_has_words_in_chinese(chelsea, name):
+    analysis = analyse(chelsea, name)
+    for node in analysis.topology.nodes:
+        assert CJK.search(from_english("note", node.note, "zh")), (name, node.note)
+        assert op_key(node.op) != "lesson.op.other", (name, node.op)
+    last = analysis.topology.order[-1]
+    for lang in ("en", "zh"):
+        text = lesson_step(analysis, last, lang)
+        assert t(f"lesson.idea.{name}", lang) in text and NECKS[name].paper in text
+    first = lesson_step(analysis, analysis.topology.order[0], "zh")
+    assert "看这里" in first and t(f"lesson.idea.{name}", "zh") not in first
+
+
+def no_missing_glyphs(draw, *args, **kwargs):
+    """Run a view (which rasterises its figures) and assert matplotlib found every glyph."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = draw(*args, **kwargs)
+    assert not [w for w in caught if "missing" in str(w.message).lower()], [str(w.message) for w in caught]
+    return result
+
+
+def test_every_lesson_panel_draws_in_chinese(chelsea):
+    from ui import asff_panel, bifpn_panel, lessons, rfp_panel
+
+    no_missing_glyphs(lessons.spp_views, analyse(chelsea, "spp"), lang="zh")
+    no_missing_glyphs(lessons.window_rules, 5, "1, 2, 3, 4", lang="zh")
+    no_missing_glyphs(lessons.aspp_views, analyse(chelsea, "aspp", {"atrous_rates": (6, 12)}), None, lang="zh")
+    no_missing_glyphs(lessons.panet_views, analyse(chelsea, "pafpn"), lang="zh")
+    nas = analyse(chelsea, "nasfpn", {"stack_times": 1})
+    assert no_missing_glyphs(lessons.stage_list, nas, lang="zh")[1][0][2] in ("全局池化", "求和")
+    no_missing_glyphs(lessons.cell_view, nas, 0, lang="zh")
+    no_missing_glyphs(bifpn_panel.panel_views, analyse(chelsea, "bifpn", {"stack_times": 1}), {}, None, None, lang="zh")
+    no_missing_glyphs(asff_panel.asff_views, analyse(chelsea, "asff"), None, lang="zh")
+    no_missing_glyphs(rfp_panel.rfp_views, analyse(chelsea, "rfp", {"feedback_init": "random"}), lang="zh")
+
+
+def test_handlers_answer_in_the_session_language(chelsea, tmp_path):
+    import gradio as gr
+
+    import app
+    from ui.neck_tab import run_neck
+
+    specs = app.tab_groups()["ASPP"]
+    session = {"picture": chelsea, "device": "cpu"}
+    with pytest.raises(gr.Error, match="空洞率：每个数只能出现一次"):
+        run_neck(specs, session, "ASPP", "6, 6", 64, lang="zh")
+    with pytest.raises(gr.Error, match="请先分析一张图片"):
+        run_neck(specs, None, "ASPP", "6", 64, lang="zh")
+    analysis, summary, *_, words, table, lesson = run_neck(specs, session, "ASPP", "6, 12", 64, lang="zh")
+    assert "参数量" in summary and words.startswith("**第 0 步，共 6 步") and lesson.startswith("**课程 · 第 0 步")
+    assert table[2][2] == "卷积" and table[4][2] == "图像池化"
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(gr.Error, match="文件为空"):
+        app.analyze(upload(empty), "cpu", "C3", "zh")
+    *_, status, state = app.analyze(upload(SAMPLE), "cpu", "C3", "zh")
+    assert status.startswith("分析尺寸 451×300 像素") and "主干网络" in status
