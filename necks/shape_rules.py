@@ -86,7 +86,8 @@ def _through(analysis: Analysis, size: int, layers: Sequence[Layer], level: int 
             k_eff = layer.effective_kernel
             pad = (k_eff - 1) // 2 if layer.pad is None else layer.pad
             out = math.ceil(size / layer.stride) if layer.same else (size + 2 * pad - k_eff) // layer.stride + 1
-            rounding = _text("round_up" if out == math.ceil(size / layer.stride) else "round_down", lang, s=layer.stride)
+            rounded_up = out == math.ceil(size / layer.stride)
+            rounding = _text("round_up" if rounded_up else "round_down", lang, s=layer.stride)
             steps.append(_text("down", lang, k=layer.kernel, s=layer.stride, p=pad, size=size, k_eff=k_eff, out=out,
                                 rounding=rounding))
             size = out
@@ -208,8 +209,9 @@ def question(analysis: Analysis, node_id: str, lang: str = "en") -> str:
         strides = "/".join(str(i.stride) for i in analysis.backbone.info)
         return _text("ask_backbone", lang, k=k, node=node_id, level=node.level, stride=2 ** (node.level or 0),
                      w=pic_w, h=pic_h, channels=channels, strides=strides)
-    inputs = _text("sep", lang).join(_text("ask_input", lang, source=e.source, op=e.op, shape=shape_text(_shape(analysis, e.source)))
-                       for e in node.inputs)
+    inputs = _text("sep", lang).join(
+        _text("ask_input", lang, source=e.source, op=e.op, shape=shape_text(_shape(analysis, e.source)))
+        for e in node.inputs)
     return _text("ask", lang, k=k, node=node_id, op=term("op", node.op, lang), inputs=inputs)
 
 
