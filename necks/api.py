@@ -122,9 +122,9 @@ class Lab:
                     tuple(self.analysis.trace[node].shape[1:]), narration(self.analysis, node),
                     step_figure(self.analysis, node))
 
-    def explain(self, node: str) -> str:
-        """The rule that gives `node` its C×H×W, with this analysis's numbers (Markdown)."""
-        return explain(self.analysis, node).text
+    def explain(self, node: str, lang: str = "en") -> str:
+        """The rule that gives `node` its C×H×W, with this analysis's numbers (Markdown), in `lang`."""
+        return explain(self.analysis, node, lang).text
 
     def figures(self) -> list[tuple[str, Figure]]:
         """Every figure of the lesson as (name, Figure): the graph, each step (of the first stage

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
+from .i18n import t
+
 LEVELS = (3, 4, 5, 6, 7)  # pyramid positions P3…P7 a stage reads and writes
 OPS = {"sum": "sum", "gp": "global pooling"}  # op key → how the app names it
 MAX_CELLS = 24  # a stage longer than this is refused: it would only make the step-through unreadable
@@ -26,7 +28,22 @@ FORMAT = "necklab-cell-design"
 
 
 class DesignError(ValueError):
-    """A design that cannot be built; the message says which cell and why, in words."""
+    """A design that cannot be built; the message says which cell and why, in words: `str(e)` in
+    English, `e.text(lang)` in any language (the words are `design.<key>` in assets/i18n)."""
+
+    def __init__(self, key: str, **fields: Any) -> None:
+        self.key, self.fields = key, fields
+        super().__init__(t(f"design.{key}", "en", **fields))
+
+    def text(self, lang: str = "en") -> str:
+        return t(f"design.{self.key}", lang, **self.fields)
+
+    def __reduce__(self):  # pickles (e.g. across processes) by key and fields, not by the message
+        return _design_error, (self.key, self.fields)
+
+
+def _design_error(key: str, fields: dict) -> DesignError:
+    return DesignError(key, **fields)
 
 
 @dataclass(frozen=True)
@@ -97,46 +114,42 @@ class Design:
     def validate(self) -> Design:
         """Raise DesignError for the first problem, naming the cell; return the design if none."""
         if not self.cells:
-            raise DesignError("The design has no cells: add at least one row.")
+            raise DesignError("no_cells")
         if len(self.cells) > MAX_CELLS:
-            raise DesignError(f"The design has {len(self.cells)} cells; at most {MAX_CELLS} are allowed.")
+            raise DesignError("too_many", n=len(self.cells), most=MAX_CELLS)
         for k, cell in enumerate(self.cells, start=1):
             if cell.op not in OPS:
-                raise DesignError(f"Cell {k}: op {cell.op!r} is unknown; use 'sum' or 'global pooling'.")
+                raise DesignError("unknown_op", k=k, op=repr(cell.op))
             if cell.level not in LEVELS:
-                raise DesignError(f"Cell {k}: output level P{cell.level} is outside P3…P7.")
+                raise DesignError("level_outside", k=k, level=cell.level)
             for side, ref in (("A", cell.a), ("B", cell.b)):
                 self._check_ref(k, side, ref)
         missing = [lvl for lvl in LEVELS if lvl not in self.producers()]
         if missing:
             names = ", ".join(level_ref(lvl) for lvl in missing)
-            raise DesignError(f"No cell writes {names}: every level P3…P7 needs at least one cell with that "
-                              "output level, since the stage's output at a level is the last cell written there.")
+            raise DesignError("unwritten", names=names)
         return self
 
     def _check_ref(self, k: int, side: str, ref: str) -> None:
-        where = f"Cell {k}, input {side}"
+        where = dict(k=k, side=side)
         if ref.startswith("P"):
             level = parse_level(ref)
             if level not in LEVELS:
-                raise DesignError(f"{where}: {ref} is outside P3…P7; the stage's inputs are P3, P4, P5, P6, P7.")
+                raise DesignError("ref_outside", **where, ref=ref)
             return
         source = self._cell_index(ref)
         if source is None:
-            raise DesignError(f"{where}: {ref!r} is neither a level (P3…P7) nor a cell ('cell 2').")
+            raise DesignError("ref_unknown", **where, ref=repr(ref))
         if source == k:
-            raise DesignError(f"{where}: cell {k} reads its own output — a cycle. "
-                              "A cell can read P3…P7 or an earlier cell.")
+            raise DesignError("reads_itself", **where)
         if not 1 <= source <= len(self.cells):
-            raise DesignError(f"{where}: cell {source} does not exist (the design has {len(self.cells)} cells).")
+            raise DesignError("no_such_cell", **where, source=source, n=len(self.cells))
         if source > k:
             loop = self._path(source, k)
             if loop:
                 chain = " → ".join(f"cell {c}" for c in [k, *loop])
-                raise DesignError(f"{where}: reading cell {source} makes a cycle ({chain}): each cell "
-                                  "would wait for the other. Read P3…P7 or an earlier cell.")
-            raise DesignError(f"{where}: cell {source} does not exist yet — it runs after cell {k}. "
-                              "A cell can read P3…P7 or an earlier cell.")
+                raise DesignError("cycle", **where, source=source, chain=chain)
+            raise DesignError("not_yet", **where, source=source)
 
     @staticmethod
     def _cell_index(ref: str) -> int | None:
@@ -208,10 +221,10 @@ def from_rows(rows: Sequence[Sequence[Any]], name: str = "my design") -> Design:
         if not any(values):
             continue
         if len(values) < 4 or not all(values[:4]):
-            raise DesignError(f"Row {i}: fill in op, input A, input B and output level.")
+            raise DesignError("row_blank", i=i)
         level = parse_level(values[3])
         if level is None:
-            raise DesignError(f"Row {i}: output level {values[3]!r} is not a level like P4.")
+            raise DesignError("row_level", i=i, level=repr(values[3]))
         conv = values[4].lower() not in ("no", "false", "0", "") if len(values) > 4 else True
         cells.append(CellSpec(parse_op(values[0]), parse_ref(values[1]), parse_ref(values[2]), level, conv))
     return Design(tuple(cells), name).validate()
@@ -222,14 +235,13 @@ def from_json(text: str) -> Design:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise DesignError(f"The file is not JSON ({e.msg}, line {e.lineno}).") from None
+        raise DesignError("not_json", msg=e.msg, line=e.lineno) from None
     if not isinstance(data, Mapping) or data.get("format") != FORMAT or not isinstance(data.get("cells"), list):
-        raise DesignError(f"The file is not a NeckLab cell design (it needs \"format\": \"{FORMAT}\" and a "
-                          "\"cells\" list).")
+        raise DesignError("not_design", format=FORMAT)
     try:
         rows = [[c["op"], c["a"], c["b"], c["level"], "yes" if c.get("conv", True) else "no"] for c in data["cells"]]
     except (KeyError, TypeError):
-        raise DesignError("Every cell needs \"op\", \"a\", \"b\" and \"level\".") from None
+        raise DesignError("cell_fields") from None
     return from_rows(rows, str(data.get("name") or "loaded design"))
 
 
@@ -239,9 +251,9 @@ def _inputs_for(k: int) -> list[str]:
     return [level_ref(lvl) for lvl in LEVELS] + [cell_ref(j) for j in range(1, k)]
 
 
-def mutate(design: Design, rng: random.Random) -> tuple[Design, str]:
+def mutate(design: Design, rng: random.Random, lang: str = "en") -> tuple[Design, str]:
     """One random legal change — swap an input, change an op, change an output level, or switch the
-    output conv on or off — and the change in words. The result always validates: a change that
+    output conv on or off — and the change in words (in `lang`). The result always validates: a change that
     would leave a level without a producer is drawn again."""
     design.validate()
     while True:
@@ -253,18 +265,19 @@ def mutate(design: Design, rng: random.Random) -> tuple[Design, str]:
             old = getattr(cell, side)
             new = rng.choice([r for r in _inputs_for(k) if r != old])
             changed = replace(cell, **{side: new})
-            words = f"cell {k}: input {side.upper()} {old} → {new}"
+            words = t("design.mutate_input", lang, k=k, side=side.upper(), old=old, new=new)
         elif kind == "op":
             new_op = "sum" if cell.op == "gp" else "gp"
             changed = replace(cell, op=new_op)
-            words = f"cell {k}: op {OPS[cell.op]} → {OPS[new_op]}"
+            words = t("design.mutate_op", lang, k=k, old=t(f"design.op_{cell.op}", lang),
+                      new=t(f"design.op_{new_op}", lang))
         elif kind == "conv":
             changed = replace(cell, conv=not cell.conv)
-            words = f"cell {k}: ReLU → 3×3 conv → BN after {'yes → no' if cell.conv else 'no → yes'}"
+            words = t("design.mutate_conv_off" if cell.conv else "design.mutate_conv_on", lang, k=k)
         else:
             level = rng.choice([lvl for lvl in LEVELS if lvl != cell.level])
             changed = replace(cell, level=level)
-            words = f"cell {k}: output level P{cell.level} → P{level}"
+            words = t("design.mutate_level", lang, k=k, old=cell.level, new=level)
         candidate = replace(design, cells=design.cells[:k - 1] + (changed,) + design.cells[k:])
         try:
             return candidate.validate(), words

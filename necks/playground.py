@@ -19,6 +19,7 @@ from .analysis import Analysis, analyse
 from .cell_design import Design, mutate
 from .compare import NeckRow, add_erfs, compare_neck
 from .erf import effective_receptive_fields
+from .i18n import t
 from .imaging import Picture
 from .registry import NECKS, NeckSpec
 
@@ -107,24 +108,25 @@ def rank(candidates: list[Candidate], proxies: Sequence[str]) -> list[Candidate]
 
 def random_search(picture: Picture, start: Design, stages: int, proxies: Sequence[str], count: int,
                   seconds: float, device: str = "cpu", seed: int = 0,
-                  progress: Callable[[int, str], None] | None = None) -> list[Candidate]:
+                  progress: Callable[[int, str], None] | None = None, lang: str = "en") -> list[Candidate]:
     """The start design and up to `count` random variants of it (each one to three mutations away),
     measured on the picture until `seconds` have passed, ranked by `proxies` (labels of PROXIES).
-    Latency is the median of three forwards, so it is noisy on a busy machine."""
+    Latency is the median of three forwards, so it is noisy on a busy machine. Each candidate's
+    change is in words in `lang`."""
     rng = random.Random(seed)
     deadline = time.monotonic() + seconds
-    jobs: list[tuple[Design, str]] = [(start, "the start design (no change)")]
+    jobs: list[tuple[Design, str]] = [(start, t("design.start", lang))]
     seen = {start.cells}
     tries = 0
     while len(jobs) <= count and tries < 50 * count:  # small designs have few distinct variants
         tries += 1
         design, words = start, []
         for _ in range(rng.randint(1, 3)):
-            design, change = mutate(design, rng)
+            design, change = mutate(design, rng, lang)
             words.append(change)
         if design.cells not in seen:
             seen.add(design.cells)
-            jobs.append((replace(design, name=f"candidate {len(jobs)}"), "; ".join(words)))
+            jobs.append((replace(design, name=f"candidate {len(jobs)}"), t("design.sep", lang).join(words)))
     candidates = []
     for i, (design, words) in enumerate(jobs):
         if i and time.monotonic() > deadline:

@@ -147,3 +147,20 @@ def test_a_design_runs_on_real_backbone_features(chelsea, preset):
         # 1×1 laterals + extras + one 3×3 conv + BN per cell with a conv, per stage
         convs = sum(c.conv for c in d.cells) * 2
         assert analysis.params == (40 + 112 + 320) * 64 + 3 * 128 + 2 * (64 * 64 + 128) + convs * 37_056
+
+
+def test_messages_and_mutations_in_chinese():
+    """Every refusal and every mutation has its words in both languages: `str(e)` stays English,
+    `e.text("zh")` is Chinese with the same cell, input and level."""
+    with pytest.raises(DesignError) as caught:
+        design(("sum", "cell 2", "P3", 3), ("sum", "cell 1", "P5", 4)).validate()
+    zh = caught.value.text("zh")
+    assert zh.startswith("单元 1 的输入 A：读取单元 2 会形成环（cell 1 → cell 2 → cell 1）")
+    assert "cycle" not in zh
+    assert str(caught.value).startswith("Cell 1, input A: reading cell 2 makes a cycle")
+    with pytest.raises(DesignError) as caught:
+        from_rows([["sum", "P3", "P4", "Px"]])
+    assert caught.value.text("zh") == "第 1 行：输出层级 'Px' 不是像 P4 这样的层级。"
+    words = {mutate(NAS_FPN, random.Random(seed), "zh")[1].split("：")[1].split(" ")[0] for seed in range(60)}
+    assert words == {"输入", "运算", "之后的", "输出层级"}
+    assert mutate(NAS_FPN, random.Random(3), "zh")[0] == mutate(NAS_FPN, random.Random(3))[0]

@@ -64,6 +64,8 @@ def test_random_search_is_bounded_and_ranked(small):
         assert c.row.params and c.row.flops
     # a budget already spent still measures the start design, and only it
     assert len(random_search(small, FPN_CELLS, 1, list(PROXIES)[:1], count=5, seconds=0, seed=1)) == 1
+    zh = random_search(small, FPN_CELLS, 1, list(PROXIES)[:1], count=5, seconds=0, seed=1, lang="zh")
+    assert [c.change for c in zh] == ["起始设计（未改动）"]
 
 
 def test_handlers_explain_bad_tables_and_round_trip_files(tmp_path):
@@ -84,6 +86,12 @@ def test_handlers_explain_bad_tables_and_round_trip_files(tmp_path):
     bad.write_text('{"format": "necklab-cell-design", "cells": [{"op": "sum", "a": "P3", "b": "P9", "level": "P3"}]}')
     with pytest.raises(gr.Error, match="Cannot load this design: Cell 1, input B: P9 is outside P3…P7"):
         tab.load(str(bad))
+    with pytest.raises(gr.Error, match="单元 1 的输入 B：P9 超出了 P3…P7"):
+        tab.load(str(bad), "zh")
+    assert "单元 1 的输入 A：读取单元 4 会形成环" in tab.check(rows, "x", "zh")
+    with pytest.raises(gr.Error, match="单元 2 还不存在"):
+        tab.mutate_table([["sum", "cell 2", "P3", "P3"], ["sum", "P4", "P4", "P4"]], "x", "zh")
+    assert "单元 " in tab.mutate_table(FPN_CELLS.rows(), "x", "zh")[1]
 
 
 def test_run_handler_fills_the_step_view(small):

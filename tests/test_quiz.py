@@ -2,12 +2,14 @@
 every node of the zoo (so an explanation never contradicts its answer), and the quiz's handlers."""
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 import gradio as gr
 import pytest
 
 from necks.analysis import analyse
+from necks.i18n import LANGS, strings
 from necks.registry import NECKS
 from necks.shape_rules import KINDS, check, explain, parse_shape, question
 from ui.quiz import TEXT as QUIZ_TEXT, answer, ask, new_score, reset
@@ -21,15 +23,27 @@ CASES = [(name, {}) for name in NECKS] + [
 
 
 @pytest.fixture(scope="module")
-def explained(chelsea):
+def analyses(chelsea):
+    return [(name, analyse(chelsea, name, config)) for name, config in CASES]
+
+
+@pytest.fixture(scope="module")
+def explained(analyses):
     """kind → [(neck, node, explanation, traced shape)] over the zoo on chelsea (451×300: odd sizes)."""
     found = defaultdict(list)
-    for name, config in CASES:
-        analysis = analyse(chelsea, name, config)
+    for name, analysis in analyses:
         for node in analysis.topology.nodes:
             e = explain(analysis, node.id)
             found[e.kind].append((name, node.id, e, tuple(analysis.trace[node.id].shape[1:])))
     return found
+
+
+# Two English words in a row, outside `code` (node names) — what a sentence left in English shows.
+ENGLISH = re.compile(r"[A-Za-z]{3,}[ ,;:]+[A-Za-z]{3,}")
+
+
+def _prose(text: str) -> str:
+    return re.sub(r"`[^`]*`", "", text)
 
 
 @pytest.mark.parametrize("typed, shape", [
@@ -122,3 +136,44 @@ def test_the_quiz_scores_explains_reveals_and_resets(chelsea):
     with pytest.raises(gr.Error):
         answer(None, 0, "1x2x3", new_score())
 
+
+
+def test_the_rules_are_data_in_every_language():
+    en = strings("en")
+    keys = [k for k in en if k.startswith(("quiz.rule.", "quiz.what."))]
+    assert len(keys) > 25 and "quiz.rule.image_pooling" in keys and "quiz.what.gp_cell" in keys
+    for lang in LANGS[1:]:
+        assert all(k in strings(lang) for k in keys)
+
+
+def test_every_rule_and_question_in_chinese(analyses):
+    """Every node of the zoo: the zh explanation derives the same shape, is Chinese, and keeps no
+    English sentence; the zh question too (edge ops such as "1×1 conv" are notation, kept)."""
+    for name, analysis in analyses:
+        for node in analysis.topology.nodes:
+            en, zh = explain(analysis, node.id), explain(analysis, node.id, "zh")
+            assert zh.shape == en.shape and zh.kind == en.kind and ENGLISH.search(_prose(en.text))  # the check bites
+            assert zh.text.endswith(en.text[en.text.rindex("→"):]), (name, node.id, zh.text)
+            assert re.search(r"[\u4e00-\u9fff]", zh.text), (name, node.id)
+            assert not ENGLISH.search(_prose(zh.text)), (name, node.id, zh.text)
+            asked = question(analysis, node.id, "zh")
+            assert asked.endswith("它的 C×H×W 是多少？") and "What" not in asked and " from " not in asked
+    gp = explain(dict(analyses)["nasfpn"], "s1.gp_43_5", "zh").text
+    assert "全局池化单元" in gp and "注意力" in gp
+    down = explain(dict(analyses)["nasfpn"], "P6", "zh").text
+    assert "2×2 步长 2（填充 0）" in down and "÷2 向下取整" in down
+
+
+def test_the_quiz_speaks_chinese(chelsea):
+    analysis = analyse(chelsea, "pafpn")
+    k = analysis.topology.order.index("T3") - 1
+    asked = ask(analysis, k, "zh")
+    assert asked.startswith(f"**第 {k + 1} 步：`T3`**（相加），输入：") and "What is" not in asked
+    feedback, score, text, step, _ = answer(analysis, k, "64x19x29", new_score(), "zh")
+    assert feedback.startswith("**不对：你输入的是 64×19×29，`T3` 是 64×38×57。**")
+    assert "相加节点逐位置把输入相加" in feedback and "层级 3 的尺寸 38×57" in feedback
+    assert "最近邻上采样" in feedback
+    assert not ENGLISH.search(_prose(feedback)), feedback
+    assert "adds its inputs" not in feedback and text == "本课得分：**1 题答对 0 题**" and step == k + 1
+    right = answer(analysis, k, "64x38x57", new_score(), "zh")[0]
+    assert right.startswith("**正确：64×38×57。**") and "逐位置" in right

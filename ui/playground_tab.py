@@ -37,13 +37,13 @@ def search_headers(lang: str = "en") -> list[str]:
     return t("playground.search_headers", lang).split("|")
 
 
-def read_design(rows: Any, name: str) -> Design:
-    """The table's design, or a gr.Error with validation's message."""
+def read_design(rows: Any, name: str, lang: str = "en") -> Design:
+    """The table's design, or a gr.Error with validation's message in `lang`."""
     values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
     try:
         return from_rows(values, (name or "my design").strip())
     except DesignError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(e.text(lang)) from None
 
 
 def describe(design: Design, lang: str = "en") -> str:
@@ -68,7 +68,7 @@ def load_preset(name: str, lang: str = "en") -> tuple:
 def check(rows: Any, name: str, lang: str = "en") -> str:
     """Validate without raising: the message is the lesson."""
     try:
-        return describe(read_design(rows, name), lang)
+        return describe(read_design(rows, name, lang), lang)
     except gr.Error as e:
         return t("playground.not_valid", lang, message=e.message)
 
@@ -77,7 +77,7 @@ def check(rows: Any, name: str, lang: str = "en") -> str:
 def run(session: dict | None, rows: Any, name: str, stages: float, lang: str = "en",
         progress: gr.Progress = gr.Progress()) -> tuple:
     """Build the design and run it on the session's picture; the step view's values."""
-    design = read_design(rows, name)
+    design = read_design(rows, name, lang)
     picture, device = session_picture(session, lang)
     progress(0.1, desc=t("playground.running", lang, name=design.name, stages=int(stages), device=device))
     analysis = run_design(picture, design, int(stages), device)
@@ -93,8 +93,8 @@ def spec_in(design: Design, lang: str) -> NeckSpec:
 
 
 def mutate_table(rows: Any, name: str, lang: str = "en") -> tuple:
-    design = read_design(rows, name)
-    mutated, words = mutate(design, random.Random())
+    design = read_design(rows, name, lang)
+    mutated, words = mutate(design, random.Random(), lang)
     return mutated.rows(), t("playground.mutated", lang, words=words, describe=describe(mutated, lang))
 
 
@@ -103,7 +103,7 @@ def compare(session: dict | None, rows: Any, name: str, stages: float, lang: str
             progress: gr.Progress = gr.Progress()) -> tuple:
     """The design beside FPN, PANet and NAS-FPN: table, parameters against latency, and the
     effective receptive field of each of the design's output levels."""
-    design = read_design(rows, name)
+    design = read_design(rows, name, lang)
     picture, device = session_picture(session, lang)
     result = compare_design(picture, design, int(stages), device,
                             progress=lambda i, title: progress((i, 5), desc=t("playground.measuring", lang, title=title)))
@@ -119,7 +119,7 @@ def compare(session: dict | None, rows: Any, name: str, stages: float, lang: str
 def search(session: dict | None, rows: Any, name: str, stages: float, proxies: list[str], count: float,
            seconds: float, lang: str = "en", progress: gr.Progress = gr.Progress()
            ) -> tuple[list[list], list[Candidate], str]:
-    design = read_design(rows, name)
+    design = read_design(rows, name, lang)
     if not proxies:
         raise gr.Error(t("playground.no_proxy", lang))
     picture, device = session_picture(session, lang)
@@ -127,7 +127,8 @@ def search(session: dict | None, rows: Any, name: str, stages: float, proxies: l
     found = random_search(picture, design, int(stages), proxies, int(count), float(seconds), device,
                           seed=random.randrange(2 ** 31),
                           progress=lambda i, title: progress((i, total), desc=t("playground.measuring", lang,
-                                                                                title=title)))
+                                                                                title=title)),
+                          lang=lang)
     table = [[i, c.change, c.row.params, round(c.row.flops / 1e9, 3), round(c.row.latency_ms, 2),
               None if c.row.erf_percent is None else round(c.row.erf_percent, 1), round(c.score, 2)]
              for i, c in enumerate(found, start=1)]
@@ -165,7 +166,7 @@ def load(upload: Any, lang: str = "en") -> tuple:
     except UnicodeDecodeError:
         raise gr.Error(t("playground.not_text", lang)) from None
     except DesignError as e:
-        raise gr.Error(t("playground.cannot_load", lang, message=e)) from None
+        raise gr.Error(t("playground.cannot_load", lang, message=e.text(lang))) from None
     return show_design(design, t("playground.loaded", lang, name=design.name, describe=describe(design, lang)))
 
 

@@ -46,7 +46,7 @@ def ask(analysis: Analysis | None, k: float, lang: str = "en") -> str:
     k = int(k)
     if k >= _last(analysis):
         return t("quiz.done", lang, score="")
-    return question(analysis, analysis.topology.order[k + 1])
+    return question(analysis, analysis.topology.order[k + 1], lang)
 
 
 def answer(analysis: Analysis | None, k: float, typed: str, score: Score | None, lang: str = "en") -> tuple:
@@ -59,7 +59,7 @@ def answer(analysis: Analysis | None, k: float, typed: str, score: Score | None,
     if k >= _last(analysis):
         return t("quiz.done", lang, score=score_text(score, lang)), score, score_text(score, lang), k, typed
     node = analysis.topology.order[k + 1]
-    verdict = check(analysis, node, typed)
+    verdict = check(analysis, node, typed, lang)
     if verdict.given is None:
         return t("quiz.unreadable", lang), score, score_text(score, lang), k, typed
     # A question is one node of one neck and configuration on one picture: answering it again
