@@ -234,9 +234,13 @@ sys.path.insert(0, {root!r})
 import torch
 torch.set_num_threads({threads})
 from benchmarks.run import Tabs
+from gradio.processing_utils import save_file_to_cache
+from gradio.utils import get_upload_folder
 from ui.backbone_tab import analyze
 tabs = Tabs()
-out = analyze({path!r}, "cpu", "C3")
+# as an upload arrives: copied into Gradio's upload cache, the only place the app reads from
+cached = save_file_to_cache({path!r}, cache_dir=get_upload_folder())
+out = analyze({{"path": cached, "meta": {{"_type": "gradio.FileData"}}}}, "cpu", "C3")
 session = out[-1]
 stage = {{"analyze": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}
 for title in tabs.tabs:
