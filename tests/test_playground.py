@@ -104,3 +104,14 @@ def test_run_handler_fills_the_step_view(small):
     assert status.startswith("**Valid**")
     with pytest.raises(gr.Error, match="Analyse a picture first"):
         tab.run(None, FPN_CELLS.rows(), "x", 1, progress=no_progress)
+
+
+def test_ranking_proxies_are_offered_in_the_session_language():
+    from necks.playground import PROXIES
+    from ui.playground_tab import proxy_choices
+
+    for lang in ("en", "zh"):
+        shown = proxy_choices(lang)
+        assert [value for _, value in shown] == list(PROXIES)  # the search still reads PROXIES' keys
+    assert [words for words, _ in proxy_choices("en")] == list(PROXIES)
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in words) for words, _ in proxy_choices("zh"))

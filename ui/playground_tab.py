@@ -170,6 +170,11 @@ def load(upload: Any, lang: str = "en") -> tuple:
     return show_design(design, t("playground.loaded", lang, name=design.name, describe=describe(design, lang)))
 
 
+def proxy_choices(lang: str) -> list[tuple[str, str]]:
+    """The ranking proxies as (words in `lang`, the PROXIES key the search reads)."""
+    return [(t(f"playground.proxy.{proxy.key}", lang), label) for label, proxy in PROXIES.items()]
+
+
 def build_playground_tab(session: gr.State, language: gr.components.Component | None = None) -> tuple:
     """Build the tab's components and wire its events (call inside a gr.Tab). `language` holds the
     session's language (English without one). Returns (fn, inputs, outputs) that rewrites the
@@ -212,7 +217,7 @@ def build_playground_tab(session: gr.State, language: gr.components.Component | 
     with localised(gr.Accordion, {"label": "playground.search_title"}, open=True):
         localised(gr.Markdown, {"value": "playground.honest"})
         with gr.Row():
-            proxies = localised(gr.CheckboxGroup, {"label": "playground.rank_by"}, choices=list(PROXIES),
+            proxies = localised(gr.CheckboxGroup, {"label": "playground.rank_by", "choices": proxy_choices},
                                 value=list(PROXIES)[1::2], elem_id=f"{KEY}-proxies", scale=3)
             count = localised(gr.Slider, {"label": "playground.count"}, minimum=1, maximum=20, value=6, step=1,
                               elem_id=f"{KEY}-count", scale=1)
