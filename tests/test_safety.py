@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import gradio as gr
 import httpx
 import numpy as np
 import pytest
@@ -153,3 +154,18 @@ def test_out_of_memory_is_reported_with_a_suggestion_and_the_server_keeps_servin
     assert "Analysed at 96×64 px" in status and len(top5["confidences"]) == 5
     top5, *_ = client.predict(handle_file(str(SAMPLES / "coffee.png")), "cpu", "C3", api_name="/analyze")
     assert top5["label"] == "espresso"
+
+
+def test_out_of_memory_message_follows_a_language_passed_by_position():
+    """Gradio calls handlers with their inputs by position; the message must still find `lang`."""
+    from necks.i18n import t
+    from ui.common import out_of_memory_as_message
+
+    @out_of_memory_as_message
+    def handler(analysis, k, lang="en"):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    for lang in ("en", "zh"):
+        with pytest.raises(gr.Error) as raised:
+            handler(None, 0, lang)
+        assert raised.value.message == t("common.out_of_memory", lang)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +22,6 @@ from viz.render import figure_image
 from .text import localised
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
-NO_PICTURE = t("common.no_picture")  # in English; handlers with a language raise no_picture(lang)
 
 
 def no_picture(lang: str = "en") -> gr.Error:
@@ -54,6 +54,8 @@ def load_picture(value: Any, lang: str = "en") -> Picture:
 def out_of_memory_as_message(handler: Handler) -> Handler:
     """Report an out-of-memory error of a handler's model run as a message with a way out, and
     give the memory back so the server keeps serving the other users."""
+    signature = inspect.signature(handler)
+
     @functools.wraps(handler)  # Gradio reads the handler's signature (progress, event data) through this
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -63,7 +65,9 @@ def out_of_memory_as_message(handler: Handler) -> Handler:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        raise gr.Error(t("common.out_of_memory", kwargs.get("lang", "en")))  # handlers given lang by keyword
+        # Gradio passes inputs by position: find `lang` wherever it came
+        lang = signature.bind_partial(*args, **kwargs).arguments.get("lang", "en")
+        raise gr.Error(t("common.out_of_memory", lang))
     return guarded  # type: ignore[return-value]
 
 

@@ -94,7 +94,9 @@ class Quiz:
     score: gr.State
 
     def wire(self, tab: NeckTab) -> None:
-        tab.redraw_after_run(lambda analysis, lang="en": (ask(analysis, 0, lang), ""), [self.ask, self.feedback])
+        # the step on screen: 0 after a run, where the learner was after a language switch
+        tab.redraw_after_run(lambda analysis, k, lang="en": (ask(analysis, k, lang), ""), [self.ask, self.feedback],
+                             [tab.step])
         tab.step.change(ask, [tab.state, tab.step, tab.language], [self.ask], api_visibility="private")
         outputs = [self.feedback, self.score, self.score_view, tab.step, self.typed]
         inputs = [tab.state, tab.step, self.typed, self.score, tab.language]
