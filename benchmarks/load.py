@@ -32,7 +32,8 @@ os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
 
 from gradio_client import Client, handle_file  # noqa: E402
 
-from necks.registry import NECKS, NeckSpec  # noqa: E402
+from app import tab_groups  # noqa: E402
+from ui.neck_tab import slug  # noqa: E402
 
 SAMPLES = sorted(p for p in (ROOT / "assets" / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
 
@@ -40,12 +41,9 @@ SAMPLES = sorted(p for p in (ROOT / "assets" / "samples").iterdir() if p.suffix.
 def tabs() -> list[tuple[str, str, list]]:
     """(api name, neck title, arguments as the tab's widgets send them) for every neck: a tab's
     run endpoint takes the chosen neck and the controls of all its necks."""
-    groups: dict[str, list[NeckSpec]] = {}
-    for spec in NECKS.values():
-        groups.setdefault(spec.tab_title, []).append(spec)
     out = []
-    for title, specs in groups.items():
-        key = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
+    for title, specs in tab_groups().items():
+        key = slug(title)
         values = [str(c.default) if c.kind == "choice" else ", ".join(map(str, c.default)) if c.kind == "ints"
                   else c.default for s in specs for c in s.controls]
         out += [(f"/{key.replace('-', '_')}_run", spec.title, values) for spec in specs]

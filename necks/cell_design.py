@@ -147,7 +147,7 @@ class Design:
         if source > k:
             loop = self._path(source, k)
             if loop:
-                chain = " → ".join(f"cell {c}" for c in [k, *loop])
+                chain = " → ".join(cell_ref(c) for c in [k, *loop])
                 raise DesignError("cycle", **where, source=source, chain=chain)
             raise DesignError("not_yet", **where, source=source)
 

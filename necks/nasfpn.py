@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cell_design import LEVELS, NAS_FPN, Design, StageCell, level_ref
+from .cell_design import LEVELS, NAS_FPN, Design, StageCell, cell_ref, level_ref
 from .layers import Neck, conv_block, init_convs
 from .receptive_field import GLOBAL, Layer, conv, up
 from .topology import Edge, Node, Topology, input_nodes
@@ -203,8 +203,8 @@ class NASFPN(Neck):
                 node_id = f"s{k}.{cell.name}"
                 nodes.append(Node(node_id, CELL_OPS[cell.op], inputs, lvl, stage=k,
                                   note=f"resize to level {lvl}, {how}{conv_note}"))
-                holder[f"cell {index}"] = node_id
-            holder.update({level_ref(lvl): holder[f"cell {c}"] for lvl, c in self.design.producers().items()})
+                holder[cell_ref(index)] = node_id
+            holder.update({level_ref(lvl): holder[cell_ref(c)] for lvl, c in self.design.producers().items()})
         outputs = tuple(holder[level_ref(lvl)] for lvl in LEVELS)
         name = "nas_fpn" if self.design.cells == NAS_FPN.cells else self.design.name
         return Topology(name, tuple(nodes), outputs, extras={"cells": self.cells, "design": self.design})
@@ -227,7 +227,7 @@ class NASFPN(Neck):
         producers = self.design.producers()
         for k, stage in enumerate(self.fpn_stages, start=1):
             for index, cell in enumerate(self.cells, start=1):
-                maps[f"cell {index}"] = stage[cell.name](maps[cell.a], maps[cell.b], sizes[cell.level],
+                maps[cell_ref(index)] = stage[cell.name](maps[cell.a], maps[cell.b], sizes[cell.level],
                                                          f"s{k}.{cell.name}")
-            maps.update({level_ref(lvl): maps[f"cell {c}"] for lvl, c in producers.items()})
+            maps.update({level_ref(lvl): maps[cell_ref(c)] for lvl, c in producers.items()})
         return [maps[level_ref(lvl)] for lvl in LEVELS]

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import Analysis, analyse
+from .analysis import Analysis, analyse, neck_on
 from .cell_design import Design, mutate
 from .compare import NeckRow, add_erfs, compare_neck
-from .erf import effective_receptive_fields
+from .erf import erf_maps
 from .i18n import t
 from .imaging import Picture
 from .registry import NECKS, NeckSpec
@@ -58,13 +58,13 @@ def compare_design(picture: Picture, design: Design, stages: int, device: str = 
 
 def output_erfs(analysis: Analysis) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, int]]]:
     """The effective receptive field of the centre cell of every output level, and those cells (one
-    backward per level: the levels have different grids, so different centre cells)."""
-    erfs, cells = {}, {}
-    for node in analysis.outputs:
-        h, w = analysis.trace[node].shape[-2:]
-        cells[node] = (h // 2, w // 2)
-        erfs.update(effective_receptive_fields(analysis, [node], cells[node]))
-    return erfs, cells
+    backward per level — the levels have different grids, so different centre cells — after one
+    backbone forward for all of them)."""
+    cells = {node: (analysis.trace[node].shape[-2] // 2, analysis.trace[node].shape[-1] // 2)
+             for node in analysis.outputs}
+    neck = neck_on(analysis.neck_name, analysis.config, analysis.device, analysis.seed)
+    maps = erf_maps(analysis.picture, analysis.device, [(neck, [node], cells[node]) for node in analysis.outputs])
+    return {node: m[node] for node, m in zip(analysis.outputs, maps)}, cells
 
 
 # --- random search ------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ handler as Gradio calls it; every neck at every allowed configuration extreme on
 picture. Each file is made here (Pillow, or bytes by hand), none is canned."""
 from __future__ import annotations
 
-import io
 import struct
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from necks.analysis import run_backbone
 from necks.imaging import MAX_SIDE, MIN_SIDE, ImageError, Picture, decode
 from necks.registry import NECKS, Control
 from tests.conftest import SAMPLES, upload
+from tests.test_imaging import encode
 from ui.backbone_tab import analyze
 from ui.neck_tab import run_neck
 from viz.maps import to_original
@@ -28,11 +28,6 @@ from viz.maps import to_original
 ROOT = Path(__file__).resolve().parent.parent
 GREY = (124, 116, 104)  # ≈ the ImageNet mean: normalises to ~0, like the backbone's zero padding
 
-
-def encode(im: Image.Image, fmt: str = "PNG", **kw) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kw)
-    return buf.getvalue()
 
 
 def noise(w: int, h: int, seed: int = 0) -> Image.Image:

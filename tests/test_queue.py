@@ -2,23 +2,10 @@
 (Gradio's status tracker), then completes."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from playwright.sync_api import expect
 
-import app
 from tests.conftest import SAMPLES
-from tests.test_served import browser_page, free_port
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    demo = app.build_app().queue(**app.QUEUE)
-    settings = app.launch_settings("127.0.0.1", free_port())
-    demo.launch(prevent_thread_lock=True, quiet=True, **settings)
-    yield f"http://127.0.0.1:{settings['server_port']}/"
-    demo.close()
+from tests.test_served import browser_page, server  # noqa: F401  (a module-scoped app of its own)
 
 
 def test_a_waiting_browser_sees_its_queue_position(server, tmp_path):

@@ -28,7 +28,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    demo = app.build_app().queue(default_concurrency_limit=2)
+    demo = app.build_app().queue(**app.QUEUE)  # as app.main serves it
     settings = app.launch_settings("127.0.0.1", free_port())
     demo.launch(prevent_thread_lock=True, quiet=True, **settings)
     yield f"http://127.0.0.1:{settings['server_port']}/"
