@@ -1,5 +1,5 @@
 """The Compare tab's table from the command line: every neck of the zoo on one picture's backbone
-features, timed by the same `necks.compare.compare_zoo` the app uses. Not part of the test suite.
+features, timed by the same `necklab.lab.compare.compare_zoo` the app uses. Not part of the test suite.
 
     python benchmarks/compare.py [--picture assets/samples/astronaut.png] [--repeats 5] [--device cpu]
                                  [--figures DIR]   # also save the tab's two figures as PNGs there
@@ -16,10 +16,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from necks.analysis import run_backbone  # noqa: E402
-from necks.compare import compare_zoo  # noqa: E402
-from necks.imaging import decode  # noqa: E402
-from viz.compare import erf_area_figure, global_context, params_latency_figure  # noqa: E402
+from necklab.lab.analysis import run_backbone  # noqa: E402
+from necklab.lab.compare import compare_zoo  # noqa: E402
+from necklab.lab.imaging import decode  # noqa: E402
+from necklab.viz.compare import erf_area_figure, global_context, params_latency_figure  # noqa: E402
 
 
 def main() -> None:

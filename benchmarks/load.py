@@ -33,7 +33,7 @@ os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from app import tab_groups  # noqa: E402
-from ui.neck_tab import slug  # noqa: E402
+from necklab.ui.neck_tab import slug  # noqa: E402
 
 SAMPLES = sorted(p for p in (ROOT / "assets" / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
 

@@ -85,10 +85,9 @@ def reference_inputs(spec: Any, neck: Any, features: dict[str, torch.Tensor]) ->
 def neck_rates(features: dict[str, torch.Tensor], repeats: int) -> list[dict]:
     """Per neck: FLOPs, median seconds and FLOP rate ÷ the matmul rate measured just before it (on a
     shared machine the load drifts; the neighbouring measurement sees the same load)."""
-    from necks.analysis import count_flops
-    from necks.registry import NECKS, build_neck
-
-    from necks.compare import tab_config
+    from necklab.lab.analysis import count_flops
+    from necklab.lab.compare import tab_config
+    from necklab.models.registry import NECKS, build_neck
 
     rows = []
     for name, spec in NECKS.items():
@@ -111,8 +110,8 @@ def neck_rates(features: dict[str, torch.Tensor], repeats: int) -> list[dict]:
 
 def clear_picture_caches() -> None:
     """Forget everything kept per picture, as for a picture never seen (models stay built)."""
-    from necks import analysis
-    from ui import neck_tab
+    from necklab.lab import analysis
+    from necklab.ui import neck_tab
 
     analysis._features.clear()
     analysis._flops.clear()
@@ -138,8 +137,7 @@ class Tabs:
         import gradio as gr
 
         from app import tab_groups
-        from ui.lessons import PANELS
-        from ui.neck_tab import build_neck_tab
+        from necklab.ui.neck_tab import build_neck_tab
 
         self.tabs = {}
         with gr.Blocks() as self.demo:
@@ -147,22 +145,20 @@ class Tabs:
             for title, specs in tab_groups().items():
                 with gr.Tab(title):
                     tab = build_neck_tab(title, specs, session, current)
-                    if title in PANELS:
-                        PANELS[title](tab)
                 self.tabs[title] = tab
 
     def controls(self, title: str) -> list:
         return [c.value for c in self.tabs[title].refresh_inputs[4:]]
 
     def config(self, title: str) -> tuple[str, dict]:
-        from ui.neck_tab import parse_config
+        from necklab.ui.neck_tab import parse_config
 
         spec = self.tabs[title].specs[0]
         return spec.name, parse_config(spec, self.controls(title)[:len(spec.controls)])
 
     def run(self, title: str, session: dict) -> Any:
         """What a click on the tab's Run button draws: the tab's outputs, then every panel."""
-        from ui.neck_tab import run_neck
+        from necklab.ui.neck_tab import run_neck
 
         tab = self.tabs[title]
         analysis = run_neck(tab.specs, session, tab.specs[0].title, *self.controls(title))[0]
@@ -180,8 +176,8 @@ class Tabs:
 
 def bare_forward(picture: Any, name: str, config: dict, repeats: int) -> float:
     """Median seconds of backbone + neck forward, untraced, models built."""
-    from necks.analysis import backbone_on, neck_on
-    from necks.backbone import normalise
+    from necklab.lab.analysis import backbone_on, neck_on
+    from necklab.models.backbone import normalise
 
     backbone, neck = backbone_on("cpu"), neck_on(name, config, "cpu")
     names = ["image", *(i.name for i in backbone.feature_info)]
@@ -236,7 +232,7 @@ torch.set_num_threads({threads})
 from benchmarks.run import Tabs
 from gradio.processing_utils import save_file_to_cache
 from gradio.utils import get_upload_folder
-from ui.backbone_tab import analyze
+from necklab.ui.backbone_tab import analyze
 tabs = Tabs()
 # as an upload arrives: copied into Gradio's upload cache, the only place the app reads from
 cached = save_file_to_cache({path!r}, cache_dir=get_upload_folder())
@@ -291,12 +287,12 @@ def main() -> None:
     repeats = 3 if args.quick else 7
     os.chdir(ROOT)
 
-    from necks.analysis import neck_on, run_backbone
-    from necks.compare import tab_config
-    from necks.imaging import decode
-    from necks.registry import NECKS
-    from ui.compare_tab import compare
-    from ui.lessons import aspp_views
+    from necklab.lab.analysis import neck_on, run_backbone
+    from necklab.lab.compare import tab_config
+    from necklab.lab.imaging import decode
+    from necklab.lessons.aspp import aspp_views
+    from necklab.models.registry import NECKS
+    from necklab.ui.compare_tab import compare
 
     picture = decode(args.picture)
     print(f"NeckLab speed · {platform.processor() or platform.machine()} · {os.cpu_count()} CPUs · "
@@ -353,8 +349,8 @@ def main() -> None:
             with torch.inference_mode():
                 bare_sum += median_seconds(lambda: neck(inputs), repeats)
         session = {"picture": picture, "device": "cpu"}
-        from necks import analysis as pipeline
-        from ui.compare_tab import compare_erfs
+        from necklab.lab import analysis as pipeline
+        from necklab.ui.compare_tab import compare_erfs
 
         table_s, erf_s = [], []
         for _ in range(1 if args.quick else 3):

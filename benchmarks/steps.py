@@ -16,10 +16,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from necks.analysis import analyse, run_backbone  # noqa: E402
-from necks.imaging import decode  # noqa: E402
-from necks.registry import NECKS  # noqa: E402
-from ui.neck_tab import render_step  # noqa: E402
+from necklab.lab.analysis import analyse, run_backbone  # noqa: E402
+from necklab.lab.imaging import decode  # noqa: E402
+from necklab.models.registry import NECKS  # noqa: E402
+from necklab.ui.neck_tab import render_step  # noqa: E402
 
 
 def main() -> None:

@@ -14,9 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import app  # noqa: E402
+from necklab.ui.neck_tab import slug  # noqa: E402
 from tests.test_served import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
-from ui.neck_tab import slug  # noqa: E402
-
 
 BUSY = "() => document.querySelectorAll('.progress-text, .eta-bar, .pending').length === 0"
 

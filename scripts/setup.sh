@@ -14,9 +14,11 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-req=requirements.txt
-[ "${1:-}" = "--dev" ] && req=requirements-dev.txt
-.venv/bin/python -m pip install -q -r "$req"
+# The package (editable: the app reads assets/ beside it) with its pinned dependencies (pyproject.toml);
+# --dev adds the test and lint tools.
+target=.
+[ "${1:-}" = "--dev" ] && target=".[dev]"
+.venv/bin/python -m pip install -q -e "$target"
 # The browser tests drive Debian's chromium; the scale-out test puts Debian's nginx in front.
 if [ "${1:-}" = "--dev" ] && { ! command -v chromium >/dev/null || [ ! -x /usr/sbin/nginx ]; }; then
   as_root apt-get update -qq && as_root apt-get install -y -qq chromium nginx >/dev/null

@@ -13,9 +13,9 @@ import torch
 from gradio.processing_utils import save_file_to_cache
 from gradio.utils import get_upload_folder
 
-from necks.analysis import run_backbone
-from necks.backbone import EfficientNetLite0, build_backbone
-from necks.imaging import Picture, decode
+from necklab.lab.analysis import run_backbone
+from necklab.lab.imaging import Picture, decode
+from necklab.models.backbone import EfficientNetLite0, build_backbone
 
 torch.set_num_threads(2)
 SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples"

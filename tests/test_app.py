@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import app
+from necklab.ui.backbone_tab import show_level
 from tests.conftest import SAMPLES, upload
-from ui.backbone_tab import show_level
 
 
 def test_analyze_a_sample():

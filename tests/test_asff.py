@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from necks.asff import ASFF
-from necks.trace import Trace, tracing
+from necklab.graph.trace import Trace, tracing
+from necklab.models.necks.asff import ASFF
 
 
 @pytest.fixture(autouse=True)

@@ -9,13 +9,13 @@ import pytest
 from matplotlib.image import AxesImage
 from matplotlib.text import Text
 
-from necks.analysis import analyse
+from necklab.lab.analysis import analyse
+from necklab.lessons.asff import asff_level_view, asff_views
+from necklab.lessons.rfp import rfp_views
+from necklab.viz.asff import levels, weight_sum_deviation, weights_figure
+from necklab.viz.maps import original_extent
+from necklab.viz.rfp import fusions, gates_figure, passes_figure, unrolled_figure
 from tests.test_zoo import resized
-from ui.asff_panel import asff_level_view, asff_views
-from ui.rfp_panel import rfp_views
-from viz.asff import levels, weight_sum_deviation, weights_figure
-from viz.maps import original_extent
-from viz.rfp import fusions, gates_figure, passes_figure, unrolled_figure
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from necks.aspp import ASPP, degenerate
-from necks.trace import tracing
+from necklab.graph.trace import tracing
+from necklab.models.necks.aspp import ASPP, degenerate
 
 RATES = (12, 24, 36)
 

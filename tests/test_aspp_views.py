@@ -9,15 +9,15 @@ import pytest
 import torch
 from PIL import Image
 
-import necks.analysis
-from necks.analysis import Analysis, analyse
-from necks.erf import cell_at, effective_receptive_fields, mass_area
-from necks.imaging import Picture
-from necks.trace import record, tracing
+import necklab.lab.analysis
+from necklab.graph.trace import record, tracing
+from necklab.lab.analysis import Analysis, analyse
+from necklab.lab.erf import cell_at, effective_receptive_fields, mass_area
+from necklab.lab.imaging import Picture
+from necklab.viz.aspp import DEGENERATE, branches, erf_figure, taps, taps_figure
+from necklab.viz.maps import to_original
 from tests.conftest import SAMPLES
 from tests.test_zoo import resized
-from viz.aspp import DEGENERATE, branches, erf_figure, taps, taps_figure
-from viz.maps import to_original
 
 ASPP_NODES = ["b1x1", "rate12", "rate24", "rate36", "pool", "project"]
 
@@ -69,8 +69,8 @@ def test_each_node_gets_its_own_gradient_and_the_cached_models_are_reused(medium
     def no_rebuild(*args, **kwargs):
         raise AssertionError("the ERF rebuilt a model")
 
-    monkeypatch.setattr(necks.analysis, "build_neck", no_rebuild)
-    monkeypatch.setattr(necks.analysis, "build_backbone", no_rebuild)
+    monkeypatch.setattr(necklab.lab.analysis, "build_neck", no_rebuild)
+    monkeypatch.setattr(necklab.lab.analysis, "build_backbone", no_rebuild)
     with torch.inference_mode():  # a caller in inference mode still gets gradients
         alone = effective_receptive_fields(medium, ["pool"], (0, 0))
     np.testing.assert_allclose(alone["pool"], corner_erfs["pool"], rtol=1e-4, atol=1e-6)
@@ -164,8 +164,8 @@ def test_effective_receptive_field_equals_captum_saliency():
     """The ERF computes what captum's Saliency (abs=True) does, for all nodes in one forward."""
     from captum.attr import Saliency
 
-    from necks.analysis import backbone_on, neck_on
-    from necks.backbone import normalise
+    from necklab.lab.analysis import backbone_on, neck_on
+    from necklab.models.backbone import normalise
 
     analysis = analyse(resized("chelsea.png", 96, 64), "aspp")
     cell = (1, 2)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from necks.analysis import run_backbone
-from necks.backbone import EfficientNetLite0, build_backbone, load_state_dict, normalise, same_pad
+from necklab.lab.analysis import run_backbone
+from necklab.lab.imaging import decode
+from necklab.models.backbone import EfficientNetLite0, build_backbone, load_state_dict, normalise, same_pad
 from tests.conftest import SAMPLES
-from necks.imaging import decode
 
 
 def test_every_weight_of_the_file_is_loaded(backbone):

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from necks.bifpn import NODES, BiFPN, downsample
-from necks.trace import Trace, tracing
+from necklab.graph.trace import Trace, tracing
+from necklab.models.necks.bifpn import NODES, BiFPN, downsample
 
 CHANNELS = (40, 112, 320)  # EfficientNet-Lite0 C3 … C5
 # a 333×517 picture through SAME-padded strides 8, 16, 32 (ceil division)

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from necks.analysis import analyse, neck_on, rerun
-from necks.bifpn import FUSION_EPS, edge_weight_table, with_edge_weights
-from necks.registry import NECKS
+from necklab.lab.analysis import analyse, neck_on, rerun
+from necklab.lessons import bifpn as panel
+from necklab.models.necks.bifpn import FUSION_EPS, edge_weight_table, with_edge_weights
+from necklab.models.registry import NECKS
+from necklab.ui.neck_tab import build_neck_tab
+from necklab.viz.bifpn import WEIGHT_HEADERS, fusion_nodes, weights_rows
 from tests.test_zoo import resized
-from ui import bifpn_panel as panel
-from ui.neck_tab import build_neck_tab
-from viz.bifpn import WEIGHT_HEADERS, fusion_nodes, weights_rows
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_panel_handlers(analysis):
 def test_panel_builds_inside_its_tab():
     with gr.Blocks() as demo:
         session = gr.State(None)
-        tab = build_neck_tab("BiFPN", [NECKS["bifpn"]], session, gr.State("bifpn"))
+        tab = build_neck_tab("BiFPN", [NECKS["bifpn"]], session, gr.State("bifpn"), lesson=False)
         own = len(tab.after_run)  # the tab's own redraws (the lesson text)
         panel.bifpn_panel(tab)
         tab.finish()

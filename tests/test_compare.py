@@ -10,13 +10,20 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from necks import compare as compare_module
-from necks.analysis import neck_on
-from necks.compare import compare_zoo, median_latency, tab_config
-from necks.registry import NECKS, neck_parameters
+from necklab.lab import compare as compare_module
+from necklab.lab.analysis import neck_on
+from necklab.lab.compare import compare_zoo, median_latency, tab_config
+from necklab.models.registry import NECKS, neck_parameters
+from necklab.ui import compare_tab
+from necklab.viz.compare import (
+    COMPARE_HEADERS,
+    COMPARE_TYPES,
+    compare_rows,
+    erf_area_figure,
+    params_latency_figure,
+    to_csv,
+)
 from tests.test_zoo import resized
-from ui import compare_tab
-from viz.compare import COMPARE_HEADERS, COMPARE_TYPES, compare_rows, erf_area_figure, params_latency_figure, to_csv
 
 PICTURE = resized("chelsea.png", 160, 128)
 

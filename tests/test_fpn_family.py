@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import torch
 
-from necks.fpn import FPN
-from necks.pafpn import PAFPN
-from necks.registry import build_neck, neck_parameters
-from necks.trace import tracing
+from necklab.graph.trace import tracing
+from necklab.models.necks.fpn import FPN
+from necklab.models.necks.pafpn import PAFPN
+from necklab.models.registry import build_neck, neck_parameters
 
 STANDARD = dict(in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5)
 
@@ -99,7 +99,7 @@ def test_rfp_second_pass_reads_the_rerun_backbone_in_its_graph():
     topology = build_neck("rfp").topology
     assert [e.source for e in topology.node("1.L3").inputs] == ["C3"]
     assert [e.source for e in topology.node("2.L3").inputs] == ["2.C3"]
-    from necks.receptive_field import PIXELS
+    from necklab.graph.receptive_field import PIXELS
 
     fields = topology.receptive_fields({name: PIXELS for name in topology.inputs})
     # The feedback ASPP's global pooling reaches the fused output only through the rerun backbone.

@@ -16,14 +16,14 @@ import pytest
 import torch
 from PIL import Image
 
-from necks.analysis import run_backbone
-from necks.imaging import MAX_SIDE, MIN_SIDE, ImageError, Picture, decode
-from necks.registry import NECKS, Control
+from necklab.lab.analysis import run_backbone
+from necklab.lab.imaging import MAX_SIDE, MIN_SIDE, ImageError, Picture, decode
+from necklab.models.registry import NECKS, Control
+from necklab.ui.backbone_tab import analyze
+from necklab.ui.neck_tab import run_neck
+from necklab.viz.maps import to_original
 from tests.conftest import SAMPLES, upload
 from tests.test_imaging import encode
-from ui.backbone_tab import analyze
-from ui.neck_tab import run_neck
-from viz.maps import to_original
 
 ROOT = Path(__file__).resolve().parent.parent
 GREY = (124, 116, 104)  # ≈ the ImageNet mean: normalises to ~0, like the backbone's zero padding
@@ -177,7 +177,7 @@ def test_the_analyze_handler_shows_the_message_or_the_analysis(name, corpus_dir)
 
 def test_a_decompression_bomb_is_refused_without_allocating_its_pixels(corpus_dir):
     """In a fresh process: peak memory grows by far less than the 400 megapixels the file declares."""
-    script = ("import resource, sys; from necks.imaging import decode, ImageError\n"
+    script = ("import resource, sys; from necklab.lab.imaging import decode, ImageError\n"
               "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
               "try: decode(sys.argv[1])\nexcept ImageError as e: print('refused:', e)\n"
               "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)")

@@ -6,7 +6,7 @@ from string import Formatter
 
 import pytest
 
-from necks.i18n import LANGS, from_accept_language, lang_of, strings, t
+from necklab.i18n import LANGS, from_accept_language, lang_of, strings, t
 
 
 def fields(text: str) -> set[str]:

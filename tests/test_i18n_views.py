@@ -10,16 +10,16 @@ import pytest
 from fontTools.ttLib import TTFont
 from matplotlib import font_manager
 
-from necks.analysis import analyse, run_backbone
-from necks.i18n import from_english, strings, t
-from necks.registry import NECKS
+from necklab.i18n import from_english, strings, t
+from necklab.lab.analysis import analyse, run_backbone
+from necklab.models.registry import NECKS
+from necklab.viz import CJK_FONT
+from necklab.viz.graph import GraphPicture
+from necklab.viz.lesson import lesson_step, op_key
+from necklab.viz.maps import levels_overview, top_channels
+from necklab.viz.render import figure_image
+from necklab.viz.step import narration, step_figure
 from tests.conftest import SAMPLES, upload
-from viz import CJK_FONT
-from viz.graph import GraphPicture
-from viz.lesson import lesson_step, op_key
-from viz.maps import levels_overview, top_channels
-from viz.render import figure_image
-from viz.step import narration, step_figure
 
 CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
 SAMPLE = SAMPLES / "chelsea.png"
@@ -86,15 +86,18 @@ def no_missing_glyphs(draw, *args, **kwargs):
 
 
 def test_every_lesson_panel_draws_in_chinese(chelsea):
-    from ui import asff_panel, bifpn_panel, lessons, rfp_panel
+    from necklab.lessons import asff as asff_panel
+    from necklab.lessons import aspp, nasfpn, panet, spp
+    from necklab.lessons import bifpn as bifpn_panel
+    from necklab.lessons import rfp as rfp_panel
 
-    no_missing_glyphs(lessons.spp_views, analyse(chelsea, "spp"), lang="zh")
-    no_missing_glyphs(lessons.window_rules, 5, "1, 2, 3, 4", lang="zh")
-    no_missing_glyphs(lessons.aspp_views, analyse(chelsea, "aspp", {"atrous_rates": (6, 12)}), None, lang="zh")
-    no_missing_glyphs(lessons.panet_views, analyse(chelsea, "pafpn"), lang="zh")
+    no_missing_glyphs(spp.spp_views, analyse(chelsea, "spp"), lang="zh")
+    no_missing_glyphs(spp.window_rules, 5, "1, 2, 3, 4", lang="zh")
+    no_missing_glyphs(aspp.aspp_views, analyse(chelsea, "aspp", {"atrous_rates": (6, 12)}), None, lang="zh")
+    no_missing_glyphs(panet.panet_views, analyse(chelsea, "pafpn"), lang="zh")
     nas = analyse(chelsea, "nasfpn", {"stack_times": 1})
-    assert no_missing_glyphs(lessons.stage_list, nas, lang="zh")[1][0][2] in ("全局池化", "求和")
-    no_missing_glyphs(lessons.cell_view, nas, 0, lang="zh")
+    assert no_missing_glyphs(nasfpn.stage_list, nas, lang="zh")[1][0][2] in ("全局池化", "求和")
+    no_missing_glyphs(nasfpn.cell_view, nas, 0, lang="zh")
     no_missing_glyphs(bifpn_panel.panel_views, analyse(chelsea, "bifpn", {"stack_times": 1}), {}, None, None, lang="zh")
     no_missing_glyphs(asff_panel.asff_views, analyse(chelsea, "asff"), None, lang="zh")
     no_missing_glyphs(rfp_panel.rfp_views, analyse(chelsea, "rfp", {"feedback_init": "random"}), lang="zh")
@@ -104,7 +107,7 @@ def test_handlers_answer_in_the_session_language(chelsea, tmp_path):
     import gradio as gr
 
     import app
-    from ui.neck_tab import run_neck
+    from necklab.ui.neck_tab import run_neck
 
     specs = app.tab_groups()["ASPP"]
     session = {"picture": chelsea, "device": "cpu"}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from necks.imaging import MAX_SIDE, MIN_SIDE, ImageError, decode
+from necklab.lab.imaging import MAX_SIDE, MIN_SIDE, ImageError, decode
 
 
 def encode(im: Image.Image, fmt: str = "PNG", **kw) -> bytes:

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from necks.nasfpn import CELLS, NASFPN, halve, merge_resize
-from necks.receptive_field import RF
-from necks.trace import Trace, tracing
+from necklab.graph.receptive_field import RF
+from necklab.graph.trace import Trace, tracing
+from necklab.models.necks.nasfpn import CELLS, NASFPN, halve, merge_resize
 
 CHANNELS = (24, 40, 112, 320)  # EfficientNet-Lite0 C2 … C5
 # a 333×517 picture through SAME-padded strides 4, 8, 16, 32

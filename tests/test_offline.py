@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # ("connect") and each attempt to reach another host ("OUTBOUND"), before any guard of the app runs.
 SITECUSTOMIZE = '''
 import os, sys
-from ui.offline import outbound_host
+from necklab.ui.offline import outbound_host
 
 _log = open(os.environ["NECKLAB_NET_LOG"], "a", buffering=1)
 

@@ -16,11 +16,12 @@ from xml.etree import ElementTree
 
 import pytest
 
-from necks.analysis import analyse
-from necks.api import analyse_picture, neck_config, resolve_neck
-from pack.figures import lesson_figures, step_nodes
+from necklab.api import analyse_picture, neck_config, resolve_neck
+from necklab.lab.analysis import analyse
+from necklab.lessons import lesson_figures
+from necklab.lessons.base import step_nodes
+from necklab.viz.step import NODE_TABLE_HEADERS
 from tests.conftest import SAMPLES
-from viz.step import NODE_TABLE_HEADERS
 
 ROOT = Path(__file__).resolve().parent.parent
 INCH = 0.0254
@@ -46,7 +47,7 @@ def cli_pack(tmp_path_factory):
     out = tmp_path_factory.mktemp("pack") / "spp-lesson"
     (out / "figures").mkdir(parents=True)
     (out / "figures" / "step-009-stale.png").write_bytes(b"left by an earlier pack")  # must not be zipped
-    run = subprocess.run([sys.executable, "-m", "necks.render", str(SAMPLES / "chelsea.png"), "--neck", "SPP-net",
+    run = subprocess.run([sys.executable, "-m", "necklab.cli.render", str(SAMPLES / "chelsea.png"), "--neck", "SPP-net",
                           "--out", str(out), "--config", "levels=1,3", "pool=avg", "--zip"],
                          cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr
@@ -85,7 +86,7 @@ def test_the_cli_pack_zip_holds_every_figure_shape_and_the_lesson(cli_pack, chel
 
 def test_cli_names_what_is_wrong(tmp_path):
     def fails(*args: str) -> str:
-        run = subprocess.run([sys.executable, "-m", "necks.render", *args, "--out", str(tmp_path / "x")],
+        run = subprocess.run([sys.executable, "-m", "necklab.cli.render", *args, "--out", str(tmp_path / "x")],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert run.returncode == 2
         return run.stderr
@@ -136,4 +137,4 @@ def test_the_readme_api_example_runs(tmp_path, monkeypatch):
 
 def test_the_readme_cli_example_is_the_cli():
     line = readme_block("From the command line").strip().splitlines()[0]
-    assert line.startswith("python -m necks.render assets/samples/") and "--neck pafpn" in line
+    assert line.startswith("python -m necklab.cli.render assets/samples/") and "--neck pafpn" in line

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from necks.cell_design import FPN_CELLS, NAS_FPN, PANET_CELLS
-from necks.compare import NeckRow
-from necks.imaging import Picture
-from necks.playground import PROXIES, Candidate, compare_design, rank, random_search
+from necklab.lab.compare import NeckRow
+from necklab.lab.imaging import Picture
+from necklab.lab.playground import PROXIES, Candidate, compare_design, random_search, rank
+from necklab.models.cell_design import FPN_CELLS, NAS_FPN, PANET_CELLS
+from necklab.ui import playground_tab as tab
 from tests.conftest import SAMPLES
-from ui import playground_tab as tab
 
 
 def no_progress(*_, **__) -> None:
@@ -107,8 +107,8 @@ def test_run_handler_fills_the_step_view(small):
 
 
 def test_ranking_proxies_are_offered_in_the_session_language():
-    from necks.playground import PROXIES
-    from ui.playground_tab import proxy_choices
+    from necklab.lab.playground import PROXIES
+    from necklab.ui.playground_tab import proxy_choices
 
     for lang in ("en", "zh"):
         shown = proxy_choices(lang)

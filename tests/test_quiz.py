@@ -8,11 +8,12 @@ from collections import defaultdict
 import gradio as gr
 import pytest
 
-from necks.analysis import analyse
-from necks.i18n import LANGS, strings
-from necks.registry import NECKS
-from necks.shape_rules import KINDS, check, explain, parse_shape, question
-from ui.quiz import TEXT as QUIZ_TEXT, answer, ask, new_score, reset
+from necklab.i18n import LANGS, strings
+from necklab.lab.analysis import analyse
+from necklab.lab.shape_rules import KINDS, check, explain, parse_shape, question
+from necklab.models.registry import NECKS
+from necklab.ui.quiz import TEXT as QUIZ_TEXT
+from necklab.ui.quiz import answer, ask, new_score, reset
 
 # Every neck at its defaults, plus settings that bring other rules into play: 3×3 s2 extra convs,
 # a second SPP pooling, three BiFPN cells, random Recursive-FPN feedback.

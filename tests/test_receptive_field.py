@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from necks.receptive_field import GLOBAL, PIXELS, RF, Layer, conv, node_receptive_fields, through, up
+from necklab.graph.receptive_field import GLOBAL, PIXELS, RF, Layer, conv, node_receptive_fields, through, up
 
 
 def test_stacked_convs():

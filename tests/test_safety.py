@@ -16,10 +16,10 @@ import torch
 from PIL import Image
 
 import app
-from necks.backbone import EfficientNetLite0
+from necklab.models.backbone import EfficientNetLite0
+from necklab.ui.offline import forbid_outbound, outbound_host
 from tests.conftest import SAMPLES
 from tests.test_served import free_port
-from ui.offline import forbid_outbound, outbound_host
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE_DATA = {"_type": "gradio.FileData"}
@@ -158,8 +158,8 @@ def test_out_of_memory_is_reported_with_a_suggestion_and_the_server_keeps_servin
 
 def test_out_of_memory_message_follows_a_language_passed_by_position():
     """Gradio calls handlers with their inputs by position; the message must still find `lang`."""
-    from necks.i18n import t
-    from ui.common import out_of_memory_as_message
+    from necklab.i18n import t
+    from necklab.widgets.common import out_of_memory_as_message
 
     @out_of_memory_as_message
     def handler(analysis, k, lang="en"):

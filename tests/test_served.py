@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import expect
 
 import app
-from necks.registry import NECKS
+from necklab.models.registry import NECKS
+from necklab.ui.neck_tab import slug
 from tests.conftest import SAMPLES
-from ui.neck_tab import slug
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -103,7 +103,7 @@ def test_browser_every_neck_tab_steps_and_the_aspp_picture_answers_clicks(server
             page.wait_for_function(f"() => document.querySelector('#{key}-graph img').src !== '{first_graph}'"
                                    f" && document.querySelector('#{key}-stepfig img').src !== '{first_step}'",
                                    timeout=30_000)
-            assert f"Step 3 of" in narration.inner_text()
+            assert "Step 3 of" in narration.inner_text()
         page.locator("button[data-tab-id=aspp]").click()
         page.locator("#aspp-taps img").first.wait_for(state="attached", timeout=60_000)
         before = src(page, "#aspp-taps"), src(page, "#aspp-erf")

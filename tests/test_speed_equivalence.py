@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from necks.analysis import analyse, neck_on, run_backbone
-from necks.compare import add_erfs, compare_zoo, tab_config
-from necks.erf import effective_receptive_fields, mass_area
-from necks.registry import NECKS
+from necklab.lab.analysis import analyse, neck_on, run_backbone
+from necklab.lab.compare import add_erfs, compare_zoo, tab_config
+from necklab.lab.erf import effective_receptive_fields, mass_area
+from necklab.models.registry import NECKS
 from tests.conftest import SAMPLES
 from tests.test_zoo import resized
 
@@ -69,7 +69,7 @@ def test_erfs_can_be_added_later_and_agree(zoo):
 def test_shared_backbone_pass_gives_the_same_gradients_as_separate_ones():
     analysis = analyse(PICTURE, "fpn", tab_config(NECKS["fpn"]))
     alone = effective_receptive_fields(analysis, ["P2", "P5"], (3, 2))
-    from necks.erf import erf_maps
+    from necklab.lab.erf import erf_maps
 
     other = neck_on("aspp", tab_config(NECKS["aspp"]), "cpu")
     neck = neck_on("fpn", tab_config(NECKS["fpn"]), "cpu")
@@ -87,7 +87,7 @@ def test_large_pictures_decode_fast_and_close_to_a_plain_lanczos_resize(fmt, tmp
 
     from PIL import Image
 
-    from necks.imaging import decode
+    from necklab.lab.imaging import decode
 
     big = Image.open(SAMPLES / "astronaut.png").convert("RGB").resize((4096, 3000), Image.Resampling.BICUBIC)
     buffer = io.BytesIO()
@@ -102,7 +102,7 @@ def test_large_pictures_decode_fast_and_close_to_a_plain_lanczos_resize(fmt, tmp
 def test_an_exif_rotated_jpeg_keeps_its_uploaded_size_under_the_draft(tmp_path):
     from PIL import Image
 
-    from necks.imaging import decode
+    from necklab.lab.imaging import decode
 
     big = Image.open(SAMPLES / "chelsea.png").convert("RGB").resize((3000, 2000))
     exif = Image.Exif()

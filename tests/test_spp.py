@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from necks.spp import SPPNet, adaptive_bins, blog_formula, paper_formula
-from necks.trace import tracing
-from necks.yolo_spp import SPPF, YoloSPP
+from necklab.graph.trace import tracing
+from necklab.models.necks.spp import SPPNet, adaptive_bins, blog_formula, paper_formula
+from necklab.models.necks.yolo_spp import SPPF, YoloSPP
 
 
 @pytest.fixture(autouse=True)

@@ -8,14 +8,21 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from necks.analysis import Analysis, analyse
-from necks.imaging import decode
-from necks.yolo_spp import _spp_pair, compare_spp_sppf
+from necklab.lab.analysis import Analysis, analyse
+from necklab.lab.imaging import decode
+from necklab.lab.spp_vs_sppf import _spp_pair, compare_spp_sppf
+from necklab.viz.maps import cell_edges, channel_energy, partition_edges
+from necklab.viz.spp import (
+    FORMULA_HEADERS,
+    bins_figure,
+    formula_figure,
+    formula_rows,
+    spp_levels,
+    spp_sppf_figure,
+    vector_figure,
+)
 from tests.conftest import SAMPLES
 from tests.test_zoo import resized
-from viz.maps import cell_edges, channel_energy, partition_edges
-from viz.spp import (FORMULA_HEADERS, bins_figure, formula_figure, formula_rows, spp_levels, spp_sppf_figure,
-                     vector_figure)
 
 
 def rendered(fig: Figure) -> Figure:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import app
-from necks.analysis import analyse
-from necks.registry import NECKS
-from ui import lessons
-from ui.neck_tab import parse_value, refresh_neck, run_neck, show_step, step_back, step_forward
+from necklab.lab.analysis import analyse
+from necklab.lessons import aspp, fpn, nasfpn, panet, spp
+from necklab.models.registry import NECKS
+from necklab.ui.neck_tab import parse_value, refresh_neck, run_neck, show_step, step_back, step_forward
 
 
 @pytest.fixture(scope="module")
@@ -78,36 +78,36 @@ def test_refresh_runs_only_the_visible_stale_tab(session):
 
 
 def test_spp_lesson(session):
-    bins, vectors, sppf = lessons.spp_views(analyse(session["picture"], "yolo_spp"))
+    bins, vectors, sppf = spp.spp_views(analyse(session["picture"], "yolo_spp"))
     assert all(img.ndim == 3 and img.std() > 5 for img in (bins, vectors, sppf))
-    figure, rows = lessons.window_rules(5, "1, 2, 3, 4")
+    figure, rows = spp.window_rules(5, "1, 2, 3, 4")
     assert "PyTorch refuses" in rows[3][2] and "✓" in rows[0][2]
     with pytest.raises(gr.Error, match="from 1 to 16"):
-        lessons.window_rules(5, "0, 2")
+        spp.window_rules(5, "0, 2")
 
 
 def test_fpn_baseline_panel(session):
-    (outputs,) = lessons.fpn_views(analyse(session["picture"], "fpn"))
+    (outputs,) = fpn.fpn_views(analyse(session["picture"], "fpn"))
     assert outputs.ndim == 3 and outputs.std() > 5
 
 
 def test_panet_lesson(session):
-    paths, compare = lessons.panet_views(analyse(session["picture"], "pafpn"))
+    paths, compare = panet.panet_views(analyse(session["picture"], "pafpn"))
     assert paths.ndim == 3 and compare.ndim == 3
 
 
 def test_nasfpn_lesson(session):
     analysis = analyse(session["picture"], "nasfpn")
-    stages, cells = lessons.stage_list(analysis)
+    stages, cells = nasfpn.stage_list(analysis)
     assert stages.choices == [(str(s), str(s)) for s in range(1, 8)]
     assert [row[1] for row in cells] == ["gp_64_4", "sum_44_4", "sum_43_3", "sum_34_4", "gp_43_5", "sum_55_5",
                                           "gp_54_7", "sum_77_7", "gp_75_6"]
-    start = lessons.stage_start(analysis, "3")
+    start = nasfpn.stage_start(analysis, "3")
     assert analysis.topology.order[start] == "s3.gp_64_4"
-    assert lessons.cell_view(analysis, start).ndim == 3
+    assert nasfpn.cell_view(analysis, start).ndim == 3
     # C2 (step 0) is not a cell: the first cell is shown
     first = analysis.topology.order.index("s1.gp_64_4")
-    assert np.array_equal(lessons.cell_view(analysis, 0), lessons.cell_view(analysis, first))
+    assert np.array_equal(nasfpn.cell_view(analysis, 0), nasfpn.cell_view(analysis, first))
 
 
 def test_aspp_click_shows_taps_and_effective_receptive_fields(session):
@@ -116,10 +116,10 @@ def test_aspp_click_shows_taps_and_effective_receptive_fields(session):
     picture = analysis.picture
     # A click at the bottom-right corner of the picture lands in the last C5 cell.
     event = gr.SelectData(target=None, data={"index": [picture.size[0] - 1, picture.size[1] - 1], "value": None})
-    taps, erf, cell = lessons.aspp_click(analysis, event)
+    taps, erf, cell = aspp.aspp_click(analysis, event)
     assert cell == (h - 1, w - 1)
     assert taps.ndim == 3 and erf.ndim == 3 and erf.std() > 5
-    centre = lessons.aspp_views(analysis, None)[2]
+    centre = aspp.aspp_views(analysis, None)[2]
     assert centre == (h // 2, w // 2)
     with pytest.raises(gr.Error, match="Analyse a picture first"):
-        lessons.aspp_click(None, event)
+        aspp.aspp_click(None, event)

@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from necks.analysis import analyse, base_receptive_fields, run_backbone
-from necks.imaging import Picture
-from necks.registry import NECKS, build_neck, neck_parameters
+from necklab.lab.analysis import analyse, base_receptive_fields, run_backbone
+from necklab.lab.imaging import Picture
+from necklab.models.registry import NECKS, build_neck, neck_parameters
 from tests.conftest import SAMPLES
 
 

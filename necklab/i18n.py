@@ -1,0 +1,118 @@
+"""The app's words in English and Simplified Chinese, as data: assets/i18n/<lang>.json.
+
+Every label, message, narration template and lesson text is looked up here by a dotted key, so the
+UI, the narration and the figures follow one chosen language. The JSON files nest keys by area;
+`t("step.title", "zh", k=3)` reads `{"step": {"title": ...}}` and fills its `{fields}`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from string import Formatter
+from typing import Any
+
+from necklab import ASSETS
+
+LANGS = ("en", "zh")  # the first is the default and the fallback
+I18N_DIR = ASSETS / "i18n"
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+@cache
+def strings(lang: str) -> dict[str, str]:
+    """Every key of one language, flattened (`area.key` → text)."""
+    return _flatten(json.loads((I18N_DIR / f"{lang}.json").read_text(encoding="utf-8")))
+
+
+def add_words(lang: str, words: dict[str, str]) -> None:
+    """Add words (flat `area.key` → text) to a language, for a neck or lesson that brings its own
+    rather than living in the language files (the tests' toy neck)."""
+    strings(lang).update(words)
+
+
+def remove_words(lang: str, keys: list[str]) -> None:
+    for key in keys:
+        strings(lang).pop(key, None)
+
+
+def lang_of(lang: str | None) -> str:
+    """A supported language for any code ('zh-CN', 'zh_Hans', 'en-GB', None…); English otherwise."""
+    primary = (lang or "").replace("_", "-").split("-")[0].strip().lower()
+    return primary if primary in LANGS else LANGS[0]
+
+
+def t(key: str, lang: str = "en", **fields: Any) -> str:
+    """The text of `key` in `lang`, with its `{fields}` filled (a missing field raises KeyError)."""
+    return strings(lang_of(lang))[key].format(**fields)
+
+
+def has(key: str) -> bool:
+    return key in strings(LANGS[0])
+
+
+def slug_key(english: str) -> str:
+    """The key part for a term named by its English words: 'max-pool kernels (odd)' →
+    'max_pool_kernels_odd', '3×3 s2 conv on C5' → '3x3_s2_conv_on_c5'."""
+    return "_".join("".join(c if c.isalnum() else " " for c in english.lower().replace("×", "x")).split())
+
+
+def term(area: str, english: str, lang: str = "en") -> str:
+    """A term the model side names in English (a control label, a node op) in `lang`; terms
+    without an entry under `area` stay as they are."""
+    key = f"{area}.{slug_key(english)}"
+    return t(key, lang) if has(key) else english
+
+
+def from_accept_language(header: str | None) -> str:
+    """The first supported language of an Accept-Language header, by preference (q) then order."""
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((header or "").split(",")):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            continue
+        primary = tag.split("-")[0].strip().lower()
+        if primary in LANGS:
+            ranked.append((-weight, i, primary))
+    return min(ranked)[2] if ranked else LANGS[0]
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A regex matching what `template` formats to; a field repeated in it must repeat its value."""
+    parts, seen = [], set()
+    for literal, name, _, _ in Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if name is not None:
+            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
+            seen.add(name)
+    return re.compile("".join(parts))
+
+
+@cache
+def _patterns(area: str) -> list[tuple[str, re.Pattern[str]]]:
+    prefix = f"{area}."
+    return [(key, _pattern(text)) for key, text in strings(LANGS[0]).items() if key.startswith(prefix)]
+
+
+def from_english(area: str, text: str, lang: str) -> str:
+    """Translate a text the model side wrote in English (a node's note) by finding the English
+    template of `area` it was made from and filling the same template of `lang`; a text no
+    template matches stays as it is."""
+    if lang_of(lang) == LANGS[0]:
+        return text
+    for key, pattern in _patterns(area):
+        match = pattern.fullmatch(text)
+        if match:
+            return t(key, lang, **match.groupdict())
+    return text

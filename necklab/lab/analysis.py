@@ -1,0 +1,320 @@
+"""The analysis pipeline: picture → backbone levels → neck → one result holding everything views need.
+
+Models are built once and kept (backbone per device, necks per configuration and device); the
+backbone's features are cached per picture, so changing the neck or its configuration reruns
+only the neck.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from threading import Lock
+from typing import Any
+
+import networkx as nx
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.flop_counter import FlopCounterMode
+
+from necklab.graph import receptive_field as rfm
+from necklab.graph.topology import Topology
+from necklab.graph.trace import Trace, active, tracing
+from necklab.lab.imaging import Picture
+from necklab.models.backbone import EfficientNetLite0, LevelInfo, build_backbone, normalise, top_k
+from necklab.models.layers import Neck
+from necklab.models.registry import build_neck, neck_parameters
+
+CLASSIFIER_SIZE = 224  # Lite0's training resolution: the top-5 is computed on a resized copy
+
+
+def available_devices() -> list[str]:
+    """Devices that exist here, CPU first."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+@dataclass(frozen=True)
+class CellGrid:
+    """Where the cells of a feature map sit on the analysed picture: cell (i, j) is centred at
+    (start_y + i·jump, start_x + j·jump) in analysed-pixel coordinates and spans one jump."""
+
+    jump: float
+    start_y: float
+    start_x: float
+    rf_size: float  # theoretical receptive field of one cell, in analysed pixels
+
+
+@dataclass
+class BackboneResult:
+    features: dict[str, Tensor]  # "image" (normalised picture) and C1…C5, on the analysis device
+    info: list[LevelInfo]
+    grids: dict[str, CellGrid]  # per level C1…C5
+    top5: list[tuple[int, str, float]]
+    flops: int
+    seconds: float
+
+
+@dataclass
+class Analysis:
+    picture: Picture
+    device: str
+    backbone: BackboneResult
+    neck_name: str
+    config: dict[str, Any]
+    topology: Topology
+    trace: Trace  # every node's tensor on the CPU, in execution order
+    outputs: list[str]
+    params: int
+    flops: int
+    timings: dict[str, float] = field(default_factory=dict)
+    node_params: dict[str, int] = field(default_factory=dict)  # parameters of the op that made each node
+    seed: int = 0  # the neck's initialisation seed: reruns (ERF, edits) fetch the same model with it
+    _extra_grids: dict[int, CellGrid] = field(default_factory=dict, repr=False)
+
+    def grid(self, level: int) -> CellGrid:
+        """Cell grid of a pyramid level: the backbone's for C1…C5; above them, followed through the
+        neck's own layers to the first node at that level (NAS-FPN's unpadded 2×2 pools shift the
+        cells by half a cell; FPN's kernel-1 pools do not)."""
+        grids = self.backbone.grids
+        if f"C{level}" in grids:
+            return grids[f"C{level}"]
+        if level not in self._extra_grids:
+            self._extra_grids[level] = self._grid_through_neck(level)
+        return self._extra_grids[level]
+
+    def _grid_through_neck(self, level: int) -> CellGrid:
+        topology = self.topology
+        node = next(n.id for n in topology.nodes if n.level == level)
+        ancestors = nx.ancestors(topology.graph(), node) | {node}
+        order = [n for n in topology.order if n in ancestors]
+        edges = {n: [(e.source, e.layers) for e in topology.node(n).inputs] for n in order}
+
+        def along(axis: str) -> rfm.RF:
+            base = {}
+            for name in order:
+                if topology.node(name).is_input:
+                    g = self.backbone.grids.get(name)
+                    base[name] = rfm.RF(g.rf_size, g.jump, getattr(g, f"start_{axis}")) if g else rfm.PIXELS
+            return rfm.node_receptive_fields(order, edges, base)[node][0].rf  # the narrowest path
+
+        ry, rx = along("y"), along("x")
+        return CellGrid(ry.jump, ry.start, rx.start, ry.size)
+
+
+class _LRU(OrderedDict):
+    """A small thread-safe LRU whose values are made once per key, even when sessions ask at once
+    (two builds of one neck would give two models; only one would be cached)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.lock = Lock()
+        self.making: dict[Any, Lock] = {}
+
+    def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
+        with self.lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+            key_lock = self.making.setdefault(key, Lock())
+        with key_lock:
+            with self.lock:
+                if key in self:  # made while this thread waited
+                    self.move_to_end(key)
+                    return self[key]
+            value = make()
+            with self.lock:
+                self[key] = value
+                self.making.pop(key, None)
+                while len(self) > self.size:
+                    self.popitem(last=False)
+        return value
+
+
+_backbones = _LRU(4)
+_necks = _LRU(16)
+_features = _LRU(8)
+_flops = _LRU(64)
+_meta_models = _LRU(16)
+
+
+def backbone_on(device: str) -> EfficientNetLite0:
+    return _backbones.get_or_make(device, lambda: build_backbone().to(device))
+
+
+def neck_on(name: str, config: Mapping[str, Any], device: str, seed: int = 0) -> Neck:
+    key = (name, repr(sorted(config.items())), device, seed)
+    return _necks.get_or_make(key, lambda: build_neck(name, seed=seed, **config).to(device))
+
+
+def _grids(model: EfficientNetLite0, height: int, width: int) -> dict[str, CellGrid]:
+    grids = {}
+    for name, layers in model.layer_chain().items():
+        ry = rfm.through(layers, size=height)
+        rx = rfm.through(layers, size=width)
+        grids[name] = CellGrid(ry.jump, ry.start, rx.start, ry.size)
+    return grids
+
+
+def run_backbone(picture: Picture, device: str = "cpu") -> BackboneResult:
+    """C1…C5 and the top-5 of a picture, cached per picture and device."""
+    key = (hashlib.sha1(picture.rgb.tobytes()).hexdigest(), picture.rgb.shape, device)
+
+    def make() -> BackboneResult:
+        model = backbone_on(device)
+        x = normalise(picture.tensor().to(device))
+        with torch.inference_mode():
+            start = time.perf_counter()
+            feats = model.forward_features(x)
+            _synchronize(device)
+            seconds = time.perf_counter() - start
+            small = F.interpolate(picture.tensor().to(device), size=(CLASSIFIER_SIZE,) * 2,
+                                  mode="bilinear", antialias=True, align_corners=False)
+            top5 = top_k(model(normalise(small)))
+        meta = on_meta("backbone", lambda: EfficientNetLite0().eval())  # FLOPs need no weights
+        flops = count_flops(lambda: meta.forward_features(_meta_input(x.shape)), ("backbone", tuple(x.shape)))
+        info = model.feature_info
+        features = {"image": x, **{i.name: f for i, f in zip(info, feats)}}
+        h, w = picture.rgb.shape[:2]
+        return BackboneResult(features, info, _grids(model, h, w), top5, flops, seconds)
+
+    return _features.get_or_make(key, make)
+
+
+def count_flops(run: Callable[[], Any], key: Any) -> int:
+    """FLOPs of `run()` by torch.utils.flop_counter, cached by `key` (model, input shapes).
+    Counted in a separate run (on the meta device: see `on_meta`): the counter slows the forward it
+    watches."""
+    def count() -> int:
+        counter = FlopCounterMode(display=False)
+        with torch.inference_mode(), counter:
+            run()
+        return counter.get_total_flops()
+
+    return _flops.get_or_make(key, count)
+
+
+def on_meta(key: Any, build: Callable[[], Any]) -> Any:
+    """A model built on the meta device (kept by `key`): shapes without data, so counting its FLOPs
+    costs no arithmetic (the counts depend on shapes only; tests check they equal a real run's)."""
+    def make() -> Any:
+        with warnings.catch_warnings(), torch.device("meta"):
+            warnings.simplefilter("ignore")  # loading ImageNet weights into meta tensors is a no-op
+            return build()
+
+    return _meta_models.get_or_make(key, make)
+
+
+def _meta_input(shape: Sequence[int]) -> Tensor:
+    return torch.empty(tuple(shape), device="meta")
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)  # so timings cover the GPU work, not just its launch
+
+
+def analyse(picture: Picture, neck_name: str, config: Mapping[str, Any] | None = None,
+            device: str = "cpu", seed: int = 0) -> Analysis:
+    """Run the backbone (cached) and the neck once with tracing; returns every node's tensor."""
+    config = dict(config or {})
+    backbone = run_backbone(picture, device)
+    start = time.perf_counter()
+    neck = neck_on(neck_name, config, device, seed)
+    built = time.perf_counter()
+    missing = [n for n in neck.input_names if n not in backbone.features]
+    if missing:
+        raise ValueError(f"{neck_name} reads {missing}, which the backbone does not produce")
+    inputs = [backbone.features[n] for n in neck.input_names]
+    trace, node_params, seconds = _traced_forward(neck, inputs, device)
+    shapes = tuple(tuple(x.shape) for x in inputs)
+    config_key = (neck_name, repr(sorted(config.items())))
+    meta = on_meta(config_key, lambda: build_neck(neck_name, None, **config))
+    flops = count_flops(lambda: meta(list(map(_meta_input, shapes))), (*config_key, shapes))
+    timings = {"backbone": backbone.seconds, "neck build": built - start, "neck": seconds}
+    return Analysis(picture, device, backbone, neck_name, config, neck.topology, trace,
+                    list(neck.topology.outputs), neck_parameters(neck), flops, timings, node_params, seed)
+
+
+def rerun(analysis: Analysis, neck: Neck) -> Analysis:
+    """`analysis` again with another instance of its neck (same structure, other weights — e.g. a
+    learner's edited copy) on the same backbone features: a new trace, parameters and timing; the
+    FLOPs carry over, as the structure does."""
+    inputs = [analysis.backbone.features[n] for n in neck.input_names]
+    trace, node_params, seconds = _traced_forward(neck, inputs, analysis.device)
+    return replace(analysis, topology=neck.topology, trace=trace, params=neck_parameters(neck),
+                   timings={**analysis.timings, "neck": seconds}, node_params=node_params)
+
+
+def _traced_forward(neck: Neck, inputs: list[Tensor], device: str) -> tuple[Trace, dict[str, int], float]:
+    """One traced forward: every node's tensor and extras moved to the CPU, the parameters behind
+    each node, and the seconds the forward took on `device`."""
+    start = time.perf_counter()
+    with torch.inference_mode(), tracing() as trace, _attribute_modules(neck, trace) as module_calls:
+        neck(inputs)
+    _synchronize(device)
+    seconds = time.perf_counter() - start
+    trace.tensors = {k: v.float().cpu() for k, v in trace.tensors.items()}
+    trace.extras = {k: {n: v.cpu() if isinstance(v, Tensor) else v for n, v in e.items()}
+                    for k, e in trace.extras.items()}
+    return trace, _node_params(neck, trace, module_calls), seconds
+
+
+@contextmanager
+def _attribute_modules(neck: Neck, trace: Trace) -> Iterator[list[tuple[int, str]]]:
+    """Log (nodes recorded so far, module name) for every call of a module that holds parameters of
+    its own: one that starts while k nodes are recorded computes part of node k, the next one."""
+    calls: list[tuple[int, str]] = []
+
+    def log(name: str) -> None:
+        if active() is trace:  # the model is shared: ignore other sessions' forwards through it
+            calls.append((len(trace.tensors), name))
+
+    handles = [m.register_forward_pre_hook(lambda *_, name=name: log(name))
+               for name, m in neck.named_modules() if any(True for _ in m.parameters(recurse=False))]
+    try:
+        yield calls
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _node_params(neck: Neck, trace: Trace, calls: list[tuple[int, str]]) -> dict[str, int]:
+    """Parameters of the layers that computed each node (a shared layer counts at every use)."""
+    modules = dict(neck.named_modules())
+    order = trace.order
+    used: dict[str, set[str]] = {node: set() for node in order}
+    for index, name in calls:
+        if index < len(order):
+            used[order[index]].add(name)
+    return {node: sum(p.numel() for name in names for p in modules[name].parameters(recurse=False))
+            for node, names in used.items()}
+
+
+def base_receptive_fields(analysis: Analysis) -> dict[str, rfm.RF]:
+    """Receptive fields (along the height) of the neck's input nodes, for Topology.receptive_fields."""
+    base: dict[str, rfm.RF] = {}
+    for name in analysis.topology.inputs:
+        if name == "image":
+            base[name] = rfm.PIXELS
+        else:
+            g = analysis.backbone.grids[name]
+            base[name] = rfm.RF(g.rf_size, g.jump, g.start_y)
+    return base
+
+
+def describe_shape(t: Tensor) -> str:
+    """C×H×W of a batch-1 feature map, or the length of a vector."""
+    dims = list(t.shape[1:])
+    return "×".join(str(d) for d in dims) if dims else "1"

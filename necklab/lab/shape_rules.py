@@ -1,0 +1,230 @@
+"""Predict-the-shape: the rule that gives a node its C×H×W, derived from the node's op, its inputs'
+shapes in the trace and the layers on its edges — so the quiz can explain a wrong answer with the
+learner's own numbers.
+
+Each node op belongs to one rule kind (`KINDS`); each kind derives the shape (`derive_*`) and says
+why in words, in English or Chinese (`quiz.rule.*` in assets/i18n/<lang>.json). Tests check that
+every kind derives the traced shape of every node of the zoo, so an explanation can never
+contradict the answer it explains.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from necklab.graph.receptive_field import Layer
+from necklab.graph.topology import Edge, Node
+from necklab.i18n import slug_key, t, term
+from necklab.lab.analysis import Analysis
+
+Shape = tuple[int, ...]
+
+KINDS: dict[str, str] = {
+    "input": "backbone", "backbone": "backbone",
+    "lateral": "lateral",
+    "conv": "conv", "aspp": "conv",
+    "extra": "resample", "resize": "resample",
+    "max-pool": "pool",
+    "adaptive max-pool": "bins", "adaptive avg-pool": "bins",
+    "add": "sum", "weighted sum": "sum", "SUM cell": "sum", "GP cell": "sum", "gate": "sum",
+    "concat": "concat",
+    "image pooling": "image pooling",
+}
+
+# The rules in words live in the data files (assets/i18n/<lang>.json), one per kind under
+# `quiz.rule.<kind>`, and the names of the summing ops under `quiz.what.<op>`. {steps} lists how H
+# and W come out of the edge's layers, {result} the derived C×H×W.
+def _text(key: str, lang: str = "en", **fields) -> str:
+    return t(f"quiz.rule.{slug_key(key)}", lang, **fields)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    kind: str
+    shape: Shape  # derived by the rule (tests assert it equals the traced shape)
+    text: str  # Markdown: the rule with this node's numbers
+
+
+def parse_shape(text: str) -> Shape | None:
+    """A typed shape, leniently: "256x64x64", "256 × 64 × 64", "256,64,64", "(256, 64, 64)", or one
+    number for a vector. None when it is not a list of whole numbers."""
+    cleaned = re.sub(r"[()\[\]]", " ", str(text)).strip()
+    parts = re.split(r"[x×X*,;\s]+", cleaned)  # a dangling separator leaves an empty part: rejected
+    if not all(p.isdigit() for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    return "×".join(map(str, shape))
+
+
+def _shape(analysis: Analysis, node_id: str) -> Shape:
+    return tuple(analysis.trace[node_id].shape[1:])
+
+
+def level_size(analysis: Analysis, level: int) -> tuple[int, int]:
+    """H×W of a pyramid level: that of the first node computed at it."""
+    first = next(n.id for n in analysis.topology.nodes if n.level == level)
+    return _shape(analysis, first)[1:3]
+
+
+def _through(analysis: Analysis, size: int, layers: Sequence[Layer], level: int | None, axis: int,
+             lang: str = "en") -> tuple[int, list[str]]:
+    """One axis's size after an edge's layers, and each size-changing layer in words."""
+    steps: list[str] = []
+    for layer in layers:
+        if layer.global_pool:
+            size = 1
+            steps.append(_text("global", lang))
+        elif layer.upsample > 1:
+            size = level_size(analysis, level)[axis]
+            steps.append(_text("up", lang, level=level, size=size))
+        elif layer.stride > 1:
+            k_eff = layer.effective_kernel
+            pad = (k_eff - 1) // 2 if layer.pad is None else layer.pad
+            out = math.ceil(size / layer.stride) if layer.same else (size + 2 * pad - k_eff) // layer.stride + 1
+            rounded_up = out == math.ceil(size / layer.stride)
+            rounding = _text("round_up" if rounded_up else "round_down", lang, s=layer.stride)
+            steps.append(_text("down", lang, k=layer.kernel, s=layer.stride, p=pad, size=size, k_eff=k_eff, out=out,
+                                rounding=rounding))
+            size = out
+    return size, steps
+
+
+def _spatial(analysis: Analysis, node: Node, edge: Edge, lang: str = "en") -> tuple[tuple[int, int], str]:
+    """H×W of an edge's source after the edge's layers, and the steps in words."""
+    _, h, w = _shape(analysis, edge.source)[:3]
+    h2, steps_h = _through(analysis, h, edge.layers, node.level, 0, lang)
+    w2, steps_w = _through(analysis, w, edge.layers, node.level, 1, lang)
+    words = [_text("axes", lang, h=a, w=b) for a, b in zip(steps_h, steps_w)]
+    return (h2, w2), _text("sep", lang).join(words) or _text("same", lang, size=f"{h}×{w}")
+
+
+def _changes_channels(edge: Edge) -> bool:
+    return "conv" in edge.op
+
+
+def derive_backbone(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+    pic_h, pic_w = analysis.picture.rgb.shape[:2]
+    stride = 2 ** (node.level or 0)
+    c = _shape(analysis, node.id)[0]  # the stage's channels: the backbone's, stated by its feature_info
+    h, w = math.ceil(pic_h / stride), math.ceil(pic_w / stride)
+    return (c, h, w), dict(level=node.level, stride=stride, pic_h=pic_h, pic_w=pic_w, h=h, w=w, c=c)
+
+
+def derive_lateral(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+    edge = node.inputs[0]
+    c_in, h, w = _shape(analysis, edge.source)
+    c = _shape(analysis, node.id)[0]  # the neck's width: a configuration choice, not derived
+    return (c, h, w), dict(source=edge.source, hw=f"{h}×{w}", c=c, c_in=c_in)
+
+
+def derive_conv(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+    edge = node.inputs[0]
+    (h, w), steps = _spatial(analysis, node, edge, lang)
+    c = _shape(analysis, node.id)[0]  # the conv's filters: a configuration choice, not derived
+    return (c, h, w), dict(c=c, c_in=_shape(analysis, edge.source)[0], steps=steps)
+
+
+def derive_resample(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+    edge = node.inputs[0]
+    (h, w), steps = _spatial(analysis, node, edge, lang)
+    c_in = _shape(analysis, edge.source)[0]
+    c = _shape(analysis, node.id)[0] if _changes_channels(edge) else c_in
+    channels = _text("sets_c" if _changes_channels(edge) else "keeps_c", lang, c=c)
+    return (c, h, w), dict(source=edge.source, source_shape=shape_text(_shape(analysis, edge.source)),
+                           steps=steps, channels=channels)
+
+
+def derive_pool(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+    edge = node.inputs[0]
+    (h, w), steps = _spatial(analysis, node, edge, lang)
+    c = _shape(analysis, edge.source)[0]
+    return (c, h, w), dict(c=c, steps=steps)
+
+
+def derive_bins(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+    edge = node.inputs[0]
+    n = int(re.search(r"(\d+)×\1", edge.op).group(1))  # the op names its grid, "… 4×4"
+    c, h, w = _shape(analysis, edge.source)
+    return (c, n, n), dict(n=n, hw=f"{h}×{w}", c=c)
+
+
+def derive_sum(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+    """Sums need one shape: every input is resized to the node's level (nearest up, pooling or a
+    stride-2 conv down — NAS-FPN's cells pad and pool to the exact size), so H×W are the level's."""
+    h, w = level_size(analysis, node.level)
+    kept = [_shape(analysis, e.source)[0] for e in node.inputs if not _changes_channels(e)]
+    c = kept[0] if kept else _shape(analysis, node.id)[0]
+    return (c, h, w), dict(what=term("quiz.what", node.op, lang), level=node.level, hw=f"{h}×{w}",
+                           how=_text("sum_how", lang), c=c)
+
+
+def derive_concat(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+    shapes = [_shape(analysis, e.source) for e in node.inputs]
+    if any("flatten" in e.op for e in node.inputs):
+        sizes = [math.prod(s) for s in shapes]
+        length = sum(sizes)
+        return (length,), dict(sum=" + ".join("·".join(map(str, s)) for s in shapes), length=length,
+                               variant="concat_vector")
+    c = sum(s[0] for s in shapes)
+    return (c, *shapes[0][1:]), dict(sum=" + ".join(str(s[0]) for s in shapes), c=c)
+
+
+def derive_image_pooling(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+    edge = node.inputs[0]
+    _, h, w = _shape(analysis, edge.source)
+    c = _shape(analysis, node.id)[0]
+    return (c, h, w), dict(source=edge.source, hw=f"{h}×{w}", c=c)
+
+
+DERIVE: dict[str, Callable[[Analysis, Node, str], tuple[Shape, dict]]] = {
+    "backbone": derive_backbone, "lateral": derive_lateral, "conv": derive_conv, "resample": derive_resample,
+    "pool": derive_pool, "bins": derive_bins, "sum": derive_sum, "concat": derive_concat,
+    "image pooling": derive_image_pooling,
+}
+
+
+def explain(analysis: Analysis, node_id: str, lang: str = "en") -> Explanation:
+    """The rule that gives `node_id` its shape, with this analysis's numbers, in `lang`."""
+    node = analysis.topology.node(node_id)
+    kind = KINDS.get(node.op)
+    if kind is None:
+        raise KeyError(f"no shape rule for op {node.op!r} (node {node_id})")
+    shape, values = DERIVE[kind](analysis, node, lang)
+    return Explanation(kind, shape, _text(values.pop("variant", kind), lang, result=shape_text(shape), **values))
+
+
+def question(analysis: Analysis, node_id: str, lang: str = "en") -> str:
+    """What the learner sees before typing: the node, its op and its inputs with their shapes
+    (earlier steps, already revealed) — never its own shape."""
+    node = analysis.topology.node(node_id)
+    k = analysis.topology.order.index(node_id)
+    if node.is_input or KINDS.get(node.op) == "backbone":
+        pic_h, pic_w = analysis.picture.rgb.shape[:2]
+        channels = ", ".join(f"{i.channels}" for i in analysis.backbone.info)
+        strides = "/".join(str(i.stride) for i in analysis.backbone.info)
+        return _text("ask_backbone", lang, k=k, node=node_id, level=node.level, stride=2 ** (node.level or 0),
+                     w=pic_w, h=pic_h, channels=channels, strides=strides)
+    inputs = _text("sep", lang).join(
+        _text("ask_input", lang, source=e.source, op=e.op, shape=shape_text(_shape(analysis, e.source)))
+        for e in node.inputs)
+    return _text("ask", lang, k=k, node=node_id, op=term("op", node.op, lang), inputs=inputs)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    right: bool
+    answer: Shape
+    given: Shape | None  # None: the answer could not be read
+    explanation: Explanation
+
+
+def check(analysis: Analysis, node_id: str, typed: str, lang: str = "en") -> Verdict:
+    """Compare a typed shape with the node's shape in the trace; the explanation is in `lang`."""
+    answer = _shape(analysis, node_id)
+    given = parse_shape(typed)
+    return Verdict(given == answer, answer, given, explain(analysis, node_id, lang))

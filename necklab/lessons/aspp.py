@@ -1,0 +1,69 @@
+"""ASPP's lesson: click the picture to see each branch's taps and receptive field at a C5 cell
+(degenerate branches flagged) and the effective receptive field of each branch and of the output."""
+from __future__ import annotations
+
+import gradio as gr
+
+from necklab.lab.analysis import Analysis
+from necklab.lab.erf import cell_at, effective_receptive_fields
+from necklab.lessons.base import Lesson, LessonFigure, caption
+from necklab.viz.aspp import branches, erf_figure, taps_figure
+from necklab.viz.maps import to_original
+from necklab.widgets.common import drawn, figure_box, no_picture, out_of_memory_as_message
+from necklab.widgets.tab import TabHooks
+from necklab.widgets.text import localised
+
+
+def aspp_cell(analysis: Analysis, cell: tuple[int, int] | None = None) -> tuple[int, int]:
+    """`cell` if it lies on the C5 map, else the map's centre."""
+    h, w = analysis.trace[analysis.topology.inputs[0]].shape[-2:]
+    return cell if cell is not None and 0 <= cell[0] < h and 0 <= cell[1] < w else (h // 2, w // 2)
+
+
+def aspp_figures(analysis: Analysis, cell: tuple[int, int] | None = None, lang: str = "en") -> list[LessonFigure]:
+    """Taps and receptive-field boxes of every branch at a C5 cell (default: the centre), and the
+    effective receptive field of each branch and of the fused output there."""
+    cell = aspp_cell(analysis, cell)
+    nodes = [b.node for b in branches(analysis)] + list(analysis.outputs)
+    erfs = effective_receptive_fields(analysis, nodes, cell)
+    at = f"({cell[0]}, {cell[1]})"
+    return [LessonFigure("aspp-taps", caption("aspp_taps", lang, cell=at), lambda: taps_figure(analysis, cell, lang)),
+            LessonFigure("aspp-erf", caption("aspp_erf", lang, cell=at), lambda: erf_figure(analysis, erfs, cell, lang))]
+
+
+def aspp_views(analysis: Analysis, cell: tuple[int, int] | None, lang: str = "en") -> tuple:
+    """Taps and receptive-field boxes of every branch at a cell, and the effective receptive field
+    of each branch and of the fused output there. Without a cell: the centre of the C5 map."""
+    cell = aspp_cell(analysis, cell)
+    return (*drawn(aspp_figures(analysis, cell, lang)), cell)
+
+
+@out_of_memory_as_message
+def aspp_click(analysis: Analysis | None, evt: gr.SelectData, lang: str = "en") -> tuple:
+    """A click on the picture (analysed pixels) → the C5 cell under it → taps and ERF there."""
+    if analysis is None:
+        raise no_picture(lang)
+    x, y = to_original(analysis.picture, *evt.index)
+    level = analysis.topology.node(analysis.topology.inputs[0]).level
+    return aspp_views(analysis, cell_at(analysis, level, x, y), lang)
+
+
+def aspp_panel(tab: TabHooks) -> None:
+    localised(gr.Markdown, {"value": "panel.aspp_intro"})
+    with gr.Row():
+        with gr.Column(scale=1, min_width=260):
+            picture = localised(gr.Image, {"label": "panel.aspp_click"}, interactive=False, elem_id="aspp-click",
+                                format="png")
+        with gr.Column(scale=3):
+            taps = figure_box("panel.aspp_taps", "aspp-taps")
+    erf = figure_box("panel.aspp_erf", "aspp-erf")
+    cell = gr.State(None)
+
+    def with_picture(analysis: Analysis, clicked: tuple[int, int] | None, lang: str = "en") -> tuple:
+        return (analysis.picture.rgb, *aspp_views(analysis, clicked, lang))
+
+    tab.redraw_after_run(with_picture, [picture, taps, erf, cell], [cell])
+    picture.select(aspp_click, [tab.state, tab.language], [taps, erf, cell], api_name="aspp_click")
+
+
+LESSON = Lesson("aspp", aspp_figures, aspp_panel)

@@ -1,0 +1,69 @@
+"""What a lesson is, and the figures every lesson shares (the graph, one figure per step).
+
+A lesson is one object in its own module of this package, keyed by the registry key of its neck:
+its figures (drawn on demand, shared by the app's panel and the figure pack, so a pack shows what
+the tab shows) and its panel (the Gradio components under the neck's tab). Figures are listed with
+a `make` function rather than drawn at once: a pack draws, saves and drops them one at a time (a
+NAS-FPN pack holds dozens), and reports progress as it goes.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from matplotlib.figure import Figure
+
+from necklab.i18n import t
+from necklab.lab.analysis import Analysis
+from necklab.viz.graph import GraphPicture
+from necklab.widgets.tab import TabHooks
+
+
+@dataclass(frozen=True)
+class LessonFigure:
+    """One figure of a lesson: a file-safe name, a caption, and how to draw it. `node` names the
+    step a step figure shows (its narration goes with it in the pack)."""
+
+    name: str
+    caption: str
+    make: Callable[[], Figure]
+    node: str | None = None
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A neck's own lesson. `figures(analysis, lang)` lists its figures; `panel(tab)` builds its
+    components inside the neck's tab and hooks them to the tab's runs. Necks sharing a tab share
+    the lesson registered for any of them."""
+
+    neck: str  # the registry key
+    figures: Callable[[Analysis, str], list[LessonFigure]] | None = None
+    panel: Callable[[TabHooks], None] | None = None
+
+
+def caption(key: str, lang: str, **fields: object) -> str:
+    return t(f"caption.{key}", lang, **fields)
+
+
+def first_stage(analysis: Analysis) -> int | None:
+    """The first of the stages a neck repeats (NAS-FPN stages, BiFPN cells, Recursive-FPN passes);
+    None for necks without repeats."""
+    stages = sorted({n.stage for n in analysis.topology.nodes if n.stage is not None})
+    return stages[0] if len(stages) > 1 else None
+
+
+def step_nodes(analysis: Analysis) -> list[str]:
+    """The steps a pack draws: all of them, or — where a neck repeats stages — the nodes before the
+    stages and those of the first stage (the others repeat it)."""
+    stage = first_stage(analysis)
+    return [n.id for n in analysis.topology.nodes if stage is None or n.stage in (None, stage)]
+
+
+def file_safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+
+
+def graph_figure(analysis: Analysis, lang: str = "en") -> Figure:
+    """The whole graph, every node labelled with its shape, nothing highlighted."""
+    shapes = {node: tuple(x.shape) for node, x in analysis.trace.tensors.items()}
+    return GraphPicture(analysis.topology, shapes, stepping=False, lang=lang).figure(None)

@@ -1,0 +1,60 @@
+"""NAS-FPN's lesson: the reference's merging cells, a stage jump, each cell's resized inputs,
+global-pooling attention and output."""
+from __future__ import annotations
+
+import gradio as gr
+
+from necklab.lab.analysis import Analysis
+from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe, first_stage
+from necklab.viz.nasfpn import cell_figure, cell_rows, cell_table_headers, first_step_of_stage
+from necklab.widgets.common import figure_box, image
+from necklab.widgets.tab import TabHooks
+from necklab.widgets.text import localised
+
+
+def nasfpn_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
+    """The merging cells of the first stage (every stage repeats them)."""
+    stage = first_stage(analysis) or 1
+    cells = [n.id for n in analysis.topology.nodes
+             if n.stage == stage and "resized" in analysis.trace.extras.get(n.id, {})]
+    return [LessonFigure(f"nasfpn-cell-{file_safe(node)}", caption("nasfpn_cell", lang, node=node),
+                         lambda node=node: cell_figure(analysis, node, lang)) for node in cells]
+
+
+def stage_list(analysis: Analysis, lang: str = "en") -> tuple:
+    stages = sorted({n.stage for n in analysis.topology.nodes} - {None})
+    return gr.Dropdown(choices=[str(s) for s in stages], value=None), cell_rows(analysis, lang)
+
+
+def stage_start(analysis: Analysis | None, chosen: str | None):
+    """The step of the first cell of the chosen stage."""
+    if analysis is None or not chosen:
+        return gr.skip()
+    return first_step_of_stage(analysis, int(chosen))
+
+
+def cell_view(analysis: Analysis | None, k: float, lang: str = "en"):
+    """The merging cell of step k — or, before the first cell, the first cell (its title names it)."""
+    if analysis is None:
+        return gr.skip()
+    order = analysis.topology.order
+    cells = [i for i, node in enumerate(order) if "resized" in analysis.trace.extras.get(node, {})]
+    shown = next((i for i in cells if i >= int(k)), cells[-1]) if int(k) not in cells else int(k)
+    return image(cell_figure(analysis, order[shown], lang))
+
+
+def nasfpn_panel(tab: TabHooks) -> None:
+    localised(gr.Markdown, {"value": "panel.nasfpn_intro"})
+    with gr.Row():
+        stage = localised(gr.Dropdown, {"label": "panel.nasfpn_stage"}, choices=[], elem_id="nas-fpn-stage")
+    cell = figure_box("panel.nasfpn_cell", "nas-fpn-cell")
+    cells = localised(gr.Dataframe, {"label": "panel.nasfpn_cells", "headers": cell_table_headers},
+                      interactive=False, elem_id="nas-fpn-cells")
+
+    tab.redraw_after_run(stage_list, [stage, cells])
+    stage.select(stage_start, [tab.state, stage], [tab.step], api_visibility="private")  # again = jump again
+    tab.step.change(cell_view, [tab.state, tab.step, tab.language], [cell], api_visibility="private")
+    tab.after_run.append((cell_view, [tab.state, tab.step, tab.language], [cell]))  # and in a new language
+
+
+LESSON = Lesson("nasfpn", nasfpn_figures, nasfpn_panel)

@@ -1,0 +1,37 @@
+"""PANet's lesson: the long path vs the bottom-up shortcut with layer counts, FPN vs PANet outputs."""
+from __future__ import annotations
+
+import gradio as gr
+
+from necklab.lab.analysis import Analysis, analyse, backbone_on
+from necklab.lessons.base import Lesson, LessonFigure, caption
+from necklab.viz.panet import outputs_figure, path_count, path_figure
+from necklab.widgets.common import drawn, figure_box
+from necklab.widgets.tab import TabHooks
+from necklab.widgets.text import localised
+
+
+def panet_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
+    """The long path vs PANet's shortcut, and FPN vs PANet outputs (FPN with the same settings)."""
+    levels = sorted(n.level for n in analysis.topology.nodes if n.is_input)
+    counts = path_count(analysis, backbone_on(analysis.device).conv_layers_between(levels[0], levels[-1]))
+    fpn = analyse(analysis.picture, "fpn", analysis.config, analysis.device)
+    return [LessonFigure("panet-paths", caption("panet_paths", lang), lambda: path_figure(analysis, counts, lang)),
+            LessonFigure("panet-compare", caption("panet_compare", lang),
+                         lambda: outputs_figure([fpn, analysis], ["FPN", "PANet"], lang))]
+
+
+def panet_views(analysis: Analysis, lang: str = "en") -> tuple:
+    """The long path vs PANet's shortcut, and FPN vs PANet outputs (FPN with the same settings)."""
+    return drawn(panet_figures(analysis, lang))
+
+
+def panet_panel(tab: TabHooks) -> None:
+    localised(gr.Markdown, {"value": "panel.panet_intro"})
+    path = figure_box("panel.panet_paths", "panet-paths")
+    compare = figure_box("panel.panet_compare", "panet-compare")
+
+    tab.redraw_after_run(panet_views, [path, compare])
+
+
+LESSON = Lesson("pafpn", panet_figures, panet_panel)

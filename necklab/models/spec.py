@@ -1,0 +1,59 @@
+"""What a neck's file states to register itself: its spec (reference, standard configuration and
+parameter count) and the controls a learner may change in the app.
+
+A neck module lists its specs in a module-level `SPECS`; `necklab.models.registry` collects them.
+The words of a neck live in the language files under keys derived from its registry key
+(`lesson.idea.<key>`), not here.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from necklab.models.layers import Neck
+
+STANDARD_FPN: Mapping[str, Any] = dict(in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5)
+
+
+@dataclass(frozen=True)
+class Control:
+    """A configuration argument a learner may change in the app: integer slider, choice, or a list
+    of integers typed as text (e.g. atrous rates)."""
+
+    arg: str
+    label: str
+    kind: str  # "int" | "choice" | "ints"
+    default: Any
+    choices: tuple[Any, ...] = ()
+    labels: tuple[str, ...] = ()  # how the choices read in the app (default: the values themselves)
+    minimum: int = 1
+    maximum: int = 512
+    step: int = 1
+
+
+@dataclass(frozen=True)
+class NeckSpec:
+    name: str  # the registry key
+    title: str
+    build: Callable[..., Neck]
+    paper: str
+    reference_source: str
+    reference_config: Mapping[str, Any]  # the standard configuration of REFERENCES.md
+    reference_params: int  # parameters of that configuration in the reference implementation
+    notes: str = ""
+    tab: str = ""  # the app tab showing this neck (necks of one tab share it); default: its title
+    controls: tuple[Control, ...] = ()
+    order: int = 1000  # where the neck sits in the app's tabs and in Compare (lower first)
+
+    @property
+    def tab_title(self) -> str:
+        return self.tab or self.title
+
+
+# Controls several necks share.
+OUT_CHANNELS = Control("out_channels", "output channels", "int", 64, minimum=16, maximum=256, step=16)
+EXTRA_CONVS = Control("add_extra_convs", "extra levels from", "choice", False,
+                      choices=(False, "on_input", "on_output"),
+                      labels=("max-pool of the top output (no conv)", "3×3 s2 conv on C5", "3×3 s2 conv on the top output"))
+NUM_OUTS = Control("num_outs", "output levels", "int", 5, minimum=4, maximum=6)

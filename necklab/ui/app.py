@@ -1,0 +1,119 @@
+"""The app: the Blocks that assemble the tabs, and how it is launched (offline and safe).
+
+`python app.py` and the `necklab` command both end in `main()` here.
+"""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+import gradio as gr
+
+from necklab import ASSETS
+from necklab.i18n import from_accept_language, t
+from necklab.lab.analysis import available_devices
+from necklab.lab.imaging import MAX_SIDE, MIN_SIDE
+from necklab.models.registry import NECKS, NeckSpec
+from necklab.ui.backbone_tab import analyze, build_backbone_tab
+from necklab.ui.backbone_tab import redraw as redraw_backbone
+from necklab.ui.compare_tab import build_compare_tab
+from necklab.ui.neck_tab import NeckTab, build_neck_tab, slug
+from necklab.ui.offline import forbid_outbound
+from necklab.ui.playground_tab import build_playground_tab
+from necklab.widgets.text import Words, follow, localised
+
+SAMPLES = sorted(p for p in (ASSETS / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
+MAX_UPLOAD = "25mb"
+# Two model runs at a time per process (each may hold a few hundred MB); a class's burst waits in line
+# and sees its place in the queue; beyond 100 waiting events a new one is told the queue is full.
+QUEUE = dict(default_concurrency_limit=2, max_size=100)
+
+
+def tab_groups() -> dict[str, list[NeckSpec]]:
+    """Registry necks grouped by tab, in registry order."""
+    groups: dict[str, list[NeckSpec]] = {}
+    for spec in NECKS.values():
+        groups.setdefault(spec.tab_title, []).append(spec)
+    return groups
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="NeckLab") as demo, Words() as words:
+        with gr.Row(equal_height=True):
+            localised(gr.Markdown, {"value": "app.title"})
+            # The session's language: the browser's on load (Accept-Language), then this switch.
+            language = localised(gr.Radio, {"label": "app.language"}, choices=[("EN", "en"), ("中文", "zh")],
+                                 value="en", elem_id="language", scale=0, min_width=160)
+        session = gr.State(None)  # {"picture": Picture, "device": str, "facts": …} of this browser session
+        current_tab = gr.State("backbone")
+        with gr.Row():
+            with gr.Column(scale=2, min_width=280):
+                picture = localised(gr.Image, {"label": "app.picture"}, type="filepath",
+                                    sources=["upload", "clipboard"], elem_id="picture", height=260)
+            with gr.Column(scale=3, min_width=300):
+                samples = gr.Examples([[str(p)] for p in SAMPLES], inputs=[picture], examples_per_page=len(SAMPLES),
+                                      label=t("app.samples", "en"))
+                follow(samples.dataset, {"label": "app.samples"})
+                with gr.Row():
+                    device = localised(gr.Dropdown, {"label": "app.device"}, choices=available_devices(), value="cpu",
+                                       elem_id="device")
+                    run = localised(gr.Button, {"value": "app.analyze"}, variant="primary", elem_id="analyze")
+                localised(gr.Markdown, {"value": ("app.size_policy", dict(max_side=MAX_SIDE, min_side=MIN_SIDE))})
+            with gr.Column(scale=3, min_width=300):
+                top5 = localised(gr.Label, {"label": "app.top5"}, num_top_classes=5, elem_id="top5",
+                                 show_heading=False)  # the list names the top class first
+        status = localised(gr.Markdown, {"value": "app.status_start"}, elem_id="status")
+        neck_tabs: list[NeckTab] = []
+        with gr.Tabs():
+            with localised(gr.Tab, {"label": "app.tab_backbone"}, id="backbone") as backbone_tab:
+                level, backbone_outputs = build_backbone_tab(session, language)
+            backbone_tab.select(lambda: "backbone", None, current_tab, api_visibility="private")
+            for title, specs in tab_groups().items():
+                with gr.Tab(title, id=slug(title)) as tab:
+                    neck_tab = build_neck_tab(title, specs, session, current_tab, language)
+                neck_tab.finish()
+                neck_tab.chain(tab.select(lambda key=neck_tab.key: key, None, current_tab, api_visibility="private")
+                               .then(neck_tab.refresh, neck_tab.refresh_inputs, neck_tab.outputs,
+                                     api_visibility="private"))
+                neck_tabs.append(neck_tab)
+            with localised(gr.Tab, {"label": "app.tab_compare"}, id="compare") as compare_tab:
+                build_compare_tab(session, language)
+            compare_tab.select(lambda: "compare", None, current_tab, api_visibility="private")
+            with localised(gr.Tab, {"label": "app.tab_playground"}, id="playground") as playground_tab:
+                playground_words = build_playground_tab(session, language)
+            playground_tab.select(lambda: "playground", None, current_tab, api_visibility="private")
+        analyzed = run.click(analyze, [picture, device, level, language],
+                             [top5, *backbone_outputs, status, session], api_name="analyze", preprocess=False)
+        for neck_tab in neck_tabs:  # the tab on screen follows the new picture
+            analyzed = neck_tab.chain(analyzed.then(neck_tab.refresh, neck_tab.refresh_inputs, neck_tab.outputs,
+                                                    api_visibility="private"))
+        demo.load(browser_language, None, language, api_visibility="private")
+        switched = language.change(words.updates, language, words.components, api_visibility="private")
+        switched = switched.then(redraw_backbone, [session, level, language], [*backbone_outputs, status],
+                                 api_visibility="private").then(*playground_words, api_visibility="private")
+        for neck_tab in neck_tabs:
+            switched = neck_tab.chain(switched.then(*neck_tab.redraw_words, api_visibility="private"))
+    return demo
+
+
+def browser_language(request: gr.Request) -> str:
+    """The page's language on load: the first of the browser's languages the app speaks."""
+    return from_accept_language(request.headers.get("accept-language"))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="necklab", description="NeckLab web app")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind; use 0.0.0.0 to serve a class network (default: this machine only)")
+    parser.add_argument("--port", type=int, default=7860)
+    args = parser.parse_args(argv)
+    forbid_outbound(also=[args.host])
+    build_app().queue(**QUEUE).launch(**launch_settings(args.host, args.port))
+
+
+def launch_settings(host: str, port: int) -> dict[str, Any]:
+    """Offline and safe launch settings (see ../shared/GRADIO6.md)."""
+    return dict(server_name=host, server_port=port, share=False, ssr_mode=False, run_history=False,
+                enable_monitoring=False, max_file_size=MAX_UPLOAD, show_error=False,
+                theme=gr.themes.Soft(), footer_links=["api"])

@@ -1,0 +1,56 @@
+"""The "Export lesson (ZIP)" button of a neck tab: the tab's analysis written as a figure pack
+(necklab.pack.write) and offered as a download, with progress while the figures are drawn."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from necklab.i18n import t
+from necklab.lab.analysis import Analysis
+from necklab.pack.write import ZIP_NAME, write_pack
+from necklab.widgets.common import no_picture, out_of_memory_as_message
+from necklab.widgets.text import localised
+
+EXPORTS = Path(tempfile.gettempdir()) / "necklab-exports"
+KEEP_SECONDS = 3600  # older exports are removed when a new one starts (Gradio has served its copy)
+
+TEXT = {"picture": "a {fmt} picture of {w}×{h} px"}  # the pack's own words stay English
+
+
+def _clear_old(now: float) -> None:
+    if EXPORTS.exists():
+        for old in EXPORTS.iterdir():
+            if now - old.stat().st_mtime > KEEP_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+@out_of_memory_as_message
+def export_lesson(analysis: Analysis | None, lang: str = "en", progress: gr.Progress = gr.Progress()) -> str:
+    """Write the tab's lesson as a pack and return its ZIP (the unpacked folder is dropped)."""
+    if analysis is None:
+        raise no_picture(lang)
+    progress(0.0, desc=t("export.start", lang))
+    now = time.time()
+    _clear_old(now)
+    EXPORTS.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="pack-", dir=EXPORTS))
+    w, h = analysis.picture.original_size
+    name = TEXT["picture"].format(fmt=analysis.picture.source_format, w=w, h=h)
+    folder = write_pack(analysis, work / f"necklab-{analysis.neck_name}", picture_name=name,
+                        progress=lambda fraction, text: progress(fraction, desc=text))
+    archive = shutil.move(folder / ZIP_NAME, work / f"necklab-{analysis.neck_name}-lesson.zip")
+    shutil.rmtree(folder)
+    return str(archive)
+
+
+def export_box(key: str, state: gr.State, language: gr.components.Component | None = None) -> None:
+    """The button and the file it fills, wired to the tab's analysis."""
+    language = language if language is not None else gr.State("en")
+    with gr.Row():
+        button = localised(gr.Button, {"value": "export.button"}, elem_id=f"{key}-export", scale=0, min_width=200)
+        file = localised(gr.File, {"label": "export.file"}, elem_id=f"{key}-export-file", interactive=False, scale=3)
+    button.click(export_lesson, [state, language], [file], api_name=f"{key.replace('-', '_')}_export")

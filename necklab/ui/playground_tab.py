@@ -1,0 +1,271 @@
+"""The Playground tab: design a NAS-FPN stage cell by cell, check it, run it on the picture with the
+common graph and step-through, compare it with FPN, PANet and NAS-FPN, mutate it, search around it,
+and save or load it as JSON."""
+from __future__ import annotations
+
+import random
+import tempfile
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from necklab.i18n import from_english, t
+from necklab.lab.playground import (
+    PROXIES,
+    Candidate,
+    compare_design,
+    design_error_text,
+    design_spec,
+    mutate,
+    output_erfs,
+    random_search,
+    run_design,
+)
+from necklab.models.cell_design import LEVELS, MAX_CELLS, OPS, PRESETS, Design, DesignError, from_json, from_rows
+from necklab.models.registry import NeckSpec
+from necklab.ui.neck_tab import build_step_view, first_step, summary
+from necklab.viz.aspp import erf_figure
+from necklab.viz.compare import COMPARE_TYPES, compare_headers, compare_rows, params_latency_figure
+from necklab.widgets.common import figure_box, image, out_of_memory_as_message, session_picture
+from necklab.widgets.text import localised
+
+KEY = "playground"
+START = "NAS-FPN"
+FILES = Path(tempfile.mkdtemp(prefix="necklab-designs-"))  # saved designs, one folder per server process
+
+
+def headers(lang: str = "en") -> list[str]:
+    return t("playground.headers", lang).split("|")
+
+
+def search_headers(lang: str = "en") -> list[str]:
+    return t("playground.search_headers", lang).split("|")
+
+
+def read_design(rows: Any, name: str, lang: str = "en") -> Design:
+    """The table's design, or a gr.Error with validation's message in `lang`."""
+    values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
+    try:
+        return from_rows(values, (name or "my design").strip())
+    except DesignError as e:
+        raise gr.Error(design_error_text(e, lang)) from None
+
+
+def describe(design: Design, lang: str = "en") -> str:
+    """What the stage outputs, and cells that do nothing."""
+    outputs = ", ".join(t("playground.output", lang, level=lvl, k=k) for lvl, k in sorted(design.producers().items()))
+    text = t("playground.valid", lang, name=design.name, n=len(design.cells), outputs=outputs)
+    unused = design.unused()
+    if unused:
+        text += t("playground.unused", lang, cells=", ".join(t("playground.cell", lang, k=k) for k in unused))
+    return text
+
+
+def show_design(design: Design, status: str) -> tuple:
+    """The table rows, name, notes and status of a design put on screen."""
+    return design.rows(), design.name, design.notes, status
+
+
+def load_preset(name: str, lang: str = "en") -> tuple:
+    return show_design(PRESETS[name], describe(PRESETS[name], lang))
+
+
+def check(rows: Any, name: str, lang: str = "en") -> str:
+    """Validate without raising: the message is the lesson."""
+    try:
+        return describe(read_design(rows, name, lang), lang)
+    except gr.Error as e:
+        return t("playground.not_valid", lang, message=e.message)
+
+
+@out_of_memory_as_message
+def run(session: dict | None, rows: Any, name: str, stages: float, lang: str = "en",
+        progress: gr.Progress = gr.Progress()) -> tuple:
+    """Build the design and run it on the session's picture; the step view's values."""
+    design = read_design(rows, name, lang)
+    picture, device = session_picture(session, lang)
+    progress(0.1, desc=t("playground.running", lang, name=design.name, stages=int(stages), device=device))
+    analysis = run_design(picture, design, int(stages), device)
+    progress(0.6, desc=t("playground.drawing", lang))
+    return (analysis, summary(analysis, spec_in(design, lang), lang), *first_step(analysis, lang), describe(design, lang))
+
+
+def spec_in(design: Design, lang: str) -> NeckSpec:
+    """The design's registry entry with its words (written in English by the model side) in `lang`."""
+    spec = design_spec(design)
+    return replace(spec, **{field: from_english("playground.spec", getattr(spec, field), lang)
+                            for field in ("title", "paper", "reference_source")})
+
+
+def mutate_table(rows: Any, name: str, lang: str = "en") -> tuple:
+    design = read_design(rows, name, lang)
+    mutated, words = mutate(design, random.Random(), lang)
+    return mutated.rows(), t("playground.mutated", lang, words=words, describe=describe(mutated, lang))
+
+
+@out_of_memory_as_message
+def compare(session: dict | None, rows: Any, name: str, stages: float, lang: str = "en",
+            progress: gr.Progress = gr.Progress()) -> tuple:
+    """The design beside FPN, PANet and NAS-FPN: table, parameters against latency, and the
+    effective receptive field of each of the design's output levels."""
+    design = read_design(rows, name, lang)
+    picture, device = session_picture(session, lang)
+    result = compare_design(picture, design, int(stages), device,
+                            progress=lambda i, title: progress((i, 5), desc=t("playground.measuring", lang, title=title)))
+    progress((4, 5), desc=t("playground.erfs", lang))
+    analysis = run_design(picture, design, int(stages), device)
+    erfs, cells = output_erfs(analysis)
+    subtitle = t("playground.subtitle", lang, w=picture.size[0], h=picture.size[1], device=device, stages=int(stages))
+    return (compare_rows(result, lang), image(params_latency_figure(result, subtitle, lang)),
+            image(erf_figure(analysis, erfs, cells, lang)))
+
+
+@out_of_memory_as_message
+def search(session: dict | None, rows: Any, name: str, stages: float, proxies: list[str], count: float,
+           seconds: float, lang: str = "en", progress: gr.Progress = gr.Progress()
+           ) -> tuple[list[list], list[Candidate], str]:
+    design = read_design(rows, name, lang)
+    if not proxies:
+        raise gr.Error(t("playground.no_proxy", lang))
+    picture, device = session_picture(session, lang)
+    total = int(count) + 1
+    found = random_search(picture, design, int(stages), proxies, int(count), float(seconds), device,
+                          seed=random.randrange(2 ** 31),
+                          progress=lambda i, title: progress((i, total), desc=t("playground.measuring", lang,
+                                                                                title=title)),
+                          lang=lang)
+    table = [[i, c.change, c.row.params, round(c.row.flops / 1e9, 3), round(c.row.latency_ms, 2),
+              None if c.row.erf_percent is None else round(c.row.erf_percent, 1), round(c.score, 2)]
+             for i, c in enumerate(found, start=1)]
+    measured = len(found) - 1
+    budget = (t("playground.budget", lang, seconds=f"{float(seconds):.0f}", count=int(count))
+              if measured < int(count) else "")
+    note = (t("playground.measured", lang, n=measured, budget=budget, proxies=", ".join(proxies))
+            + t("playground.honest", lang))
+    return table, found, note
+
+
+def take_best(found: list[Candidate] | None, lang: str = "en") -> tuple:
+    if not found:
+        raise gr.Error(t("playground.no_search", lang))
+    best = found[0]
+    return show_design(best.design, t("playground.took", lang, change=best.change, describe=describe(best.design, lang)))
+
+
+def save(rows: Any, name: str) -> str:
+    design = read_design(rows, name)
+    stem = "".join(c if c.isalnum() else "_" for c in design.name)[:40] or "design"
+    folder = FILES / uuid.uuid4().hex[:8]  # one folder per save: the file keeps its readable name
+    folder.mkdir()
+    path = folder / f"{stem}.json"
+    path.write_text(design.to_json(), encoding="utf-8")
+    return str(path)
+
+
+def load(upload: Any, lang: str = "en") -> tuple:
+    if upload is None:
+        return (gr.skip(),) * 4
+    path = upload if isinstance(upload, str) else getattr(upload, "name", None) or upload.get("path")
+    try:
+        design = from_json(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise gr.Error(t("playground.not_text", lang)) from None
+    except DesignError as e:
+        raise gr.Error(t("playground.cannot_load", lang, message=design_error_text(e, lang))) from None
+    return show_design(design, t("playground.loaded", lang, name=design.name, describe=describe(design, lang)))
+
+
+def proxy_choices(lang: str) -> list[tuple[str, str]]:
+    """The ranking proxies as (words in `lang`, the PROXIES key the search reads)."""
+    return [(t(f"playground.proxy.{proxy.key}", lang), label) for label, proxy in PROXIES.items()]
+
+
+def build_playground_tab(session: gr.State, language: gr.components.Component | None = None) -> tuple:
+    """Build the tab's components and wire its events (call inside a gr.Tab). `language` holds the
+    session's language (English without one). Returns (fn, inputs, outputs) that rewrites the
+    table's headers and the design's status in a new language."""
+    language = language if language is not None else gr.State("en")
+    localised(gr.Markdown, {"value": "playground.intro"})
+    start = PRESETS[START]
+    with gr.Row():
+        presets = [localised(gr.Button, {"value": ("playground.start_from", {"name": name})}, elem_id=f"{KEY}-preset-{i}",
+                             size="sm") for i, name in enumerate(PRESETS)]
+    with gr.Row():
+        name = localised(gr.Textbox, {"label": "playground.name"}, value=start.name, elem_id=f"{KEY}-name", scale=2)
+        stages = localised(gr.Slider, {"label": "playground.stages"}, minimum=1, maximum=7, value=1, step=1,
+                           elem_id=f"{KEY}-stages", scale=3)
+    notes = gr.Markdown(start.notes, elem_id=f"{KEY}-notes")
+    cells_label = ("playground.cells", dict(max=MAX_CELLS, ops=" or ".join(OPS.values()), first=LEVELS[0],
+                                            last=LEVELS[-1]))
+    table = localised(gr.Dataframe, {"label": cells_label, "headers": headers}, value=start.rows(), datatype="str",
+                      type="array", interactive=True, row_count=len(start.cells), column_count=len(headers()),
+                      show_row_numbers=True, elem_id=f"{KEY}-cells")
+    with gr.Row():
+        validate = localised(gr.Button, {"value": "playground.validate"}, elem_id=f"{KEY}-validate")
+        mutate_button = localised(gr.Button, {"value": "playground.mutate"}, elem_id=f"{KEY}-mutate")
+        run_button = localised(gr.Button, {"value": "playground.run"}, variant="primary", elem_id=f"{KEY}-run")
+    status = gr.Markdown(describe(start), elem_id=f"{KEY}-status")
+    info = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{KEY}-summary")
+    state = gr.State(None)
+    view, _ = build_step_view(KEY, state, language)
+
+    with localised(gr.Accordion, {"label": "playground.side"}, open=True):
+        localised(gr.Markdown, {"value": "playground.side_intro"})
+        compare_button = localised(gr.Button, {"value": "playground.compare"}, elem_id=f"{KEY}-compare")
+        compared = localised(gr.Dataframe, {"label": "playground.compared", "headers": compare_headers},
+                             datatype=COMPARE_TYPES, interactive=False, wrap=True, pinned_columns=1,
+                             elem_id=f"{KEY}-compare-table")
+        with gr.Row():
+            params_plot = figure_box("playground.params", f"{KEY}-compare-params")
+            erf_plot = figure_box("playground.erf", f"{KEY}-compare-erf")
+
+    with localised(gr.Accordion, {"label": "playground.search_title"}, open=True):
+        localised(gr.Markdown, {"value": "playground.honest"})
+        with gr.Row():
+            proxies = localised(gr.CheckboxGroup, {"label": "playground.rank_by", "choices": proxy_choices},
+                                value=list(PROXIES)[1::2], elem_id=f"{KEY}-proxies", scale=3)
+            count = localised(gr.Slider, {"label": "playground.count"}, minimum=1, maximum=20, value=6, step=1,
+                              elem_id=f"{KEY}-count", scale=1)
+            seconds = localised(gr.Slider, {"label": "playground.seconds"}, minimum=10, maximum=180, value=60, step=10,
+                                elem_id=f"{KEY}-seconds", scale=1)
+        with gr.Row():
+            search_button = localised(gr.Button, {"value": "playground.search"}, elem_id=f"{KEY}-search")
+            best_button = localised(gr.Button, {"value": "playground.best"}, elem_id=f"{KEY}-best")
+        search_note = gr.Markdown(elem_id=f"{KEY}-search-note")
+        results = localised(gr.Dataframe, {"label": "playground.results", "headers": search_headers},
+                            datatype=["number", "str", "number", "number", "number", "number", "number"],
+                            interactive=False, wrap=True, elem_id=f"{KEY}-results")
+        found = gr.State(None)
+
+    with gr.Row():
+        save_button = localised(gr.Button, {"value": "playground.save"}, elem_id=f"{KEY}-save")
+        saved = localised(gr.File, {"label": "playground.saved"}, interactive=False, elem_id=f"{KEY}-saved")
+        upload = localised(gr.File, {"label": "playground.load"}, file_types=[".json"], type="filepath",
+                           elem_id=f"{KEY}-load")
+
+    shown = [table, name, notes, status]
+    for button, preset in zip(presets, PRESETS):
+        button.click(lambda lang, p=preset: load_preset(p, lang), language, shown, api_visibility="private")
+    validate.click(check, [table, name, language], status, api_name="playground_validate")
+    mutate_button.click(mutate_table, [table, name, language], [table, status], api_name="playground_mutate")
+    run_button.click(run, [session, table, name, stages, language], [state, info, *view, status],
+                     api_name="playground_run")
+    compare_button.click(compare, [session, table, name, stages, language], [compared, params_plot, erf_plot],
+                         api_name="playground_compare", concurrency_limit=1, concurrency_id="compare")
+    search_button.click(search, [session, table, name, stages, proxies, count, seconds, language],
+                        [results, found, search_note], api_name="playground_search", concurrency_limit=1,
+                        concurrency_id="compare")
+    best_button.click(take_best, [found, language], shown, api_visibility="private")
+    save_button.click(save, [table, name], saved, api_name="playground_save")
+    upload.upload(load, [upload, language], shown, api_name="playground_load")
+    return relanguage, [table, name, language], [table, status]
+
+
+def relanguage(rows: Any, name: str, lang: str) -> tuple:
+    """After a language switch: the cell table under headers in `lang` (an edited table keeps its
+    own headers otherwise) and the design's status."""
+    values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
+    return gr.Dataframe(value=values, headers=headers(lang)), check(rows, name, lang)

@@ -1,0 +1,223 @@
+"""The neck's graph: levels as rows (fine on top), execution order left to right, every edge
+labelled with its op and every node with its shape; the current step and its inputs highlighted."""
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from threading import Lock
+
+import networkx as nx
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.text import Text
+from torch import Tensor
+
+from necklab.graph.topology import Topology
+from necklab.i18n import t, term
+from necklab.viz.render import MAX_WIDTH_PX
+
+# Okabe–Ito: distinguishable with every common colour-vision deficiency.
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999"]
+INPUT_COLOUR = "#BBBBBB"
+HIGHLIGHT = "#D55E00"
+NODE_SIZE = 2600  # points², the area the arrows keep clear around a node's label
+# Nodes are text boxes; node_size only tells the arrows where to stop short of them.
+EDGE_STYLE = dict(arrows=True, node_size=NODE_SIZE)
+BEND = 0.06  # arc3 radius of the edges: a slight bow keeps edges along one row apart
+EDGE_LABEL_LIMIT = 45  # above this many edges only the current step's edges are labelled
+EDGE_COLOUR = "#8a8a8a"
+EDGE_WIDTH = 1.2  # points
+
+
+def arrow_size(width: float) -> float:
+    """Arrow head size for an edge of `width` points: 12 at the default width, growing with it."""
+    return 12 + 3 * (width - EDGE_WIDTH)
+
+
+def op_colours(topology: Topology) -> dict[str, str]:
+    ops = sorted({n.op for n in topology.nodes if not n.is_input})
+    colours = {op: OKABE_ITO[i % (len(OKABE_ITO) - 1)] for i, op in enumerate(ops)}
+    colours["input"] = INPUT_COLOUR
+    return colours
+
+
+def layout(topology: Topology, nodes: Collection[str] | None = None) -> dict[str, tuple[float, float]]:
+    """Positions: x = one column right of the node's rightmost input (so execution flows left to
+    right and independent nodes share a column), y = row.
+
+    Rows are levels, finest on top; parallel branches (ASPP rates, SPP pools) get a row each under
+    their level, and nodes without a level (pooled vectors) go below the pyramid.
+    """
+    shown = [n for n in topology.nodes if nodes is None or n.id in nodes]
+    keys = sorted({(n.level if n.level is not None else 99, n.branch or "") for n in shown},
+                  key=lambda k: (k[0], _first_index(shown, k)))
+    row = {k: -i for i, k in enumerate(keys)}
+    pos: dict[str, tuple[float, float]] = {}
+    for n in shown:
+        y = row[(n.level if n.level is not None else 99, n.branch or "")]
+        x = max((pos[e.source][0] + 1 for e in n.inputs if e.source in pos), default=0.0)
+        pos[n.id] = (x, float(y))
+    return pos
+
+
+def _first_index(nodes: list, key: tuple) -> int:
+    return next(i for i, n in enumerate(nodes) if (n.level if n.level is not None else 99, n.branch or "") == key)
+
+
+def row_labels(topology: Topology, pos: Mapping[str, tuple[float, float]], lang: str = "en") -> dict[float, str]:
+    labels: dict[float, str] = {}
+    for node_id, (_, y) in pos.items():
+        n = topology.node(node_id)
+        level = (t("graph.level_row", lang, level=n.level, stride=2 ** n.level) if n.level is not None
+                 else t("graph.vector_row", lang))
+        labels.setdefault(y, f"{level} · {n.branch}" if n.branch else level)
+    return labels
+
+
+def shape_text(t: Tensor | Sequence[int]) -> str:
+    """C×H×W of a batch-1 tensor or of its shape."""
+    shape = t.shape if isinstance(t, Tensor) else t
+    return "×".join(str(d) for d in shape[1:])
+
+
+class GraphPicture:
+    """A neck's (sub)graph drawn once; each step then only draws its highlight — the current node
+    and the edges that produced it — over the saved background, so stepping stays cheap.
+
+    `nodes` limits the drawing to a subgraph (all nodes by default); `shapes` maps node ids to
+    their tensors for the C×H×W labels. Data drawn on the edges (BiFPN's fusion weights):
+    `edge_widths` and `edge_labels` replace the width and the op label of the (source, target)
+    edges they name, `edge_bends` their arc radius (e.g. to bow a skip edge away from a parallel
+    one), and `width_key` (label → width) adds a legend of widths in place of the highlight's entry.
+    `stepping=False` leaves the highlight out of the legend, for a graph drawn without a step.
+    `lang` is the language of the drawn words.
+    """
+
+    def __init__(self, topology: Topology, shapes: Mapping[str, Tensor | Sequence[int]], nodes: Collection[str] | None = None,
+                 title: str = "", dpi: float = 110, edge_widths: Mapping[tuple[str, str], float] | None = None,
+                 edge_labels: Mapping[tuple[str, str], str] | None = None,
+                 edge_bends: Mapping[tuple[str, str], float] | None = None,
+                 width_key: Mapping[str, float] | None = None, stepping: bool = True, lang: str = "en") -> None:
+        g = topology.graph()
+        if nodes is not None:
+            g = g.subgraph(nodes).copy()
+        self.g, self.title, self.shapes = g, title or t("graph.title", lang, name=topology.name), shapes
+        self.widths, self.labels, self.bends = dict(edge_widths or {}), dict(edge_labels or {}), dict(edge_bends or {})
+        self.pos = pos = layout(topology, g.nodes)
+        self.colours = colours = op_colours(topology)
+        xs = [p[0] for p in pos.values()]
+        ys = [p[1] for p in pos.values()]
+        width = min(26.0, max(9.0, 2.0 * (max(xs) - min(xs) + 1.6)))
+        height = max(3.0, 1.1 * (max(ys) - min(ys) + 1.6))
+        # Fixed margins (inches → fractions) for the row labels and the legend: a layout engine
+        # would cost more than the drawing.
+        self.fig = fig = Figure(figsize=(width, height), dpi=min(dpi, MAX_WIDTH_PX / width))
+        self.ax = ax = fig.add_axes((2.0 / width, 0.5 / height, 1 - 4.3 / width, 1 - 1.0 / height))
+        self._edges(list(g.edges), EDGE_COLOUR)
+        for n in g.nodes:
+            self._node(n, current=False)
+        if g.number_of_edges() <= EDGE_LABEL_LIMIT:
+            self._edge_labels(list(g.edges))
+        present = {g.nodes[n]["op"] for n in g.nodes}
+        handles = [Patch(color=c, label=term("op", op, lang)) for op, c in colours.items() if op in present]
+        if width_key is None and stepping:
+            handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label=t("graph.inputs_of_step", lang)))
+        legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title=t("graph.node_op", lang),
+                           frameon=False)
+        if width_key is not None:
+            ax.add_artist(legend)  # a second legend would replace the first
+            ax.legend(handles=[Line2D([], [], color=EDGE_COLOUR, lw=w, label=text) for text, w in width_key.items()],
+                      loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=9, title=t("graph.edge_width", lang), frameon=False)
+        rows = row_labels(topology, pos, lang)
+        ax.set_yticks(list(rows))
+        ax.set_yticklabels(list(rows.values()), fontsize=10)
+        ax.tick_params(left=True, labelleft=True, bottom=False, labelbottom=False)
+        ax.set_xlabel(t("graph.execution_order", lang), fontsize=10)
+        for side in ("top", "right", "bottom"):
+            ax.spines[side].set_visible(False)
+        # Node labels are text boxes outside the data limits: leave room for them explicitly.
+        ax.set_xlim(min(xs) - 0.75, max(xs) + 0.75)
+        ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+        self.canvas = FigureCanvasAgg(fig)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(fig.bbox)
+        self.lock = Lock()
+
+    def _node(self, n: str, current: bool) -> Text:
+        text = f"{n}\n{shape_text(self.shapes[n])}" if n in self.shapes else n
+        return self.ax.text(*self.pos[n], text, ha="center", va="center", fontsize=9.5, zorder=5,
+                            fontweight="bold" if current else "normal",
+                            bbox=dict(boxstyle="round,pad=0.35", fc=self.colours[self.g.nodes[n]["op"]],
+                                      ec="black" if current else "white", lw=3 if current else 1))
+
+    def _by_bend(self, edges: list) -> dict[str, list]:
+        """Edges grouped by their connection style (networkx takes one per call)."""
+        groups: dict[str, list] = {}
+        for e in edges:
+            groups.setdefault(f"arc3,rad={self.bends.get(e, BEND)}", []).append(e)
+        return groups
+
+    def _edges(self, edges: list, colour: str, width: float | None = None) -> list:
+        """Draw edges in their own widths (or all in `width`); returns the arrows."""
+        arrows: list = []
+        for style, group in self._by_bend(edges).items():
+            widths = [width or self.widths.get(e, EDGE_WIDTH) for e in group]
+            arrows += nx.draw_networkx_edges(self.g, self.pos, ax=self.ax, edgelist=group, edge_color=colour,
+                                             width=widths, arrowsize=[arrow_size(w) for w in widths],
+                                             connectionstyle=style, **EDGE_STYLE)
+        return arrows
+
+    def _edge_labels(self, edges: list) -> list:
+        drawn: list = []
+        for style, group in self._by_bend(edges).items():
+            labels = {e: self.labels.get(e, self.g.edges[e]["op"]) for e in group}
+            labels = {e: text for e, text in labels.items() if text != "identity"}
+            drawn += nx.draw_networkx_edge_labels(
+                self.g, self.pos, labels, ax=self.ax, font_size=8, label_pos=0.5, connectionstyle=style,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)).values()
+        return drawn
+
+    def _highlight(self, current: str | None, title: str | None) -> list:
+        """Add the step's artists: its incoming edges, its node, its edge labels, the title."""
+        artists: list = [self.ax.text(0.5, 1.02, title or self.title, transform=self.ax.transAxes, ha="center",
+                                      va="bottom", fontsize=13)]
+        if current in self.g:
+            edges = [(u, current) for u in self.g.predecessors(current)]
+            if edges:
+                artists += self._edges(edges, HIGHLIGHT, width=3.2)
+                if self.g.number_of_edges() > EDGE_LABEL_LIMIT:
+                    artists += self._edge_labels(edges)
+            artists.append(self._node(current, current=True))
+        return artists
+
+    def image(self, current: str | None, title: str | None = None) -> np.ndarray:
+        """The graph with `current` highlighted, as an H×W×3 uint8 image."""
+        with self.lock:
+            self.canvas.restore_region(self.background)
+            artists = self._highlight(current, title)
+            for artist in artists:
+                self.ax.draw_artist(artist)
+            picture = np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+            for artist in artists:
+                artist.remove()
+            return picture
+
+    def figure(self, current: str | None, title: str | None = None) -> Figure:
+        """The graph with `current` highlighted as a figure (for export); use it once."""
+        self._highlight(current, title)
+        return self.fig
+
+
+def focus_nodes(topology: Topology, node_id: str) -> list[str] | None:
+    """For stacked necks (NAS-FPN stages, BiFPN cells, RFP passes) the nodes worth drawing at a
+    step: the current node's stage and the nodes feeding it; the unstaged nodes (inputs, laterals)
+    before the first stage. None (draw everything) for necks without stages."""
+    stages = {n.stage for n in topology.nodes} - {None}
+    if len(stages) < 2:
+        return None
+    stage = topology.node(node_id).stage
+    members = [n for n in topology.nodes if n.stage == stage]
+    shown = {n.id for n in members} | {e.source for n in members for e in n.inputs}
+    return [n.id for n in topology.nodes if n.id in shown]

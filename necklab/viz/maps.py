@@ -1,0 +1,161 @@
+"""Feature maps on the picture: mean-activation heatmaps aligned by the exact cell grid, top channels,
+and the shapes table of the backbone levels."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from necklab.i18n import t
+from necklab.lab.analysis import BackboneResult, CellGrid
+from necklab.lab.imaging import Picture
+
+HEATMAP_CMAP = "viridis"  # perceptually uniform and colour-blind safe
+CHANNEL_CMAP = "cividis"
+TITLE_SIZE = 13
+LABEL_SIZE = 11
+
+
+Coordinate = float | np.ndarray
+
+
+def to_original(picture: Picture, x: Coordinate, y: Coordinate) -> tuple[Coordinate, Coordinate]:
+    """Analysed-pixel coordinates (pixel-centre convention) in original-picture pixels:
+    u ↦ (u + ½)/scale − ½ on each axis, so the picture's outer edges map onto each other."""
+    sx, sy = picture.scale_xy
+    return (x + 0.5) / sx - 0.5, (y + 0.5) / sy - 0.5
+
+
+def cell_edges(picture: Picture, grid: CellGrid, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Original-picture pixel coordinates of the rows+1 horizontal and cols+1 vertical cell edges
+    of a rows×cols map: edge k of an axis is cell k's leading edge (the last is the map's far side).
+    Cell (i, j) spans one jump around its centre in analysed pixels."""
+    ys = grid.start_y - grid.jump / 2 + grid.jump * np.arange(rows + 1)
+    xs = grid.start_x - grid.jump / 2 + grid.jump * np.arange(cols + 1)
+    xs, ys = to_original(picture, xs, ys)
+    return ys, xs
+
+
+def partition_edges(picture: Picture, grid: CellGrid, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cell edges that share the uploaded picture out among a rows×cols map's cells, each pixel to
+    its nearest cell centre: the interior edges are `cell_edges`' (midway between centres), the outer
+    ones are the picture's borders. The uniform cells themselves can stop short of a border or
+    overhang it (TF-SAME padding puts C5's first centre at 31 px on a 256-px side, at 2 px on 451)."""
+    w, h = picture.original_size
+    ys, xs = cell_edges(picture, grid, rows, cols)
+    ys, xs = np.clip(ys, -0.5, h - 0.5), np.clip(xs, -0.5, w - 0.5)
+    ys[[0, -1]] = -0.5, h - 0.5
+    xs[[0, -1]] = -0.5, w - 0.5
+    return ys, xs
+
+
+def original_extent(picture: Picture, grid: CellGrid, rows: int, cols: int) -> tuple[float, float, float, float]:
+    """imshow extent (left, right, bottom, top) of a rows×cols map in original-picture pixels."""
+    ys, xs = cell_edges(picture, grid, rows, cols)
+    return float(xs[0]), float(xs[-1]), float(ys[-1]), float(ys[0])
+
+
+def show_picture(ax: Axes, picture: Picture, lang: str = "en") -> None:
+    """The analysed picture stretched over the original picture's pixel coordinates."""
+    w, h = picture.original_size
+    ax.imshow(picture.rgb, extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    ax.set_xlabel(t("maps.x_px", lang), fontsize=LABEL_SIZE - 2)
+    ax.set_ylabel(t("maps.y_px", lang), fontsize=LABEL_SIZE - 2)
+    ax.tick_params(labelsize=LABEL_SIZE - 3)
+
+
+def mean_map(feature: torch.Tensor) -> np.ndarray:
+    """Mean over channels of a 1×C×H×W map, as H×W float."""
+    return feature[0].float().mean(dim=0).cpu().numpy()
+
+
+def channel_energy(feature: torch.Tensor) -> torch.Tensor:
+    """Energy (sum of squares) of each channel of a 1×C×H×W map, shape (C,): picks the channels
+    worth showing."""
+    return feature[0].float().cpu().pow(2).sum(dim=(1, 2))
+
+
+def overlay_heatmap(ax: Axes, picture: Picture, values: np.ndarray, grid: CellGrid, alpha: float = 0.6,
+                    lang: str = "en"):
+    """Draw the picture and a heatmap of one value per cell aligned on it; returns the image artist."""
+    show_picture(ax, picture, lang)
+    extent = original_extent(picture, grid, *values.shape)
+    return ax.imshow(values, extent=extent, cmap=HEATMAP_CMAP, alpha=alpha, interpolation="nearest")
+
+
+def levels_overview(picture: Picture, backbone: BackboneResult, lang: str = "en") -> Figure:
+    """Mean activation of every backbone level overlaid on the picture, one panel per level."""
+    n = len(backbone.info)
+    w, h = picture.original_size
+    panel_h = 3.4
+    width, height = min(4.0 * n, 4.0 * n * (w / h) * 0.9 + 1.5), panel_h + 0.9
+    # A fixed layout (margins in inches: suptitle and two-line titles above, tick labels, x label and
+    # the colour bar's label below): constrained layout cost more than drawing the panels.
+    grid = fig_grid(width, height, top=1.05, bottom=0.42, left=0.5, right=0.15)
+    fig = Figure(figsize=(width, height))
+    cells = fig.add_gridspec(2, n, height_ratios=(1, 0.045), hspace=0.42, wspace=0.32, **grid)
+    for i, info in enumerate(backbone.info):
+        ax = fig.add_subplot(cells[0, i])
+        feature = backbone.features[info.name]
+        im = overlay_heatmap(ax, picture, mean_map(feature), backbone.grids[info.name], lang=lang)
+        _, c, fh, fw = feature.shape
+        ax.set_title(t("maps.level_title", lang, name=info.name, stride=info.stride, shape=f"{c}×{fh}×{fw}"),
+                     fontsize=TITLE_SIZE)
+        bar = fig.colorbar(im, cax=fig.add_subplot(cells[1, i]), orientation="horizontal")
+        bar.set_label(t("maps.mean_over_channels", lang), fontsize=LABEL_SIZE - 2)
+        bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
+    fig.suptitle(t("maps.levels_suptitle", lang), fontsize=TITLE_SIZE + 1, y=1 - 0.08 / height, va="top")
+    return fig
+
+
+def fig_grid(width: float, height: float, top: float, bottom: float, left: float, right: float) -> dict[str, float]:
+    """GridSpec bounds (figure fractions) for margins given in inches."""
+    return dict(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height)
+
+
+def top_channels(feature: torch.Tensor, name: str, k: int = 8, lang: str = "en") -> Figure:
+    """The k channels of a 1×C×H×W map with the most energy (sum of squares), each on its own scale."""
+    maps = feature[0].float().cpu()
+    energy = channel_energy(feature)
+    k = min(k, maps.shape[0])
+    order = energy.argsort(descending=True)[:k].tolist()
+    cols = min(4, k)
+    rows = (k + cols - 1) // cols
+    h, w = maps.shape[-2:]
+    cell = 2.6
+    width, height = cols * cell * max(0.6, min(1.6, w / h)) + 0.6, rows * cell + 0.8
+    grid = fig_grid(width, height, top=0.75, bottom=0.1, left=0.15, right=0.6)
+    fig = Figure(figsize=(width, height))  # fixed layout, as levels_overview
+    cells = fig.add_gridspec(rows, cols, wspace=0.45, hspace=0.3, **grid)
+    for i, ch in enumerate(order):
+        ax = fig.add_subplot(cells[divmod(i, cols)])
+        im = ax.imshow(maps[ch].numpy(), cmap=CHANNEL_CMAP, interpolation="nearest")
+        ax.set_title(t("maps.channel_energy", lang, ch=ch, energy=f"{energy[ch]:.3g}"), fontsize=LABEL_SIZE - 1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        bar = fig.colorbar(im, cax=ax.inset_axes((1.04, 0, 0.05, 1)))  # follows the map's drawn box
+        bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
+    fig.suptitle(t("maps.top_suptitle", lang, name=name, k=k, n=maps.shape[0]), fontsize=TITLE_SIZE,
+                 y=1 - 0.08 / height, va="top")
+    return fig
+
+
+def backbone_table_headers(lang: str = "en") -> list[str]:
+    return t("backbone.headers", lang).split("|")
+
+
+BACKBONE_TABLE_HEADERS = backbone_table_headers()
+
+
+def backbone_table(backbone: BackboneResult) -> list[list]:
+    """One row per backbone level: shape, stride and theoretical receptive field in analysed pixels."""
+    rows = []
+    for info in backbone.info:
+        f = backbone.features[info.name]
+        rows.append([info.name, info.stride, f.shape[1], f.shape[2], f.shape[3],
+                     int(backbone.grids[info.name].rf_size), round(float(f.float().mean()), 4),
+                     round(float(f.float().max()), 4)])
+    return rows

@@ -1,0 +1,116 @@
+"""One step of a neck's step-through: the node's feature map on the picture, its strongest channels,
+what the step does in words, and the table of every node."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from necklab.i18n import from_english, t, term
+from necklab.lab.analysis import Analysis
+from necklab.viz.maps import CHANNEL_CMAP, LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
+
+
+def node_table_headers(lang: str = "en") -> list[str]:
+    return t("neck.headers", lang).split("|")
+
+
+NODE_TABLE_HEADERS = node_table_headers()
+
+
+def _stride(analysis: Analysis, node_id: str) -> int | None:
+    level = analysis.topology.node(node_id).level
+    return 2 ** level if level is not None else None
+
+
+def node_table(analysis: Analysis, lang: str = "en") -> list[list]:
+    """One row per node in execution order."""
+    rows = []
+    for k, node in enumerate(analysis.topology.nodes):
+        t = analysis.trace[node.id]
+        c, h, w = (list(t.shape[1:]) + [1, 1])[:3]
+        inputs = ", ".join(f"{e.source} ({e.op})" for e in node.inputs) or "—"
+        rows.append([k, node.id, term("op", node.op, lang), inputs, _stride(analysis, node.id) or "—", c, h, w,
+                     analysis.node_params.get(node.id, 0)])
+    return rows
+
+
+def narration(analysis: Analysis, node_id: str, lang: str = "en") -> str:
+    """Markdown for one step: what the node is, how it was made, its shape and value range."""
+    node = analysis.topology.node(node_id)
+    values = analysis.trace[node_id]
+    k = analysis.topology.order.index(node_id)
+    shape = "×".join(str(d) for d in values.shape[1:])
+    lines = [t("step.title", lang, k=k, last=len(analysis.topology.nodes) - 1, node=node_id, op=term("op", node.op, lang),
+               shape=shape)
+             + (t("step.stride", lang, stride=_stride(analysis, node_id)) if node.level is not None else "")]
+    if node.note:
+        lines.append(note_text(node.note, lang))
+    if node.inputs:
+        inputs = t("step.sep", lang).join(t("step.via", lang, source=e.source, op=e.op) for e in node.inputs)
+        lines.append(t("step.inputs", lang, inputs=inputs))
+    lines.append(t("step.stats", lang, params=f"{analysis.node_params.get(node_id, 0):,}",
+                   mean=f"{float(values.mean()):.3g}", std=f"{float(values.std()) if values.numel() > 1 else 0.0:.3g}",
+                   min=f"{float(values.min()):.3g}", max=f"{float(values.max()):.3g}"))
+    return "\n\n".join(lines)
+
+
+def note_text(note: str, lang: str = "en") -> str:
+    """A node's note as a sentence in `lang`."""
+    text = from_english("note", note, lang)
+    return t("step.note", lang, note=text[0].upper() + text[1:])
+
+
+def _cell_grid(analysis: Analysis, node_id: str, shape: tuple[int, int]):
+    """The node's cell grid on the picture, or None for maps not on a pyramid grid (pooled bins)."""
+    node = analysis.topology.node(node_id)
+    if node.level is None or node.level < 1:
+        return None
+    grid = analysis.grid(node.level)
+    return grid if shape != (1, 1) else None
+
+
+def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str = "en") -> Figure:
+    """The node's mean map over the picture (aligned through its cell grid) beside its `channels`
+    strongest channels; a pooled vector is drawn as bars."""
+    x = analysis.trace[node_id].float()
+    node = analysis.topology.node(node_id)
+    shape = "×".join(str(d) for d in x.shape[1:])
+    if x.dim() != 4:
+        fig = Figure(figsize=(12, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+        values = x.reshape(-1).numpy()
+        ax.fill_between(np.arange(values.size), values, step="mid", color="#0072B2")
+        ax.set_xlabel(t("step.vector_index", lang), fontsize=LABEL_SIZE)
+        ax.set_ylabel(t("step.value", lang), fontsize=LABEL_SIZE)
+        ax.set_title(t("step.vector_title", lang, node=node_id, op=term("op", node.op, lang), n=values.size),
+                     fontsize=TITLE_SIZE)
+        return fig
+    h, w = x.shape[-2:]
+    k = min(channels, x.shape[1])
+    # Fixed positions (figure fractions) instead of a layout engine: stepping redraws this figure
+    # and constrained layout would cost more than the drawing itself.
+    fig = Figure(figsize=(12.5, 4.6))
+    ax = fig.add_axes((0.06, 0.12, 0.36, 0.72))
+    cax = fig.add_axes((0.43, 0.12, 0.012, 0.72))
+    grid = _cell_grid(analysis, node_id, (h, w))
+    if grid is not None:
+        im = overlay_heatmap(ax, analysis.picture, mean_map(x), grid, lang=lang)
+        ax.set_title(t("step.mean_on_picture", lang, c=x.shape[1]), fontsize=LABEL_SIZE + 1)
+    else:
+        im = ax.imshow(mean_map(x), cmap="viridis", interpolation="nearest")
+        ax.set_title(t("step.mean_cells", lang, c=x.shape[1], h=h, w=w), fontsize=LABEL_SIZE + 1)
+    bar = fig.colorbar(im, cax=cax)
+    bar.set_label(t("step.mean_activation", lang), fontsize=LABEL_SIZE - 1)
+    energy = x[0].pow(2).sum(dim=(1, 2))
+    cols = (k + 1) // 2
+    width = 0.44 / max(cols, 1)
+    for i, ch in enumerate(energy.argsort(descending=True)[:k].tolist()):
+        row, col = i % 2, i // 2
+        cax = fig.add_axes((0.53 + col * width, 0.5 - row * 0.42, width * 0.9, 0.34))
+        cax.imshow(x[0, ch].numpy(), cmap=CHANNEL_CMAP, interpolation="nearest", aspect="auto")
+        cax.set_title(t("step.channel", lang, ch=ch), fontsize=LABEL_SIZE - 1)
+        cax.set_xticks([])
+        cax.set_yticks([])
+    fig.suptitle(t("step.suptitle", lang, node=node_id, op=term("op", node.op, lang), shape=shape, k=k),
+                 fontsize=TITLE_SIZE)
+    return fig

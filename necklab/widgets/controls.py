@@ -1,0 +1,31 @@
+"""Configuration controls: a neck's settings as the app shows and reads them."""
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from necklab.i18n import t, term
+from necklab.models.spec import Control
+
+
+def control_label(control: Control, lang: str = "en", text: str | None = None) -> str:
+    """A control's label (or one of its choice labels, `text`) in `lang`."""
+    return term("control", text or control.label, lang)
+
+
+def parse_value(control: Control, value: Any, lang: str = "en") -> Any:
+    if control.kind == "int":
+        return int(value)
+    if control.kind == "choice":
+        return {str(c): c for c in control.choices}[str(value)]
+    label = control_label(control, lang)
+    try:
+        numbers = tuple(int(part) for part in str(value).replace(",", " ").replace("，", " ").split())
+    except ValueError:
+        raise gr.Error(t("neck.ints_syntax", lang, label=label, example=", ".join(map(str, control.default)))) from None
+    if not numbers or any(not control.minimum <= n <= control.maximum for n in numbers):
+        raise gr.Error(t("neck.ints_range", lang, label=label, minimum=control.minimum, maximum=control.maximum))
+    if len(set(numbers)) != len(numbers):
+        raise gr.Error(t("neck.ints_unique", lang, label=label))
+    return numbers

@@ -1,3 +1,0 @@
-"""Figure packs: a neck lesson's figures, shapes and narration written to files (PNG, SVG, CSV,
-JSON, Markdown, ZIP) — shared by the app's export button, the CLI (`python -m necks.render`) and
-the notebook API (`necks.api`)."""
