@@ -5,7 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from necklab.graph.topology import Step
 from necklab.graph.trace import Trace, tracing
+from necklab.lab.words import edge_label
 from necklab.models.necks.asff import ASFF
 
 
@@ -87,8 +89,9 @@ def test_trace_order() -> None:
         "A4.from3", "A4.from5", "A4.fused", "A4",
         "A5.from3", "A5.from4", "A5.fused", "A5"]
     assert neck.topology.outputs == ("A3", "A4", "A5")
-    assert neck.topology.node("A5.from3").inputs[0].op == "max-pool 3×3 s2 + 3×3 s2 conv"
-    assert neck.topology.node("A3.from5").inputs[0].op == "1×1 conv + ↑ nearest"
+    assert neck.topology.node("A5.from3").inputs[0].steps == (Step.max_pool(3, 2), Step.conv(3, 2))
+    assert edge_label(neck.topology.node("A5.from3").inputs[0]) == "max-pool 3×3 s2, 3×3 s2 conv"
+    assert edge_label(neck.topology.node("A3.from5").inputs[0]) == "1×1 conv, ↑ nearest"
 
 
 def test_fusion_matches_the_reference_arithmetic() -> None:

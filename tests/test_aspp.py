@@ -5,7 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from necklab.graph.topology import Step
 from necklab.graph.trace import tracing
+from necklab.lab.words import edge_label
 from necklab.models.necks.aspp import ASPP, degenerate
 
 RATES = (12, 24, 36)
@@ -81,7 +83,8 @@ def test_degenerate_rule() -> None:
 def test_topology_edges() -> None:
     topo = ASPP().topology
     rate24 = topo.node("rate24").inputs[0]
-    assert rate24.op == "3×3 rate 24" and rate24.layers[0].effective_kernel == 49
+    assert rate24.steps == (Step.conv(3, rate=24),) and rate24.layers[0].effective_kernel == 49
+    assert edge_label(rate24) == "3×3 rate 24" and edge_label(rate24, "zh") == "3×3 空洞率 24"
     assert topo.node("pool").inputs[0].layers[0].global_pool
     assert [e.source for e in topo.node("concat").inputs] == ["b1x1", "rate12", "rate24", "rate36", "pool"]
 

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from necklab.graph.trace import Trace, tracing
+from necklab.graph.topology import Step
+from necklab.lab.words import edges_label
 from necklab.models.necks.bifpn import NODES, BiFPN, downsample
 
 CHANNELS = (40, 112, 320)  # EfficientNet-Lite0 C3 … C5
@@ -67,9 +69,10 @@ def test_graph_has_the_reference_node_list(neck: BiFPN) -> None:
     assert set(g.predecessors("c2.P6td")) == {"c1.P6out", "c1.P7out"}
     assert set(g.predecessors("c2.P6out")) == {"c1.P6out", "c2.P6td", "c2.P5out"}
     assert set(g.predecessors("P6")) == {"C5"} and set(g.predecessors("P7")) == {"P6"}
-    assert g.edges["c1.P5td", "c1.P4td"]["op"] == "↑2 nearest"
-    assert g.edges["c1.P3out", "c1.P4out"]["op"] == "max-pool ↓2"
-    assert g.edges["C4", "c1.P4out"]["op"] == "1×1 conv+BN"
+    assert [e.steps for e in g.edges["c1.P5td", "c1.P4td"]["edges"]] == [(Step.up(2),)]
+    assert edges_label(g.edges["c1.P5td", "c1.P4td"]["edges"]) == "↑2 nearest"
+    assert edges_label(g.edges["c1.P3out", "c1.P4out"]["edges"]) == "max-pool ↓2"
+    assert edges_label(g.edges["C4", "c1.P4out"]["edges"]) == "1×1 conv+BN"
 
 
 def test_fusion_weights_are_normalised(run) -> None:

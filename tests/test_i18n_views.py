@@ -10,8 +10,9 @@ import pytest
 from fontTools.ttLib import TTFont
 from matplotlib import font_manager
 
-from necklab.i18n import from_english, strings, t
+from necklab.i18n import strings, t
 from necklab.lab.analysis import analyse, run_backbone
+from necklab.lab.words import note_words
 from necklab.models.registry import NECKS
 from necklab.viz import CJK_FONT
 from necklab.viz.graph import GraphPicture
@@ -66,7 +67,7 @@ def test_narration_follows_the_language(pafpn):
 def test_every_node_note_and_op_has_words_in_chinese(chelsea, name):
     analysis = analyse(chelsea, name)
     for node in analysis.topology.nodes:
-        assert CJK.search(from_english("note", node.note, "zh")), (name, node.note)
+        assert node.note is not None and CJK.search(note_words(node.note, "zh")), (name, node.note)
         assert op_key(node.op) != "lesson.op.other", (name, node.op)
     last = analysis.topology.order[-1]
     for lang in ("en", "zh"):

@@ -137,4 +137,4 @@ def test_the_readme_api_example_runs(tmp_path, monkeypatch):
 
 def test_the_readme_cli_example_is_the_cli():
     line = readme_block("From the command line").strip().splitlines()[0]
-    assert line.startswith("python -m necklab.cli.render assets/samples/") and "--neck pafpn" in line
+    assert line.startswith("necklab render assets/samples/") and "--neck pafpn" in line

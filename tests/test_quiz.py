@@ -10,7 +10,8 @@ import pytest
 
 from necklab.i18n import LANGS, strings
 from necklab.lab.analysis import analyse
-from necklab.lab.shape_rules import KINDS, check, explain, parse_shape, question
+from necklab.graph.topology import Rule
+from necklab.lab.shape_rules import check, explain, parse_shape, question
 from necklab.models.registry import NECKS
 from necklab.ui.quiz import TEXT as QUIZ_TEXT
 from necklab.ui.quiz import answer, ask, new_score, reset
@@ -57,7 +58,7 @@ def test_answers_are_read_leniently(typed, shape):
 
 
 def test_every_kind_derives_the_traced_shape_of_every_node(explained):
-    assert set(explained) == set(KINDS.values())
+    assert set(explained) == set(Rule)
     for kind, cases in explained.items():
         for neck, node, e, traced in cases:
             assert e.shape == traced, (kind, neck, node, e.text)
@@ -95,7 +96,7 @@ def test_each_kind_states_its_rule_with_the_nodes_numbers(explained):
     assert "256 + 256 + 256 + 256 + 256 = 1280" in concat.text
     vector = _one(explained, "concat", "spp", "vector")
     assert "320·1·1 + 320·2·2 + 320·4·4 = 6720" in vector.text and vector.shape == (6720,)
-    pooling = _one(explained, "image pooling", "aspp", "pool")
+    pooling = _one(explained, Rule.IMAGE_POOLING, "aspp", "pool")
     assert "one 1×1 cell" in pooling.text and "back to the input's 10×15" in pooling.text
 
 

@@ -5,7 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from necklab.graph.topology import Op
 from necklab.graph.trace import tracing
+from necklab.lab.words import edge_label
 from necklab.models.necks.spp import SPPNet, adaptive_bins, blog_formula, paper_formula
 from necklab.models.necks.yolo_spp import SPPF, YoloSPP
 
@@ -171,11 +173,11 @@ def test_yolo_trace_and_argmax(neck: YoloSPP | SPPF) -> None:
 
 def test_sppf_chain_topology() -> None:
     topo = SPPF().topology
-    assert [(n.id, n.inputs[0].source) for n in topo.nodes if n.op == "max-pool"] == [
+    assert [(n.id, n.inputs[0].source) for n in topo.nodes if n.op is Op.MAX_POOL] == [
         ("pool5_1", "cv1"), ("pool5_2", "pool5_1"), ("pool5_3", "pool5_2")]
     assert [e.source for e in topo.node("concat").inputs] == ["cv1", "pool5_1", "pool5_2", "pool5_3"]
     spp_pool13 = YoloSPP().topology.node("pool13").inputs[0]
-    assert spp_pool13.layers[0].kernel == 13 and spp_pool13.op == "max-pool 13×13"
+    assert spp_pool13.layers[0].kernel == 13 and edge_label(spp_pool13) == "max-pool 13×13"
 
 
 def test_float64() -> None:

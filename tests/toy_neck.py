@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from necklab.graph.receptive_field import conv, up
-from necklab.graph.topology import Edge, Node, Topology, input_nodes
+from necklab.graph.topology import Edge, Node, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record
 from necklab.lab.analysis import Analysis
 from necklab.lessons.base import Lesson, LessonFigure
@@ -24,9 +24,9 @@ class ToyNeck(Neck):
         self.lateral4 = conv_block(in_channels[0], out_channels, 1)
         self.lateral5 = conv_block(in_channels[1], out_channels, 1)
         self.topology = Topology("toy", tuple(input_nodes(["C4", "C5"], [4, 5]) + [
-            Node("L4", "lateral", (Edge("C4", "1×1 conv", (conv(1),)),), 4),
-            Node("L5", "lateral", (Edge("C5", "1×1 conv", (conv(1),)),), 5),
-            Node("T4", "add", (Edge("L4", "identity"), Edge("L5", "↑ nearest", (up(2),))), 4),
+            Node("L4", Op.LATERAL, (Edge("C4", (Step.conv(1),), (conv(1),)),), 4),
+            Node("L5", Op.LATERAL, (Edge("C5", (Step.conv(1),), (conv(1),)),), 5),
+            Node("T4", Op.ADD, (Edge("L4"), Edge("L5", (Step.up(),), (up(2),))), 4),
         ]), ("T4", "L5"))
 
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:

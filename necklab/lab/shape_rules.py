@@ -2,7 +2,7 @@
 shapes in the trace and the layers on its edges — so the quiz can explain a wrong answer with the
 learner's own numbers.
 
-Each node op belongs to one rule kind (`KINDS`); each kind derives the shape (`derive_*`) and says
+Each node op carries its rule kind (`Op.rule`); each kind derives the shape (`derive_*`) and says
 why in words, in English or Chinese (`quiz.rule.*` in assets/i18n/<lang>.json). Tests check that
 every kind derives the traced shape of every node of the zoo, so an explanation can never
 contradict the answer it explains.
@@ -15,34 +15,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from necklab.graph.receptive_field import Layer
-from necklab.graph.topology import Edge, Node
-from necklab.i18n import slug_key, t, term
+from necklab.graph.topology import Edge, Move, Node, Rule
+from necklab.i18n import t
 from necklab.lab.analysis import Analysis
+from necklab.lab.words import edge_label, op_name
 
 Shape = tuple[int, ...]
-
-KINDS: dict[str, str] = {
-    "input": "backbone", "backbone": "backbone",
-    "lateral": "lateral",
-    "conv": "conv", "aspp": "conv",
-    "extra": "resample", "resize": "resample",
-    "max-pool": "pool",
-    "adaptive max-pool": "bins", "adaptive avg-pool": "bins",
-    "add": "sum", "weighted sum": "sum", "SUM cell": "sum", "GP cell": "sum", "gate": "sum",
-    "concat": "concat",
-    "image pooling": "image pooling",
-}
 
 # The rules in words live in the data files (assets/i18n/<lang>.json), one per kind under
 # `quiz.rule.<kind>`, and the names of the summing ops under `quiz.what.<op>`. {steps} lists how H
 # and W come out of the edge's layers, {result} the derived C×H×W.
 def _text(key: str, lang: str = "en", **fields) -> str:
-    return t(f"quiz.rule.{slug_key(key)}", lang, **fields)
+    return t(f"quiz.rule.{key}", lang, **fields)
 
 
 @dataclass(frozen=True)
 class Explanation:
-    kind: str
+    kind: Rule
     shape: Shape  # derived by the rule (tests assert it equals the traced shape)
     text: str  # Markdown: the rule with this node's numbers
 
@@ -103,10 +92,6 @@ def _spatial(analysis: Analysis, node: Node, edge: Edge, lang: str = "en") -> tu
     return (h2, w2), _text("sep", lang).join(words) or _text("same", lang, size=f"{h}×{w}")
 
 
-def _changes_channels(edge: Edge) -> bool:
-    return "conv" in edge.op
-
-
 def derive_backbone(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
     pic_h, pic_w = analysis.picture.rgb.shape[:2]
     stride = 2 ** (node.level or 0)
@@ -133,8 +118,8 @@ def derive_resample(analysis: Analysis, node: Node, lang: str = "en") -> tuple[S
     edge = node.inputs[0]
     (h, w), steps = _spatial(analysis, node, edge, lang)
     c_in = _shape(analysis, edge.source)[0]
-    c = _shape(analysis, node.id)[0] if _changes_channels(edge) else c_in
-    channels = _text("sets_c" if _changes_channels(edge) else "keeps_c", lang, c=c)
+    c = _shape(analysis, node.id)[0] if edge.changes_channels else c_in
+    channels = _text("sets_c" if edge.changes_channels else "keeps_c", lang, c=c)
     return (c, h, w), dict(source=edge.source, source_shape=shape_text(_shape(analysis, edge.source)),
                            steps=steps, channels=channels)
 
@@ -148,7 +133,7 @@ def derive_pool(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape
 
 def derive_bins(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
     edge = node.inputs[0]
-    n = int(re.search(r"(\d+)×\1", edge.op).group(1))  # the op names its grid, "… 4×4"
+    n = next(step.bins for step in edge.steps if step.move is Move.ADAPTIVE_POOL)
     c, h, w = _shape(analysis, edge.source)
     return (c, n, n), dict(n=n, hw=f"{h}×{w}", c=c)
 
@@ -157,15 +142,15 @@ def derive_sum(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape,
     """Sums need one shape: every input is resized to the node's level (nearest up, pooling or a
     stride-2 conv down — NAS-FPN's cells pad and pool to the exact size), so H×W are the level's."""
     h, w = level_size(analysis, node.level)
-    kept = [_shape(analysis, e.source)[0] for e in node.inputs if not _changes_channels(e)]
+    kept = [_shape(analysis, e.source)[0] for e in node.inputs if not e.changes_channels]
     c = kept[0] if kept else _shape(analysis, node.id)[0]
-    return (c, h, w), dict(what=term("quiz.what", node.op, lang), level=node.level, hw=f"{h}×{w}",
+    return (c, h, w), dict(what=t(f"quiz.what.{node.op}", lang), level=node.level, hw=f"{h}×{w}",
                            how=_text("sum_how", lang), c=c)
 
 
 def derive_concat(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
     shapes = [_shape(analysis, e.source) for e in node.inputs]
-    if any("flatten" in e.op for e in node.inputs):
+    if any(step.move is Move.FLATTEN_CONCAT for e in node.inputs for step in e.steps):
         sizes = [math.prod(s) for s in shapes]
         length = sum(sizes)
         return (length,), dict(sum=" + ".join("·".join(map(str, s)) for s in shapes), length=length,
@@ -181,19 +166,17 @@ def derive_image_pooling(analysis: Analysis, node: Node, lang: str = "en") -> tu
     return (c, h, w), dict(source=edge.source, hw=f"{h}×{w}", c=c)
 
 
-DERIVE: dict[str, Callable[[Analysis, Node, str], tuple[Shape, dict]]] = {
-    "backbone": derive_backbone, "lateral": derive_lateral, "conv": derive_conv, "resample": derive_resample,
-    "pool": derive_pool, "bins": derive_bins, "sum": derive_sum, "concat": derive_concat,
-    "image pooling": derive_image_pooling,
+DERIVE: dict[Rule, Callable[[Analysis, Node, str], tuple[Shape, dict]]] = {
+    Rule.BACKBONE: derive_backbone, Rule.LATERAL: derive_lateral, Rule.CONV: derive_conv,
+    Rule.RESAMPLE: derive_resample, Rule.POOL: derive_pool, Rule.BINS: derive_bins, Rule.SUM: derive_sum,
+    Rule.CONCAT: derive_concat, Rule.IMAGE_POOLING: derive_image_pooling,
 }
 
 
 def explain(analysis: Analysis, node_id: str, lang: str = "en") -> Explanation:
     """The rule that gives `node_id` its shape, with this analysis's numbers, in `lang`."""
     node = analysis.topology.node(node_id)
-    kind = KINDS.get(node.op)
-    if kind is None:
-        raise KeyError(f"no shape rule for op {node.op!r} (node {node_id})")
+    kind = node.op.rule
     shape, values = DERIVE[kind](analysis, node, lang)
     return Explanation(kind, shape, _text(values.pop("variant", kind), lang, result=shape_text(shape), **values))
 
@@ -203,16 +186,16 @@ def question(analysis: Analysis, node_id: str, lang: str = "en") -> str:
     (earlier steps, already revealed) — never its own shape."""
     node = analysis.topology.node(node_id)
     k = analysis.topology.order.index(node_id)
-    if node.is_input or KINDS.get(node.op) == "backbone":
+    if node.is_input or node.op.rule is Rule.BACKBONE:
         pic_h, pic_w = analysis.picture.rgb.shape[:2]
         channels = ", ".join(f"{i.channels}" for i in analysis.backbone.info)
         strides = "/".join(str(i.stride) for i in analysis.backbone.info)
         return _text("ask_backbone", lang, k=k, node=node_id, level=node.level, stride=2 ** (node.level or 0),
                      w=pic_w, h=pic_h, channels=channels, strides=strides)
     inputs = _text("sep", lang).join(
-        _text("ask_input", lang, source=e.source, op=e.op, shape=shape_text(_shape(analysis, e.source)))
+        _text("ask_input", lang, source=e.source, op=edge_label(e, lang), shape=shape_text(_shape(analysis, e.source)))
         for e in node.inputs)
-    return _text("ask", lang, k=k, node=node_id, op=term("op", node.op, lang), inputs=inputs)
+    return _text("ask", lang, k=k, node=node_id, op=op_name(node.op, lang), inputs=inputs)
 
 
 @dataclass(frozen=True)

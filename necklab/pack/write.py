@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 from PIL import Image
 
 from necklab.lab.analysis import Analysis
+from necklab.lab.words import edge_label
 from necklab.lessons import lesson_figures
 from necklab.lessons.base import LessonFigure, first_stage
 from necklab.models.registry import NECKS
@@ -56,7 +57,7 @@ def shapes_records(analysis: Analysis) -> list[dict]:
     records = []
     for row, node in zip(node_table(analysis), analysis.topology.nodes):
         record = dict(zip(NODE_TABLE_HEADERS, row))
-        record["inputs"] = [{"source": e.source, "op": e.op} for e in node.inputs]
+        record["inputs"] = [{"source": e.source, "op": edge_label(e)} for e in node.inputs]
         record["shape"] = list(analysis.trace[node.id].shape[1:])
         records.append(record)
     return records

@@ -16,4 +16,7 @@ matplotlib.use("Agg")
 CJK_FONT = ASSETS / "fonts" / "NeckLabSansSC-Regular.otf"
 font_manager.fontManager.addfont(str(CJK_FONT))
 CJK_FAMILY = font_manager.FontProperties(fname=str(CJK_FONT)).get_name()
-matplotlib.rcParams["font.family"] = ["DejaVu Sans", CJK_FAMILY]
+# Latin from DejaVu, Chinese from the subset (per glyph). Artists that pick their own family
+# (networkx's labels default to "sans-serif") are given this list.
+FONT_FAMILY = ["DejaVu Sans", CJK_FAMILY]
+matplotlib.rcParams["font.family"] = FONT_FAMILY

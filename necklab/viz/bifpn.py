@@ -11,6 +11,7 @@ from torch import Tensor
 
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
+from necklab.lab.words import edge_label
 from necklab.models.necks.bifpn import FUSION_EPS
 from necklab.viz.graph import BEND, GraphPicture, focus_nodes
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
@@ -53,7 +54,7 @@ def fusion_graph_figure(analysis: Analysis, cell: int, lang: str = "en") -> Figu
     widths: dict[tuple[str, str], float] = {}
     # The edges feeding the cell keep their op, on two lines where it has two parts: the label of
     # C5 → P6 ("1×1 conv+BN, max-pool ↓2") is longer than its edge.
-    labels = {(e.source, n): e.op.replace(", ", ",\n") for n in shown for e in topology.node(n).inputs
+    labels = {(e.source, n): edge_label(e, lang, sep=",\n") for n in shown for e in topology.node(n).inputs
               if e.source in shown}
     bends: dict[tuple[str, str], float] = {}
     for node_id in nodes:
@@ -117,7 +118,7 @@ def fused_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure:
         bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
 
     for i, (edge, raw, w, values) in enumerate(zip(node.inputs, extras["raw_weights"].tolist(), weights, inputs)):
-        title = t("bifpn.input", lang, i=i + 1, source=edge.source, op=edge.op, raw=f"{raw:.2f}", w=f"{w:.3f}")
+        title = t("bifpn.input", lang, i=i + 1, source=edge.source, op=edge_label(edge, lang), raw=f"{raw:.2f}", w=f"{w:.3f}")
         colorbar(heatmap(axes[0][i], values, title), axes[0][i])
     shape = "×".join(map(str, analysis.trace[node_id].shape[1:]))
     colorbar(heatmap(axes[0][-1], mean_map(analysis.trace[node_id]),

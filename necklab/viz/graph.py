@@ -14,8 +14,10 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 from torch import Tensor
 
-from necklab.graph.topology import Topology
-from necklab.i18n import t, term
+from necklab.graph.topology import Op, Topology
+from necklab.i18n import t
+from necklab.lab.words import edges_label, op_name
+from necklab.viz import FONT_FAMILY
 from necklab.viz.render import MAX_WIDTH_PX
 
 # Okabe–Ito: distinguishable with every common colour-vision deficiency.
@@ -36,10 +38,11 @@ def arrow_size(width: float) -> float:
     return 12 + 3 * (width - EDGE_WIDTH)
 
 
-def op_colours(topology: Topology) -> dict[str, str]:
-    ops = sorted({n.op for n in topology.nodes if not n.is_input})
+def op_colours(topology: Topology) -> dict[Op, str]:
+    # In the order of the ops' English names, so a neck's colours are the same in every language.
+    ops = sorted({n.op for n in topology.nodes if not n.is_input}, key=lambda op: op_name(op, "en"))
     colours = {op: OKABE_ITO[i % (len(OKABE_ITO) - 1)] for i, op in enumerate(ops)}
-    colours["input"] = INPUT_COLOUR
+    colours[Op.INPUT] = INPUT_COLOUR
     return colours
 
 
@@ -103,7 +106,7 @@ class GraphPicture:
         g = topology.graph()
         if nodes is not None:
             g = g.subgraph(nodes).copy()
-        self.g, self.title, self.shapes = g, title or t("graph.title", lang, name=topology.name), shapes
+        self.g, self.title, self.shapes, self.lang = g, title or t("graph.title", lang, name=topology.name), shapes, lang
         self.widths, self.labels, self.bends = dict(edge_widths or {}), dict(edge_labels or {}), dict(edge_bends or {})
         self.pos = pos = layout(topology, g.nodes)
         self.colours = colours = op_colours(topology)
@@ -121,7 +124,7 @@ class GraphPicture:
         if g.number_of_edges() <= EDGE_LABEL_LIMIT:
             self._edge_labels(list(g.edges))
         present = {g.nodes[n]["op"] for n in g.nodes}
-        handles = [Patch(color=c, label=term("op", op, lang)) for op, c in colours.items() if op in present]
+        handles = [Patch(color=c, label=op_name(op, lang)) for op, c in colours.items() if op in present]
         if width_key is None and stepping:
             handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label=t("graph.inputs_of_step", lang)))
         legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title=t("graph.node_op", lang),
@@ -172,11 +175,11 @@ class GraphPicture:
     def _edge_labels(self, edges: list) -> list:
         drawn: list = []
         for style, group in self._by_bend(edges).items():
-            labels = {e: self.labels.get(e, self.g.edges[e]["op"]) for e in group}
-            labels = {e: text for e, text in labels.items() if text != "identity"}
+            labels = {e: self.labels.get(e) or edges_label(self.g.edges[e]["edges"], self.lang) for e in group
+                      if not all(edge.is_identity for edge in self.g.edges[e]["edges"])}
             drawn += nx.draw_networkx_edge_labels(
                 self.g, self.pos, labels, ax=self.ax, font_size=8, label_pos=0.5, connectionstyle=style,
-                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)).values()
+                font_family=FONT_FAMILY, bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)).values()
         return drawn
 
     def _highlight(self, current: str | None, title: str | None) -> list:

@@ -3,14 +3,15 @@ each step (chosen by the node's op, so it follows the trace), ending with the ne
 its paper. The words are in assets/i18n (lesson.op.*, lesson.idea.*)."""
 from __future__ import annotations
 
-from necklab.i18n import has, slug_key, t
+from necklab.graph.topology import Op
+from necklab.i18n import has, t
 from necklab.lab.analysis import Analysis
 from necklab.models.registry import NECKS
 
 
-def op_key(op: str) -> str:
-    """The lesson text key of a node op ('adaptive max-pool' → lesson.op.adaptive_max_pool)."""
-    key = f"lesson.op.{slug_key(op)}"
+def op_key(op: Op) -> str:
+    """The lesson text key of a node op (Op.ADAPTIVE_MAX_POOL → lesson.op.adaptive_max_pool)."""
+    key = f"lesson.op.{op}"
     return key if has(key) else "lesson.op.other"
 
 

@@ -5,6 +5,7 @@ from matplotlib.figure import Figure
 
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
+from necklab.lab.words import edge_label
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 from necklab.viz.step import note_text
 
@@ -39,7 +40,7 @@ def cell_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure | 
     attention = extras.get("attention")
     grid = analysis.grid(node.level)
     shape = "×".join(map(str, analysis.trace[node_id].shape[1:]))
-    panels = [(t("nasfpn.input_a", lang, source=node.inputs[0].source, op=node.inputs[0].op), a),
+    panels = [(t("nasfpn.input_a", lang, source=node.inputs[0].source, op=edge_label(node.inputs[0], lang)), a),
               (t("nasfpn.input_b", lang, source=node.inputs[1].source, level=node.level), b),
               (t("nasfpn.output", lang, node=node_id, shape=shape), analysis.trace[node_id])]
     cols = len(panels) + (attention is not None)

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
+from necklab.graph.topology import Op
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.viz.graph import OKABE_ITO
@@ -46,7 +47,7 @@ def fusions(analysis: Analysis) -> list[Fusion]:
     """Every gated fusion of an RFP analysis in execution order, read from its topology and trace."""
     found = []
     for node in analysis.topology.nodes:
-        if node.op != "gate":
+        if node.op is not Op.GATE:
             continue
         new, old = (edge.source for edge in node.inputs)
         difference = (analysis.trace[new] - analysis.trace[old]).abs().max()
@@ -171,9 +172,9 @@ def gates_figure(analysis: Analysis, lang: str = "en") -> Figure:
     return fig
 
 
-def _group(analysis: Analysis, step: int, op: str | None) -> list[str]:
+def _group(analysis: Analysis, step: int, op: Op | None) -> list[str]:
     """Node ids of one part of pass `step`: `op` names it; None is the FPN (every other op)."""
-    parts = {"aspp", "backbone", "gate"}
+    parts = {Op.ASPP, Op.BACKBONE, Op.GATE}
     return [n.id for n in analysis.topology.nodes if n.stage == step
             and (n.op == op if op else n.op not in parts)]
 
@@ -204,7 +205,7 @@ def unrolled_figure(analysis: Analysis, lang: str = "en") -> Figure:
     feedback ASPP on the previous pass's outputs, the backbone again with the feedback added, the same
     FPN and the gate. Each box carries the parameters of its part (from the per-node counts)."""
     params = analysis.node_params
-    steps = sorted({n.stage for n in analysis.topology.nodes if n.op == "gate"})
+    steps = sorted({n.stage for n in analysis.topology.nodes if n.op is Op.GATE})
     fpn1 = _group(analysis, 1, None)
     fpn_params = sum(params[n] for n in fpn1)
     # The ASPP and the gate conv are one module each, run at every level of every pass: each node's
@@ -213,7 +214,7 @@ def unrolled_figure(analysis: Analysis, lang: str = "en") -> Figure:
     gate_params = max(params[n] for s in steps for n in _group(analysis, s, "gate"))
     inputs = [n for n in analysis.topology.inputs if n != "image"]
     c_range = f"{inputs[0]}…{inputs[-1]}"
-    p_range = _levels_text(analysis, [n for n in fpn1 if analysis.topology.node(n).op in ("conv", "extra")], "P")
+    p_range = _levels_text(analysis, [n for n in fpn1 if analysis.topology.node(n).op in (Op.CONV, Op.EXTRA)], "P")
 
     # Column centres and box widths (data units; the axes keep them square).
     x_pic, x_back, x_aspp, x_fpn, x_gate, x_out = 0.0, 3.8, 5.9, 7.7, 11.6, 14.9

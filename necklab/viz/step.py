@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from necklab.i18n import from_english, t, term
+from necklab.graph.topology import Note
+from necklab.i18n import t
 from necklab.lab.analysis import Analysis
+from necklab.lab.words import edge_label, note_words, op_name
 from necklab.viz.maps import CHANNEL_CMAP, LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 
 
@@ -28,8 +30,8 @@ def node_table(analysis: Analysis, lang: str = "en") -> list[list]:
     for k, node in enumerate(analysis.topology.nodes):
         t = analysis.trace[node.id]
         c, h, w = (list(t.shape[1:]) + [1, 1])[:3]
-        inputs = ", ".join(f"{e.source} ({e.op})" for e in node.inputs) or "—"
-        rows.append([k, node.id, term("op", node.op, lang), inputs, _stride(analysis, node.id) or "—", c, h, w,
+        inputs = ", ".join(f"{e.source} ({edge_label(e, lang)})" for e in node.inputs) or "—"
+        rows.append([k, node.id, op_name(node.op, lang), inputs, _stride(analysis, node.id) or "—", c, h, w,
                      analysis.node_params.get(node.id, 0)])
     return rows
 
@@ -40,13 +42,14 @@ def narration(analysis: Analysis, node_id: str, lang: str = "en") -> str:
     values = analysis.trace[node_id]
     k = analysis.topology.order.index(node_id)
     shape = "×".join(str(d) for d in values.shape[1:])
-    lines = [t("step.title", lang, k=k, last=len(analysis.topology.nodes) - 1, node=node_id, op=term("op", node.op, lang),
+    lines = [t("step.title", lang, k=k, last=len(analysis.topology.nodes) - 1, node=node_id, op=op_name(node.op, lang),
                shape=shape)
              + (t("step.stride", lang, stride=_stride(analysis, node_id)) if node.level is not None else "")]
     if node.note:
         lines.append(note_text(node.note, lang))
     if node.inputs:
-        inputs = t("step.sep", lang).join(t("step.via", lang, source=e.source, op=e.op) for e in node.inputs)
+        inputs = t("step.sep", lang).join(t("step.via", lang, source=e.source, op=edge_label(e, lang))
+                                          for e in node.inputs)
         lines.append(t("step.inputs", lang, inputs=inputs))
     lines.append(t("step.stats", lang, params=f"{analysis.node_params.get(node_id, 0):,}",
                    mean=f"{float(values.mean()):.3g}", std=f"{float(values.std()) if values.numel() > 1 else 0.0:.3g}",
@@ -54,9 +57,9 @@ def narration(analysis: Analysis, node_id: str, lang: str = "en") -> str:
     return "\n\n".join(lines)
 
 
-def note_text(note: str, lang: str = "en") -> str:
+def note_text(note: Note, lang: str = "en") -> str:
     """A node's note as a sentence in `lang`."""
-    text = from_english("note", note, lang)
+    text = note_words(note, lang)
     return t("step.note", lang, note=text[0].upper() + text[1:])
 
 
@@ -82,7 +85,7 @@ def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str =
         ax.fill_between(np.arange(values.size), values, step="mid", color="#0072B2")
         ax.set_xlabel(t("step.vector_index", lang), fontsize=LABEL_SIZE)
         ax.set_ylabel(t("step.value", lang), fontsize=LABEL_SIZE)
-        ax.set_title(t("step.vector_title", lang, node=node_id, op=term("op", node.op, lang), n=values.size),
+        ax.set_title(t("step.vector_title", lang, node=node_id, op=op_name(node.op, lang), n=values.size),
                      fontsize=TITLE_SIZE)
         return fig
     h, w = x.shape[-2:]
@@ -111,6 +114,6 @@ def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str =
         cax.set_title(t("step.channel", lang, ch=ch), fontsize=LABEL_SIZE - 1)
         cax.set_xticks([])
         cax.set_yticks([])
-    fig.suptitle(t("step.suptitle", lang, node=node_id, op=term("op", node.op, lang), shape=shape, k=k),
+    fig.suptitle(t("step.suptitle", lang, node=node_id, op=op_name(node.op, lang), shape=shape, k=k),
                  fontsize=TITLE_SIZE)
     return fig

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from necklab.graph.receptive_field import Layer, conv, up
-from necklab.graph.topology import Edge, Node, Topology, input_nodes
+from necklab.graph.topology import Edge, Node, Note, Op, Role, Step, Topology, input_nodes
 from necklab.graph.trace import record
 from necklab.models.layers import Neck, conv_block, init_convs, upsample_to
 from necklab.models.spec import NeckSpec
@@ -110,45 +110,61 @@ class ASFF(Neck):
         self.first_level = first_level
         self.levels = [first_level + i for i in range(NUM_LEVELS)]
         names = self._input_names()
-        self.fusions = nn.ModuleDict({f"A{lvl}": ASFFLevel(self.in_channels, names, t, self.out_channels[t])
+        self.fusions = nn.ModuleDict({self.output_id(lvl): ASFFLevel(self.in_channels, names, t, self.out_channels[t])
                                       for t, lvl in enumerate(self.levels)})
         init_convs(self, "default")
         self.topology = self._topology()
 
-    # --- structure --------------------------------------------------------------------------
+    # --- node ids, named once for the topology and the forward pass --------------------------
     def _input_names(self) -> list[str]:
         return [f"C{lvl}" for lvl in self.levels]
+
+    @staticmethod
+    def output_id(lvl: int) -> str:
+        return f"A{lvl}"
+
+    @staticmethod
+    def resized_id(out: str, source_level: int) -> str:
+        return f"{out}.from{source_level}"
+
+    @staticmethod
+    def fused_id(out: str) -> str:
+        return f"{out}.fused"
+
+    def _source_ids(self, t: int) -> tuple[str, ...]:
+        """What output level t fuses: its own backbone level and the others resized to it."""
+        out = self.output_id(self.levels[t])
+        return tuple(name if s == t else self.resized_id(out, lvl)
+                     for s, (name, lvl) in enumerate(zip(self._input_names(), self.levels)))
+
+    # --- structure --------------------------------------------------------------------------
 
     def _resize_edge(self, s: int, t: int) -> Edge:
         source = f"C{self.levels[s]}"
         if s > t:
             layers: tuple[Layer, ...] = (up(2 ** (s - t)),)
             if self.in_channels[s] != self.in_channels[t]:
-                return Edge(source, "1×1 conv + ↑ nearest", (conv(1),) + layers)
-            return Edge(source, "↑ nearest", layers)
+                return Edge(source, (Step.conv(1), Step.up()), (conv(1),) + layers)
+            return Edge(source, (Step.up(),), layers)
         if t - s == 2:
-            return Edge(source, "max-pool 3×3 s2 + 3×3 s2 conv", (conv(3, 2), conv(3, 2)))
-        return Edge(source, "3×3 s2 conv", (conv(3, 2),))
+            return Edge(source, (Step.max_pool(3, 2), Step.conv(3, 2)), (conv(3, 2), conv(3, 2)))
+        return Edge(source, (Step.conv(3, 2),), (conv(3, 2),))
 
     def _topology(self) -> Topology:
         names = self._input_names()
         nodes = input_nodes(names, self.levels)
         for t, lvl in enumerate(self.levels):
-            out = f"A{lvl}"
-            sources = []
+            out = self.output_id(lvl)
             for s, src_lvl in enumerate(self.levels):
-                if s == t:
-                    sources.append(names[t])
-                    continue
-                nodes.append(Node(f"{out}.from{src_lvl}", "resize", (self._resize_edge(s, t),), lvl,
-                                  note=f"C{src_lvl} brought to level {lvl}'s size and "
-                                       f"{self.in_channels[t]} channels"))
-                sources.append(f"{out}.from{src_lvl}")
-            nodes.append(Node(f"{out}.fused", "weighted sum", tuple(Edge(src, "× weight") for src in sources), lvl,
-                              note="per-pixel softmax weights over the three levels, then their weighted sum"))
-            nodes.append(Node(out, "conv", (Edge(f"{out}.fused", "3×3 conv", (conv(3),)),), lvl,
-                              note=f"3×3 conv + BN + LeakyReLU expands to {self.out_channels[t]} channels"))
-        return Topology("asff", tuple(nodes), tuple(f"A{lvl}" for lvl in self.levels))
+                if s != t:
+                    nodes.append(Node(self.resized_id(out, src_lvl), Op.RESIZE, (self._resize_edge(s, t),), lvl,
+                                      note=Note.of("asff_resize", src=src_lvl, lvl=lvl, ch=self.in_channels[t])))
+            nodes.append(Node(self.fused_id(out), Op.WEIGHTED_SUM,
+                              tuple(Edge(src, role=Role.WEIGHTED) for src in self._source_ids(t)), lvl,
+                              note=Note("asff_fuse")))
+            nodes.append(Node(out, Op.CONV, (Edge(self.fused_id(out), (Step.conv(3),), (conv(3),)),), lvl,
+                              note=Note.of("asff_expand", ch=self.out_channels[t])))
+        return Topology("asff", tuple(nodes), tuple(self.output_id(lvl) for lvl in self.levels))
 
     # --- computation ------------------------------------------------------------------------
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:
@@ -160,11 +176,10 @@ class ASFF(Neck):
         outs = []
         for t, (out, fusion) in enumerate(self.fusions.items()):
             size = feats[t].shape[-2:]
-            resized = [x if s == t else record(f"{out}.from{self.levels[s]}", fusion.resized(s, x, size))
-                       for s, x in enumerate(feats)]
+            sources = self._source_ids(t)
+            resized = [x if s == t else record(sources[s], fusion.resized(s, x, size)) for s, x in enumerate(feats)]
             weights, fused = fusion.fuse(resized)
-            sources = tuple(names[t] if s == t else f"{out}.from{lvl}" for s, lvl in enumerate(self.levels))
-            record(f"{out}.fused", fused, weights=weights, sources=sources)
+            record(self.fused_id(out), fused, weights=weights, sources=sources)
             outs.append(record(out, fusion.expand(fused)))
         return outs
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from necklab.graph.receptive_field import GLOBAL, conv
-from necklab.graph.topology import Edge, Node, Topology, input_nodes
+from necklab.graph.topology import Edge, Move, Node, Note, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record
 from necklab.models.layers import Neck, conv_block, init_convs
 from necklab.models.spec import Control, NeckSpec
@@ -74,27 +74,28 @@ class ASPP(Neck):
     def _input_name(self) -> str:
         return f"C{self.first_level}"
 
+    @staticmethod
+    def rate_id(rate: int) -> str:
+        return f"rate{rate}"
+
     def _branches(self) -> list[str]:
-        return ["b1x1", *(f"rate{r}" for r in self.atrous_rates), "pool"]
+        return ["b1x1", *(self.rate_id(r) for r in self.atrous_rates), "pool"]
 
     def _topology(self) -> Topology:
         level = self.first_level
         source = self._input_name()
         nodes = input_nodes([source], [level])
-        nodes.append(Node("b1x1", "conv", (Edge(source, "1×1 conv", (conv(1),)),), level, branch="1×1",
-                          note="1×1 conv + BN + ReLU: the branch without spatial context"))
-        nodes += [Node(f"rate{r}", "conv", (Edge(source, f"3×3 rate {r}", (conv(3, dilation=r),)),), level,
-                       branch=f"rate {r}",
-                       note=f"3×3 conv with taps {r} cells apart + BN + ReLU (sees {2 * r + 1}×{2 * r + 1} cells)")
+        nodes.append(Node("b1x1", Op.CONV, (Edge(source, (Step.conv(1),), (conv(1),)),), level, branch="1×1",
+                          note=Note("aspp_1x1")))
+        nodes += [Node(self.rate_id(r), Op.CONV, (Edge(source, (Step.conv(3, rate=r),), (conv(3, dilation=r),)),),
+                       level, branch=f"rate {r}", note=Note.of("aspp_atrous", r=r, s=2 * r + 1))
                   for r in self.atrous_rates]
-        nodes.append(Node("pool", "image pooling", (Edge(source, "global pool", (GLOBAL, conv(1))),), level,
-                          branch="image pool",
-                          note="global average → 1×1 conv + BN + ReLU → upsampled: the whole picture in "
-                               "every cell"))
-        nodes.append(Node("concat", "concat", tuple(Edge(b, "concat") for b in self._branches()), level,
-                          note=f"the {len(self.atrous_rates) + 2} branches side by side"))
-        nodes.append(Node("project", "conv", (Edge("concat", "1×1 conv", (conv(1),)),), level,
-                          note="1×1 conv + BN + ReLU (+ dropout, off in eval) mixes the branches"))
+        nodes.append(Node("pool", Op.IMAGE_POOLING, (Edge(source, (Step(Move.GLOBAL_POOL),), (GLOBAL, conv(1))),),
+                          level, branch="image pool", note=Note("aspp_pool")))
+        nodes.append(Node("concat", Op.CONCAT, tuple(Edge(b, (Step(Move.CONCAT),)) for b in self._branches()), level,
+                          note=Note.of("aspp_concat", n=len(self.atrous_rates) + 2)))
+        nodes.append(Node("project", Op.CONV, (Edge("concat", (Step.conv(1),), (conv(1),)),), level,
+                          note=Note("aspp_project")))
         return Topology("aspp", tuple(nodes), ("project",))
 
     # --- computation ------------------------------------------------------------------------
@@ -105,7 +106,7 @@ class ASPP(Neck):
         height, width = x.shape[-2:]
         outs = [record("b1x1", self.convs[0](x))]
         for r, branch in zip(self.atrous_rates, self.convs[1:-1]):
-            outs.append(record(f"rate{r}", branch(x), degenerate=degenerate(height, width, r)))
+            outs.append(record(self.rate_id(r), branch(x), degenerate=degenerate(height, width, r)))
         pooled = F.interpolate(self.convs[-1](x), size=(height, width), mode="bilinear", align_corners=False)
         outs.append(record("pool", pooled))
         y = record("concat", torch.cat(outs, dim=1))

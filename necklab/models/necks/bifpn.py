@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from necklab.graph.receptive_field import Layer, conv, up
-from necklab.graph.topology import Edge, Node, Topology, input_nodes
+from necklab.graph.topology import Edge, Node, Note, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record, recording
 from necklab.models.layers import RNG_LOCK, Neck, conv_block, init_convs, upsample_to
 from necklab.models.spec import OUT_CHANNELS, Control, NeckSpec
@@ -71,14 +71,14 @@ def downsample(x: Tensor, steps: int, size: Sequence[int]) -> Tensor:
     return x if x.shape[-2:] == tuple(size) else upsample_to(x, size)
 
 
-def _resample_edge(steps: int) -> tuple[str, tuple[Layer, ...]]:
-    """Label and receptive-field layers for moving `steps` levels (negative = finer)."""
+def _resample_edge(steps: int) -> tuple[tuple[Step, ...], tuple[Layer, ...]]:
+    """What moving `steps` levels (negative = finer) does, and its receptive-field layers."""
     if steps > 0:
         stride = 2 ** steps
-        return f"max-pool ↓{stride}", (conv(stride + 1, stride, pad=stride - 1),)
+        return (Step.down(stride),), (conv(stride + 1, stride, pad=stride - 1),)
     if steps < 0:
-        return f"↑{2 ** -steps} nearest", (up(2 ** -steps),)
-    return "identity", ()
+        return (Step.up(2 ** -steps),), (up(2 ** -steps),)
+    return (), ()
 
 
 class Fusion(nn.Module):
@@ -178,14 +178,14 @@ class BiFPN(Neck):
         ids = self._pyramid_ids()
         for i in range(len(names), PYRAMID):
             lvl = self.levels[i]
-            pool_label, pool_layers = _resample_edge(1)
+            pool_steps, pool_layers = _resample_edge(1)
             if isinstance(self.extra_convs[i - len(names)], nn.Identity):
-                edge = Edge(ids[i - 1], pool_label, pool_layers)
-                note = f"extra level: max-pool 3×3/2 of level {lvl - 1}"
+                edge = Edge(ids[i - 1], pool_steps, pool_layers)
+                note = Note.of("bifpn_extra_pool", lvl=lvl - 1)
             else:
-                edge = Edge(ids[i - 1], f"1×1 conv+BN, {pool_label}", (conv(1),) + pool_layers)
-                note = f"extra level: 1×1 conv+BN to {self.out_channels} channels, then max-pool 3×3/2"
-            nodes.append(Node(ids[i], "extra", (edge,), lvl, note=note))
+                edge = Edge(ids[i - 1], (Step.conv(1, norm=True), *pool_steps), (conv(1),) + pool_layers)
+                note = Note.of("bifpn_extra_conv", ch=self.out_channels)
+            nodes.append(Node(ids[i], Op.EXTRA, (edge,), lvl, note=note))
 
         node_conv = (conv(3), conv(1))  # depthwise 3×3, pointwise 1×1
         for k in range(1, self.stack_times + 1):
@@ -194,16 +194,14 @@ class BiFPN(Neck):
                 lvl = self.levels[node.level]
                 inputs = []
                 for i in node.inputs:
-                    label, layers = _resample_edge(lvl - levels[i])
+                    steps, layers = _resample_edge(lvl - levels[i])
                     if k == 1 and i < len(names) and self.in_channels[i] != self.out_channels:
-                        label, layers = ("1×1 conv+BN" if label == "identity" else f"1×1 conv+BN, {label}",
-                                         (conv(1),) + layers)
-                    inputs.append(Edge(ids[i], label, layers + node_conv))
+                        steps, layers = (Step.conv(1, norm=True), *steps), (conv(1),) + layers
+                    inputs.append(Edge(ids[i], steps, layers + node_conv))
                 node_id = self.node_id(k, node)
                 sources = ", ".join(ids[i] for i in node.inputs)
-                nodes.append(Node(node_id, "weighted sum", tuple(inputs), lvl, stage=k,
-                                  note=f"fast normalised fusion of {sources}, then swish → "
-                                       "depthwise 3×3 → pointwise 1×1 → BN"))
+                nodes.append(Node(node_id, Op.WEIGHTED_SUM, tuple(inputs), lvl, stage=k,
+                                  note=Note.of("bifpn_fuse", sources=sources)))
                 ids.append(node_id)
                 levels.append(lvl)
             ids = ids[-PYRAMID:]  # the cell's outputs, P3 … P7: the last five nodes

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from necklab.graph.receptive_field import conv, up
-from necklab.graph.topology import Edge, Node, Topology, input_nodes
+from necklab.graph.topology import Edge, Node, Note, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record
 from necklab.models.layers import Neck, conv_block, init_convs, upsample_to
 from necklab.models.spec import EXTRA_CONVS, NUM_OUTS, OUT_CHANNELS, STANDARD_FPN, NeckSpec
@@ -67,6 +67,25 @@ class FPN(Neck):
     def _add_modules(self, norm: bool) -> None:
         """Hook for subclasses that extend FPN with more layers (PAFPN's bottom-up path)."""
 
+    # --- node ids, named once for the topology and the forward pass --------------------------
+    _output_prefix = "P"  # PAFPN renames its FPN-stage outputs
+
+    @staticmethod
+    def lateral_id(lvl: int, prefix: str = "") -> str:
+        return f"{prefix}L{lvl}"
+
+    @staticmethod
+    def merged_id(lvl: int, prefix: str = "") -> str:
+        return f"{prefix}T{lvl}"
+
+    def output_id(self, lvl: int, prefix: str = "") -> str:
+        return f"{prefix}{self._output_prefix}{lvl}"
+
+    @staticmethod
+    def level_id(lvl: int, prefix: str = "") -> str:
+        """The neck's output at a level above the FPN stage's (and PAFPN's bottom-up outputs)."""
+        return f"{prefix}P{lvl}"
+
     # --- structure --------------------------------------------------------------------------
     def _input_names(self) -> list[str]:
         return [f"C{self.first_level + i}" for i in range(len(self.in_channels))]
@@ -75,23 +94,21 @@ class FPN(Neck):
         """Lateral, top-down and output nodes (the part Recursive-FPN runs twice: its second pass
         reads the rerun backbone's levels, named with `inputs_prefix`)."""
         names = [inputs_prefix + name for name in self._input_names()[self.start_level:]]
-        nodes = [Node(f"{prefix}L{lvl}", "lateral", (Edge(src, "1×1 conv", (conv(1),)),), lvl, stage=stage,
-                      note=f"1×1 conv brings C{lvl} to {self.out_channels} channels")
+        nodes = [Node(self.lateral_id(lvl, prefix), Op.LATERAL, (Edge(src, (Step.conv(1),), (conv(1),)),), lvl,
+                      stage=stage, note=Note.of("fpn_lateral", lvl=lvl, ch=self.out_channels))
                  for src, lvl in zip(names, self.levels)]
         top = self.levels[-1]
-        merged = {top: f"{prefix}L{top}"}
+        merged = {top: self.lateral_id(top, prefix)}
         for lvl in reversed(self.levels[:-1]):
-            nodes.append(Node(f"{prefix}T{lvl}", "add", (
-                Edge(f"{prefix}L{lvl}", "identity"),
-                Edge(merged[lvl + 1], "↑ nearest", (up(2),))), lvl, stage=stage,
-                note=f"top-down: upsample level {lvl + 1} to level {lvl} and add the lateral"))
-            merged[lvl] = f"{prefix}T{lvl}"
-        nodes += [Node(f"{prefix}{self._output_prefix}{lvl}", "conv", (Edge(merged[lvl], "3×3 conv", (conv(3),)),),
-                       lvl, stage=stage, note="3×3 conv smooths the merged map (reduces upsampling aliasing)")
+            nodes.append(Node(self.merged_id(lvl, prefix), Op.ADD, (
+                Edge(self.lateral_id(lvl, prefix)),
+                Edge(merged[lvl + 1], (Step.up(),), (up(2),))), lvl, stage=stage,
+                note=Note.of("fpn_topdown", src=lvl + 1, lvl=lvl)))
+            merged[lvl] = self.merged_id(lvl, prefix)
+        nodes += [Node(self.output_id(lvl, prefix), Op.CONV, (Edge(merged[lvl], (Step.conv(3),), (conv(3),)),),
+                       lvl, stage=stage, note=Note("fpn_smooth"))
                   for lvl in self.levels]
         return nodes
-
-    _output_prefix = "P"  # PAFPN renames its FPN-stage outputs
 
     def _extra_nodes(self, sources: dict[str, str], prefix: str = "", stage: int | None = None) -> list[Node]:
         """Levels above the backbone's: `sources` names the node ids of 'input', 'lateral', 'output'."""
@@ -99,26 +116,26 @@ class FPN(Neck):
         top = self.levels[-1]
         for i in range(self.num_outs - self.used):
             lvl = top + 1 + i
+            below = self.level_id(lvl - 1, prefix)
             if not self.add_extra_convs:
-                edge = Edge(sources["output"] if i == 0 else f"{prefix}P{lvl - 1}", "max-pool 1×1 s2",
-                            (conv(1, 2),))
-                note = "extra level: stride-2 subsampling (max-pool, kernel 1)"
+                edge = Edge(sources["output"] if i == 0 else below, (Step.max_pool(1, 2),), (conv(1, 2),))
+                note = Note("fpn_extra_pool")
             else:
-                src = sources[self.add_extra_convs.removeprefix("on_")] if i == 0 else f"{prefix}P{lvl - 1}"
-                edge = Edge(src, "3×3 s2 conv", (conv(3, 2),))
-                note = "extra level: 3×3 stride-2 conv"
-            nodes.append(Node(f"{prefix}P{lvl}", "extra", (edge,), lvl, stage=stage, note=note))
+                src = sources[self.add_extra_convs.removeprefix("on_")] if i == 0 else below
+                edge = Edge(src, (Step.conv(3, 2),), (conv(3, 2),))
+                note = Note("fpn_extra_conv")
+            nodes.append(Node(self.level_id(lvl, prefix), Op.EXTRA, (edge,), lvl, stage=stage, note=note))
         return nodes
 
     def _outputs(self, prefix: str = "") -> tuple[str, ...]:
-        return tuple(f"{prefix}P{lvl}" for lvl in range(self.levels[0], self.levels[0] + self.num_outs))
+        return tuple(self.level_id(lvl, prefix) for lvl in range(self.levels[0], self.levels[0] + self.num_outs))
 
     def _topology(self) -> Topology:
         names = self._input_names()
         top = self.levels[-1]
         nodes = input_nodes(names, [self.first_level + i for i in range(len(names))])
         nodes += self._fpn_nodes()
-        nodes += self._extra_nodes({"input": names[-1], "lateral": f"L{top}", "output": f"P{top}"})
+        nodes += self._extra_nodes({"input": names[-1], "lateral": self.lateral_id(top), "output": self.output_id(top)})
         return Topology("fpn", tuple(nodes), self._outputs())
 
     # --- computation ------------------------------------------------------------------------
@@ -130,11 +147,11 @@ class FPN(Neck):
 
     def top_down(self, feats: Sequence[Tensor], prefix: str = "") -> tuple[list[Tensor], list[Tensor]]:
         """Laterals and the merged top-down maps (index 0 = finest used level)."""
-        laterals = [record(f"{prefix}L{lvl}", lateral(feats[self.start_level + i]))
+        laterals = [record(self.lateral_id(lvl, prefix), lateral(feats[self.start_level + i]))
                     for i, (lvl, lateral) in enumerate(zip(self.levels, self.lateral_convs))]
         merged = list(laterals)
         for i in range(self.used - 2, -1, -1):
-            merged[i] = record(f"{prefix}T{self.levels[i]}",
+            merged[i] = record(self.merged_id(self.levels[i], prefix),
                                laterals[i] + upsample_to(merged[i + 1], laterals[i].shape[-2:]))
         return laterals, merged
 
@@ -150,12 +167,12 @@ class FPN(Neck):
                 else:
                     x = F.relu(outs[-1]) if self.relu_before_extra_convs else outs[-1]
                 x = self.fpn_convs[self.used + i](x)
-            outs.append(record(f"{prefix}P{top + 1 + i}", x))
+            outs.append(record(self.level_id(top + 1 + i, prefix), x))
         return outs
 
     def fpn_forward(self, feats: Sequence[Tensor], prefix: str = "") -> list[Tensor]:
         laterals, merged = self.top_down(feats, prefix)
-        outs = [record(f"{prefix}{self._output_prefix}{lvl}", conv(m)) for lvl, conv, m in zip(self.levels, self.fpn_convs, merged)]
+        outs = [record(self.output_id(lvl, prefix), conv(m)) for lvl, conv, m in zip(self.levels, self.fpn_convs, merged)]
         return self.extra_levels(outs, feats, laterals[-1], prefix)
 
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:

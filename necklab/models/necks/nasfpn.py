@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from necklab.graph.receptive_field import GLOBAL, Layer, conv, up
-from necklab.graph.topology import Edge, Node, Topology, input_nodes
+from necklab.graph.topology import Edge, Node, Note, Op, Role, Step, Topology, input_nodes
 from necklab.graph.trace import record, recording
 from necklab.models.cell_design import LEVELS, NAS_FPN, Design, StageCell, cell_ref, level_ref
 from necklab.models.layers import Neck, conv_block, init_convs
@@ -37,7 +37,7 @@ FIRST_CELL_LEVEL = LEVELS[0]  # the cell names count levels from P3
 
 # mmdet's stage (see cell_design.NAS_FPN), named and in execution order.
 CELLS: tuple[StageCell, ...] = NAS_FPN.stage_cells()
-CELL_OPS = {"gp": "GP cell", "sum": "SUM cell"}  # node ops as the graph labels them
+CELL_OPS = {"gp": Op.GP_CELL, "sum": Op.SUM_CELL}
 
 
 def merge_resize(x: Tensor, size: Sequence[int]) -> Tensor:
@@ -72,18 +72,18 @@ def halve(x: Tensor) -> Tensor:
     return F.max_pool2d(x, kernel, stride=2)
 
 
-def _resize_edge(source_level: int, target_level: int) -> tuple[str, tuple[Layer, ...]]:
-    """Label and receptive-field layers of `merge_resize` between two levels.
+def _resize_edge(source_level: int, target_level: int) -> tuple[tuple[Step, ...], tuple[Layer, ...]]:
+    """What `merge_resize` does between two levels, and its receptive-field layers.
 
     Pooling is modelled as a 2^d window without padding, which is exact when sizes divide (the
     reference pads pictures to a multiple of 128 so they always do).
     """
     d = target_level - source_level
     if d > 0:
-        return f"max-pool ↓{2 ** d}", (conv(2 ** d, 2 ** d, pad=0),)
+        return (Step.down(2 ** d),), (conv(2 ** d, 2 ** d, pad=0),)
     if d < 0:
-        return f"↑{2 ** -d} nearest", (up(2 ** -d),)
-    return "identity", ()
+        return (Step.up(2 ** -d),), (up(2 ** -d),)
+    return (), ()
 
 
 class MergeCell(nn.Module):
@@ -161,6 +161,11 @@ class NASFPN(Neck):
     def _level(self, cell_level: int) -> int:
         return self.levels[cell_level - FIRST_CELL_LEVEL]
 
+    @staticmethod
+    def cell_id(stage: int, cell: StageCell) -> str:
+        """A merging cell's node: its stage and its mmdet name ('s2.gp_64_4')."""
+        return f"s{stage}.{cell.name}"
+
     def _pyramid_ids(self) -> list[str]:
         """Node ids of p3 … p7 before the first stage: laterals, then the extra levels."""
         return [f"L{lvl}" if i < self.used else f"P{lvl}" for i, lvl in enumerate(self.levels)]
@@ -168,16 +173,17 @@ class NASFPN(Neck):
     def _topology(self) -> Topology:
         names = self._input_names()
         bn = "+BN" if self.norm else ""
+        lateral = Step.conv(1, norm=self.norm)
         nodes = input_nodes(names, [self.first_level + i for i in range(len(names))])
         ids = self._pyramid_ids()
         for i, (node_id, lvl) in enumerate(zip(ids, self.levels)):
             if i < self.used:
-                edge = Edge(names[self.start_level + i], f"1×1 conv{bn}", (conv(1),))
-                note = f"lateral: 1×1 conv{bn} brings C{lvl} to {self.out_channels} channels"
+                edge = Edge(names[self.start_level + i], (lateral,), (conv(1),))
+                note = Note.of("nasfpn_lateral", bn=bn, lvl=lvl, ch=self.out_channels)
             else:
-                edge = Edge(ids[i - 1], f"1×1 conv{bn}, max-pool ↓2", (conv(1), conv(2, 2, pad=0)))
-                note = f"extra level: 1×1 conv{bn} then 2×2 max-pool of level {lvl - 1}"
-            nodes.append(Node(node_id, "lateral" if i < self.used else "extra", (edge,), lvl, note=note))
+                edge = Edge(ids[i - 1], (lateral, Step.down(2)), (conv(1), conv(2, 2, pad=0)))
+                note = Note.of("nasfpn_extra", bn=bn, lvl=lvl - 1)
+            nodes.append(Node(node_id, Op.LATERAL if i < self.used else Op.EXTRA, (edge,), lvl, note=note))
 
         # holder: a design reference ("P4", "cell 2") → the node id it names in the current stage
         holder = {level_ref(FIRST_CELL_LEVEL + i): node_id for i, node_id in enumerate(ids)}
@@ -186,24 +192,23 @@ class NASFPN(Neck):
             for index, cell in enumerate(self.cells, start=1):
                 lvl = self._level(cell.level)
                 tail = out_conv if cell.with_out_conv else ()
-                label_a, layers_a = _resize_edge(self._level(self.design.level_of(cell.a)), lvl)
-                label_b, layers_b = _resize_edge(self._level(self.design.level_of(cell.b)), lvl)
+                steps_a, layers_a = _resize_edge(self._level(self.design.level_of(cell.a)), lvl)
+                steps_b, layers_b = _resize_edge(self._level(self.design.level_of(cell.b)), lvl)
                 if cell.op == "gp":
                     # Three edges: a (scaled by the attention), b's attention (GLOBAL: the average
                     # over all of b makes every output cell see the whole picture) and b added
-                    # directly. Topology.graph() joins the two b edges into one labelled edge.
-                    inputs = (Edge(holder[cell.a], f"{label_a} × attention", layers_a + tail),
-                              Edge(holder[cell.b], "σ(GAP) attention", layers_b + (GLOBAL,) + tail),
-                              Edge(holder[cell.b], f"{label_b} +", layers_b + tail))
+                    # directly. Topology.graph() joins the two b edges into one graph edge.
+                    inputs = (Edge(holder[cell.a], steps_a, layers_a + tail, Role.ATTENDED),
+                              Edge(holder[cell.b], (), layers_b + (GLOBAL,) + tail, Role.ATTENTION),
+                              Edge(holder[cell.b], steps_b, layers_b + tail, Role.ADDEND))
                     how = f"{holder[cell.b]} + sigmoid(GAP({holder[cell.b]}))·{holder[cell.a]}"
                 else:
-                    inputs = (Edge(holder[cell.a], label_a, layers_a + tail),
-                              Edge(holder[cell.b], label_b, layers_b + tail))
+                    inputs = (Edge(holder[cell.a], steps_a, layers_a + tail),
+                              Edge(holder[cell.b], steps_b, layers_b + tail))
                     how = f"{holder[cell.a]} + {holder[cell.b]}"
-                conv_note = ", then ReLU → 3×3 conv → BN" if cell.with_out_conv else " (no output conv)"
-                node_id = f"s{k}.{cell.name}"
-                nodes.append(Node(node_id, CELL_OPS[cell.op], inputs, lvl, stage=k,
-                                  note=f"resize to level {lvl}, {how}{conv_note}"))
+                node_id = self.cell_id(k, cell)
+                note = Note.of("nasfpn_cell_conv" if cell.with_out_conv else "nasfpn_cell", lvl=lvl, how=how)
+                nodes.append(Node(node_id, CELL_OPS[cell.op], inputs, lvl, stage=k, note=note))
                 holder[cell_ref(index)] = node_id
             holder.update({level_ref(lvl): holder[cell_ref(c)] for lvl, c in self.design.producers().items()})
         outputs = tuple(holder[level_ref(lvl)] for lvl in LEVELS)
@@ -229,7 +234,7 @@ class NASFPN(Neck):
         for k, stage in enumerate(self.fpn_stages, start=1):
             for index, cell in enumerate(self.cells, start=1):
                 maps[cell_ref(index)] = stage[cell.name](maps[cell.a], maps[cell.b], sizes[cell.level],
-                                                         f"s{k}.{cell.name}")
+                                                         self.cell_id(k, cell))
             maps.update({level_ref(lvl): maps[cell_ref(c)] for lvl, c in producers.items()})
         return [maps[level_ref(lvl)] for lvl in LEVELS]
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from necklab.graph.receptive_field import conv
-from necklab.graph.topology import Edge, Node, Topology, input_nodes
+from necklab.graph.topology import Edge, Node, Note, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record
 from necklab.models.layers import conv_block
 from necklab.models.necks.fpn import FPN
@@ -22,6 +22,11 @@ from necklab.models.spec import EXTRA_CONVS, NUM_OUTS, OUT_CHANNELS, STANDARD_FP
 
 class PAFPN(FPN):
     _output_prefix = "F"  # FPN-stage outputs; the neck's outputs are the bottom-up P levels
+
+    @staticmethod
+    def augmented_id(lvl: int) -> str:
+        """A level of the bottom-up path after its merge (before its 3×3 conv)."""
+        return f"N{lvl}"
 
     def _add_modules(self, norm: bool) -> None:
         steps = self.used - 1
@@ -35,28 +40,28 @@ class PAFPN(FPN):
         finest, top = self.levels[0], self.levels[-1]
         nodes = input_nodes(names, [self.first_level + i for i in range(len(names))])
         nodes += self._fpn_nodes()
-        below = f"F{finest}"  # the finest level is not augmented: N_finest = F_finest
+        below = self.output_id(finest)  # the finest level is not augmented: N_finest = F_finest
         for lvl in self.levels[1:]:
-            nodes.append(Node(f"N{lvl}", "add", (
-                Edge(f"F{lvl}", "identity"),
-                Edge(below, "3×3 s2 conv", (conv(3, 2),))), lvl,
-                note=f"bottom-up: a 3×3 stride-2 conv of level {lvl - 1} added to the FPN level {lvl}"))
-            below = f"N{lvl}"
+            nodes.append(Node(self.augmented_id(lvl), Op.ADD, (
+                Edge(self.output_id(lvl)),
+                Edge(below, (Step.conv(3, 2),), (conv(3, 2),))), lvl,
+                note=Note.of("pafpn_bottomup", src=lvl - 1, lvl=lvl)))
+            below = self.augmented_id(lvl)
         for lvl in self.levels[1:]:
-            nodes.append(Node(f"P{lvl}", "conv", (Edge(f"N{lvl}", "3×3 conv", (conv(3),)),), lvl,
-                              note="3×3 conv after the bottom-up merge"))
-        nodes += self._extra_nodes({"input": names[-1], "lateral": f"L{top}", "output": f"P{top}"})
-        outputs = (f"F{finest}",) + self._outputs()[1:]
+            nodes.append(Node(self.level_id(lvl), Op.CONV, (Edge(self.augmented_id(lvl), (Step.conv(3),), (conv(3),)),),
+                              lvl, note=Note("pafpn_conv")))
+        nodes += self._extra_nodes({"input": names[-1], "lateral": self.lateral_id(top), "output": self.level_id(top)})
+        outputs = (self.output_id(finest),) + self._outputs()[1:]
         return Topology("pafpn", tuple(nodes), outputs)
 
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:
         self._record_inputs(feats)
         laterals, merged = self.top_down(feats)
-        fpn_outs = [record(f"F{lvl}", c(m)) for lvl, c, m in zip(self.levels, self.fpn_convs, merged)]
+        fpn_outs = [record(self.output_id(lvl), c(m)) for lvl, c, m in zip(self.levels, self.fpn_convs, merged)]
         augmented = [fpn_outs[0]]
         for i, lvl in enumerate(self.levels[1:]):
-            augmented.append(record(f"N{lvl}", fpn_outs[i + 1] + self.downsample_convs[i](augmented[-1])))
-        outs = [fpn_outs[0]] + [record(f"P{lvl}", c(x))
+            augmented.append(record(self.augmented_id(lvl), fpn_outs[i + 1] + self.downsample_convs[i](augmented[-1])))
+        outs = [fpn_outs[0]] + [record(self.level_id(lvl), c(x))
                                 for lvl, c, x in zip(self.levels[1:], self.pafpn_convs, augmented[1:])]
         return self.extra_levels(outs, feats, laterals[-1])
 

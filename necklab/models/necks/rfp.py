@@ -26,13 +26,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from necklab.graph.receptive_field import GLOBAL, conv
-from necklab.graph.topology import Edge, Node, Topology, input_nodes
+from necklab.graph.topology import Edge, Move, Node, Note, Op, Role, Step, Topology, input_nodes
 from necklab.graph.trace import record
 from necklab.models.backbone import build_backbone
 from necklab.models.necks.fpn import FPN
 from necklab.models.spec import STANDARD_FPN, Control, NeckSpec
 
 FEEDBACK_INITS = ("reference", "random")
+IMAGE = "image"  # the input node of the normalised picture, which the second pass reruns the backbone on
 
 
 class FeedbackASPP(nn.Module):
@@ -106,38 +107,51 @@ class RFP(FPN):
         chain = getattr(self.rfp_modules[0], "layer_chain", None)
         return chain() if chain else {}
 
+    # Node ids of a pass (prefix "2.", "3.", …), named once for the topology and the forward pass.
+    @staticmethod
+    def pass_prefix(step: int) -> str:
+        return f"{step}."
+
+    @staticmethod
+    def feedback_id(lvl: int, prefix: str) -> str:
+        return f"{prefix}A{lvl}"
+
+    @staticmethod
+    def gate_id(lvl: int, prefix: str) -> str:
+        return f"{prefix}G{lvl}"
+
     def _rfp_topology(self) -> Topology:
         names = self._input_names()
-        nodes = input_nodes(["image"], [0], "the normalised picture") + input_nodes(
+        nodes = input_nodes([IMAGE], [0], Note("picture")) + input_nodes(
             names, [self.first_level + i for i in range(len(names))])
         chain = self._backbone_chain()
-        nodes += self._fpn_nodes("1.", stage=1)
-        nodes += self._extra_nodes(self._extra_sources("1.", names), "1.", stage=1)
-        previous = {lvl: f"1.P{lvl}" for lvl in self._output_levels()}
+        first = self.pass_prefix(1)
+        nodes += self._fpn_nodes(first, stage=1)
+        nodes += self._extra_nodes(self._extra_sources(first, names), first, stage=1)
+        previous = {lvl: self.level_id(lvl, first) for lvl in self._output_levels()}
         for step in range(2, self.rfp_steps + 1):
-            p = f"{step}."
+            p = self.pass_prefix(step)
             for lvl in self.feedback_levels:
-                nodes.append(Node(f"{p}A{lvl}", "aspp", (Edge(previous[lvl], "feedback ASPP", (conv(3, dilation=6),)),
-                                                         Edge(previous[lvl], "global pool", (GLOBAL,))),
-                                  lvl, stage=step, note="ASPP turns the previous pass's output into feedback"))
+                nodes.append(Node(self.feedback_id(lvl, p), Op.ASPP, (
+                    Edge(previous[lvl], (Step(Move.FEEDBACK_ASPP),), (conv(3, dilation=6),)),
+                    Edge(previous[lvl], (Step(Move.GLOBAL_POOL),), (GLOBAL,))), lvl, stage=step, note=Note("rfp_aspp")))
             below_layers: list = []
             for i, name in enumerate(names):
                 lvl = self.first_level + i
                 layers = chain.get(name, [])
-                edges = [Edge("image" if i == 0 else f"{p}{names[i - 1]}", "backbone stage",
+                edges = [Edge(IMAGE if i == 0 else f"{p}{names[i - 1]}", (Step(Move.BACKBONE_STAGE),),
                               tuple(layers[len(below_layers):]))]
                 below_layers = layers
                 if lvl in self.feedback_levels:
-                    edges.append(Edge(f"{p}A{lvl}", "1×1 feedback conv", (conv(1),)))
-                nodes.append(Node(f"{p}{name}", "backbone", tuple(edges), lvl, stage=step,
-                                  note="backbone rerun on the picture, with the feedback added"))
+                    edges.append(Edge(self.feedback_id(lvl, p), (Step(Move.FEEDBACK_CONV),), (conv(1),)))
+                nodes.append(Node(f"{p}{name}", Op.BACKBONE, tuple(edges), lvl, stage=step, note=Note("rfp_backbone")))
             nodes += self._fpn_nodes(p, stage=step, inputs_prefix=p)
             nodes += self._extra_nodes(self._extra_sources(p, names), p, stage=step)
             for lvl in self._output_levels():
-                nodes.append(Node(f"{p}G{lvl}", "gate", (Edge(f"{p}P{lvl}", "σ(1×1 conv)·new"),
-                                                         Edge(previous[lvl], "(1−σ)·old")), lvl, stage=step,
-                                  note="gated fusion of the new and the previous pass, per pixel"))
-            previous = {lvl: f"{p}G{lvl}" for lvl in self._output_levels()}
+                nodes.append(Node(self.gate_id(lvl, p), Op.GATE, (Edge(self.level_id(lvl, p), role=Role.GATE_NEW),
+                                                                  Edge(previous[lvl], role=Role.GATE_OLD)),
+                                  lvl, stage=step, note=Note("rfp_gate")))
+            previous = {lvl: self.gate_id(lvl, p) for lvl in self._output_levels()}
         return Topology("rfp", tuple(nodes), tuple(previous.values()))
 
     def _output_levels(self) -> list[int]:
@@ -145,18 +159,19 @@ class RFP(FPN):
 
     def _extra_sources(self, prefix: str, names: list[str]) -> dict[str, str]:
         top = self.levels[-1]
-        return {"input": f"{prefix}{names[-1]}", "lateral": f"{prefix}L{top}", "output": f"{prefix}P{top}"}
+        return {"input": f"{prefix}{names[-1]}", "lateral": self.lateral_id(top, prefix),
+                "output": self.output_id(top, prefix)}
 
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:
         image, *levels = feats
-        record("image", image)
+        record(IMAGE, image)
         self._record_inputs(levels)
-        x = self.fpn_forward(levels, "1.")
+        x = self.fpn_forward(levels, self.pass_prefix(1))
         output_levels = self._output_levels()
         for step in range(2, self.rfp_steps + 1):
-            p = f"{step}."
+            p = self.pass_prefix(step)
             # mmdet also runs the ASPP on the top extra level, whose feedback no stage takes; skipped.
-            feedback = {lvl: record(f"{p}A{lvl}", self.rfp_aspp(x[output_levels.index(lvl)]))
+            feedback = {lvl: record(self.feedback_id(lvl, p), self.rfp_aspp(x[output_levels.index(lvl)]))
                         for lvl in self.feedback_levels}
             backbone = self.rfp_modules[step - 2]
             used = {f"C{self.first_level + i}" for i in range(len(self.in_channels))}
@@ -172,7 +187,7 @@ class RFP(FPN):
             fused = []
             for lvl, n, old in zip(output_levels, new, x):
                 gate = torch.sigmoid(self.rfp_weight(n))
-                fused.append(record(f"{p}G{lvl}", gate * n + (1 - gate) * old, gate=gate))
+                fused.append(record(self.gate_id(lvl, p), gate * n + (1 - gate) * old, gate=gate))
             x = fused
         return x
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from necklab.graph.receptive_field import GLOBAL
-from necklab.graph.topology import Edge, Node, Topology, input_nodes
+from necklab.graph.topology import Edge, Move, Node, Note, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record, recording
 from necklab.models.layers import Neck
 from necklab.models.spec import Control, NeckSpec
@@ -119,20 +119,23 @@ class SPPNet(Neck):
     def _input_name(self) -> str:
         return f"C{self.first_level}"
 
+    @staticmethod
+    def bins_id(n: int) -> str:
+        return f"bins{n}"
+
     def _topology(self) -> Topology:
         source = self._input_name()
         nodes = input_nodes([source], [self.first_level])
         for n in self.levels:
             # One bin of level 1 covers the whole map; finer bins' extent depends on the map size.
             layers = (GLOBAL,) if n == 1 else ()
-            nodes.append(Node(f"bins{n}", f"adaptive {self.pool}-pool",
-                              (Edge(source, f"adaptive {self.pool}-pool {n}×{n}", layers),),
-                              branch=f"{n}×{n}",
-                              note=f"{self.pool} of each of {n}×{n} bins, whatever the map size"))
-        nodes.append(Node("vector", "concat",
-                          tuple(Edge(f"bins{n}", "flatten + concat") for n in self.levels),
-                          note=f"{self.in_channels}·{sum(n * n for n in self.levels)} = {self.out_length} "
-                               "numbers for any input size"))
+            op = Op.ADAPTIVE_MAX_POOL if self.pool == "max" else Op.ADAPTIVE_AVG_POOL
+            nodes.append(Node(self.bins_id(n), op, (Edge(source, (Step.adaptive_pool(self.pool, n),), layers),),
+                              branch=f"{n}×{n}", note=Note.of(f"spp_{self.pool}", n=n)))
+        nodes.append(Node("vector", Op.CONCAT,
+                          tuple(Edge(self.bins_id(n), (Step(Move.FLATTEN_CONCAT),)) for n in self.levels),
+                          note=Note.of("spp_vector", c=self.in_channels, bins=sum(n * n for n in self.levels),
+                                       n=self.out_length)))
         return Topology("spp_net", tuple(nodes), ("vector",))
 
     # --- computation ------------------------------------------------------------------------
@@ -158,7 +161,7 @@ class SPPNet(Neck):
                     pooled = F.adaptive_max_pool2d(x, n)
             else:
                 pooled = F.adaptive_avg_pool2d(x, n)
-            flat.append(record(f"bins{n}", pooled, **extras).flatten(1))
+            flat.append(record(self.bins_id(n), pooled, **extras).flatten(1))
         return [record("vector", torch.cat(flat, dim=1))]
 
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from necklab.graph.receptive_field import conv
-from necklab.graph.topology import Edge, Node, Topology, input_nodes
+from necklab.graph.topology import Edge, Move, Node, Note, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record, recording
 from necklab.models.layers import Neck, conv_block, init_convs
 from necklab.models.spec import Control, NeckSpec
@@ -81,18 +81,17 @@ class _SPPBase(Neck):
         level = self.first_level
         source = self._input_name()
         nodes = input_nodes([source], [level])
-        nodes.append(Node("cv1", "conv", (Edge(source, "1×1 conv", (conv(1),)),), level,
-                          note=f"1×1 conv + BN + SiLU halves the channels ({self.in_channels} → "
-                               f"{self.in_channels // 2})"))
-        nodes += [Node(pid, "max-pool", (Edge(src, f"max-pool {k}×{k}", (conv(k),)),), level, branch=pid,
-                       note=f"stride-1 {k}×{k} max-pool of {src}: each cell takes its window's max, "
-                            "size unchanged")
+        nodes.append(Node("cv1", Op.CONV, (Edge(source, (Step.conv(1),), (conv(1),)),), level,
+                          note=Note.of("spp_halve", c=self.in_channels, half=self.in_channels // 2)))
+        nodes += [Node(pid, Op.MAX_POOL, (Edge(src, (Step.max_pool(k),), (conv(k),)),), level, branch=pid,
+                       note=Note.of("spp_pool", k=k, src=src))
                   for pid, src, k in self.pools]
-        nodes.append(Node("concat", "concat",
-                          (Edge("cv1", "concat"),) + tuple(Edge(pid, "concat") for pid, _, _ in self.pools),
-                          level, note="cv1's map and the pooled maps side by side"))
-        nodes.append(Node("cv2", "conv", (Edge("concat", "1×1 conv", (conv(1),)),), level,
-                          note="1×1 conv + BN + SiLU mixes the scales"))
+        concat = (Step(Move.CONCAT),)
+        nodes.append(Node("concat", Op.CONCAT,
+                          (Edge("cv1", concat),) + tuple(Edge(pid, concat) for pid, _, _ in self.pools),
+                          level, note=Note("spp_concat")))
+        nodes.append(Node("cv2", Op.CONV, (Edge("concat", (Step.conv(1),), (conv(1),)),), level,
+                          note=Note("spp_mix")))
         return Topology(name, tuple(nodes), ("cv2",))
 
     # --- computation ------------------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""The graph's meaning in words: node ops, edge labels and node notes rendered from the structured
+topology (`necklab.graph.topology`) in any language — the one place they are worded."""
+from __future__ import annotations
+
+from necklab.graph.topology import Edge, Move, Note, Op, Role, Step
+from necklab.i18n import t
+
+
+def op_name(op: Op, lang: str = "en") -> str:
+    return t(f"op.{op}", lang)
+
+
+def step_label(step: Step, lang: str = "en") -> str:
+    """One operation on an edge: '3×3 s2 conv', 'max-pool ↓2', '↑2 nearest', 'adaptive max-pool 4×4'."""
+    k, s = step.kernel, step.stride
+    if step.move is Move.CONV:
+        bn = t("edge.bn", lang) if step.norm else ""
+        if step.rate > 1:
+            return t("edge.conv_rate", lang, k=k, r=step.rate)
+        return t("edge.conv_strided" if s > 1 else "edge.conv", lang, k=k, s=s, bn=bn)
+    if step.move is Move.MAX_POOL:
+        return t("edge.max_pool_strided" if s > 1 else "edge.max_pool", lang, k=k, s=s)
+    if step.move is Move.DOWN:
+        return t("edge.down", lang, f=step.factor)
+    if step.move is Move.UP:
+        return t("edge.up", lang) if step.factor is None else t("edge.up_by", lang, f=step.factor)
+    if step.move is Move.ADAPTIVE_POOL:
+        return t(f"edge.adaptive_{step.pool}", lang, n=step.bins)
+    if step.move is Move.FEEDBACK_CONV:
+        return t("edge.feedback_conv", lang, k=k)
+    return t(f"edge.{step.move}", lang)
+
+
+def edge_label(edge: Edge, lang: str = "en", sep: str | None = None) -> str:
+    """An edge as the graph labels it: its steps joined by `sep` (the language's list separator by
+    default), in the role its input plays ('↑2 nearest × attention', '× weight')."""
+    steps = (t("edge.sep", lang) if sep is None else sep).join(step_label(step, lang) for step in edge.steps)
+    steps = steps or t("edge.identity", lang)
+    return steps if edge.role is Role.PLAIN else t(f"edge.role_{edge.role}", lang, steps=steps)
+
+
+def edges_label(edges: list[Edge], lang: str = "en", sep: str | None = None) -> str:
+    """Several inputs from one source (one graph edge), each labelled."""
+    return t("edge.joined", lang).join(edge_label(edge, lang, sep) for edge in edges)
+
+
+def note_words(note: Note, lang: str = "en") -> str:
+    return t(f"note.{note.key}", lang, **note.fields)
