@@ -20,6 +20,7 @@ from necklab.api import analyse_picture, neck_config, resolve_neck
 from necklab.lab.analysis import analyse
 from necklab.lessons import lesson_figures
 from necklab.lessons.base import step_nodes
+from necklab.models.registry import NECKS
 from necklab.viz.step import NODE_TABLE_HEADERS
 from tests.conftest import SAMPLES
 
@@ -138,3 +139,14 @@ def test_the_readme_api_example_runs(tmp_path, monkeypatch):
 def test_the_readme_cli_example_is_the_cli():
     line = readme_block("From the command line").strip().splitlines()[0]
     assert line.startswith("necklab render assets/samples/") and "--neck pafpn" in line
+
+
+@pytest.mark.parametrize("name", list(NECKS))
+def test_every_necks_lesson_lists_its_figures(chelsea, name):
+    """Listing a lesson's figures (what Export, the CLI and the API draw from) works for every neck
+    in both languages, with a caption for each."""
+    analysis = analyse(chelsea, name)
+    for lang in ("en", "zh"):
+        figures = lesson_figures(analysis, steps=[], lang=lang)
+        assert figures[0].name == "graph" and all(f.caption for f in figures)
+        assert len({f.name for f in figures}) == len(figures)

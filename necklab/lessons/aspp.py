@@ -20,7 +20,7 @@ def aspp_cell(analysis: Analysis, cell: tuple[int, int] | None = None) -> tuple[
     return cell if cell is not None and 0 <= cell[0] < h and 0 <= cell[1] < w else (h // 2, w // 2)
 
 
-def aspp_figures(analysis: Analysis, cell: tuple[int, int] | None = None, lang: str = "en") -> list[LessonFigure]:
+def aspp_figures(analysis: Analysis, lang: str = "en", cell: tuple[int, int] | None = None) -> list[LessonFigure]:
     """Taps and receptive-field boxes of every branch at a C5 cell (default: the centre), and the
     effective receptive field of each branch and of the fused output there."""
     cell = aspp_cell(analysis, cell)
@@ -35,7 +35,7 @@ def aspp_views(analysis: Analysis, cell: tuple[int, int] | None, lang: str = "en
     """Taps and receptive-field boxes of every branch at a cell, and the effective receptive field
     of each branch and of the fused output there. Without a cell: the centre of the C5 map."""
     cell = aspp_cell(analysis, cell)
-    return (*drawn(aspp_figures(analysis, cell, lang)), cell)
+    return (*drawn(aspp_figures(analysis, lang, cell)), cell)
 
 
 @out_of_memory_as_message

@@ -14,7 +14,7 @@ FPN and PANet are two other points of this space, up to differences the presets 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -32,11 +32,12 @@ class DesignError(ValueError):
         self.key, self.fields = key, fields
         super().__init__(f"{key}: {fields}")
 
-    def __reduce__(self):  # pickles (e.g. across processes) by key and fields, not by the message
+    def __reduce__(self) -> tuple[Callable[[str, dict[str, Any]], DesignError], tuple[str, dict[str, Any]]]:
+        # pickles (e.g. across processes) by key and fields, not by the message
         return _design_error, (self.key, self.fields)
 
 
-def _design_error(key: str, fields: dict) -> DesignError:
+def _design_error(key: str, fields: dict[str, Any]) -> DesignError:
     return DesignError(key, **fields)
 
 
@@ -175,12 +176,18 @@ class Design:
 
     def level_of(self, ref: str) -> int:
         index = self._cell_index(ref)
-        return self.cells[index - 1].level if index is not None else int(parse_level(ref))
+        if index is not None:
+            return self.cells[index - 1].level
+        level = parse_level(ref)
+        if level is None:
+            raise ValueError(f"{ref!r} names no cell and no level")  # validate() words it for people
+        return level
 
     def stage_cells(self) -> tuple[StageCell, ...]:
         """The checked cells with unique names (a repeated name gets _2, _3 …)."""
         self.validate()
-        cells, seen = [], {}
+        cells: list[StageCell] = []
+        seen: dict[str, int] = {}
         for cell in self.cells:
             base = f"{cell.op}_{self.level_of(cell.a)}{self.level_of(cell.b)}_{cell.level}"
             seen[base] = seen.get(base, 0) + 1
@@ -240,7 +247,7 @@ def from_json(text: str) -> Design:
 
 
 # --- presets ----------------------------------------------------------------------------------
-def _design(name: str, rows: Sequence[tuple], notes: str = "") -> Design:
+def _design(name: str, rows: Sequence[tuple[str, str, str, int, bool]], notes: str = "") -> Design:
     cells = tuple(CellSpec(op, a, b, level, conv) for op, a, b, level, conv in rows)
     return Design(cells, name, notes).validate()
 

@@ -16,7 +16,7 @@ from necklab.graph.topology import Topology
 # take turns, or concurrent sessions would mix their draws and lose reproducibility.
 RNG_LOCK = Lock()
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=False),
     "relu6": lambda: nn.ReLU6(inplace=False),
     "silu": lambda: nn.SiLU(inplace=False),  # YOLOv5's SiLU, EfficientDet's swish
