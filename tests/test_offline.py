@@ -72,6 +72,7 @@ def client_session(url: str) -> None:
     print("SESSION OK")
 
 
+@pytest.mark.slow
 def test_app_and_client_session_run_with_no_network_and_never_reach_out(tmp_path):
     (tmp_path / "sitecustomize.py").write_text(SITECUSTOMIZE)
     log = tmp_path / "net.log"

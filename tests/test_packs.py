@@ -57,6 +57,7 @@ def cli_pack(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_the_cli_pack_zip_holds_every_figure_shape_and_the_lesson(cli_pack, chelsea):
     analysis = analyse(chelsea, "spp", {"levels": (1, 3), "pool": "avg"})
     expected = {f.name for f in lesson_figures(analysis)}
@@ -85,6 +86,7 @@ def test_the_cli_pack_zip_holds_every_figure_shape_and_the_lesson(cli_pack, chel
     assert "Step 3 of 3" in lesson and "SPP-net" in lesson and "levels=(1, 3)" in lesson
 
 
+@pytest.mark.slow
 def test_cli_names_what_is_wrong(tmp_path):
     def fails(*args: str) -> str:
         run = subprocess.run([sys.executable, "-m", "necklab.cli.render", *args, "--out", str(tmp_path / "x")],
@@ -124,6 +126,7 @@ def readme_block(title: str) -> str:
     return re.search(rf"{title}\n\n```(?:python|bash)\n(.*?)```", text, re.S).group(1)
 
 
+@pytest.mark.slow
 def test_the_readme_api_example_runs(tmp_path, monkeypatch):
     code = readme_block("From Python").replace('"out/', f'"{tmp_path}/')
     monkeypatch.chdir(ROOT)

@@ -2,12 +2,14 @@
 (Gradio's status tracker), then completes."""
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import SAMPLES
 from tests.test_served import browser_page, server  # noqa: F401  (a module-scoped app of its own)
 
 
+@pytest.mark.browser
 def test_a_waiting_browser_sees_its_queue_position(server, tmp_path):
     from gradio_client import Client, handle_file
 

@@ -108,6 +108,7 @@ def secret(tmp_path_factory) -> Path:
     {"path": "http://203.0.113.7/cat.png", "meta": FILE_DATA},  # would make the server fetch a URL
     {"path": "{secret}", "url": "{secret}", "is_stream": True, "meta": FILE_DATA},
 ], ids=["string", "dict without meta", "FileData", "etc-passwd", "traversal", "url", "stream"])
+@pytest.mark.slow
 def test_an_api_client_cannot_make_the_server_open_a_path(server, watch, secret, value, caplog):
     value = json.loads(json.dumps(value).replace("{secret}", str(secret)))
     watch.opened.clear()
@@ -125,6 +126,7 @@ def test_an_api_client_cannot_make_the_server_open_a_path(server, watch, secret,
         assert "refused an outbound connection" in caplog.text
 
 
+@pytest.mark.slow
 def test_an_upload_over_the_limit_is_refused_with_413(server, tmp_path):
     big = tmp_path / "panorama.jpg"
     big.write_bytes(b"\xff\xd8\xff" + bytes(26 * 1024 * 1024))
@@ -134,6 +136,7 @@ def test_an_upload_over_the_limit_is_refused_with_413(server, tmp_path):
     assert "25" in r.text or "size" in r.text.lower(), r.text
 
 
+@pytest.mark.slow
 def test_out_of_memory_is_reported_with_a_suggestion_and_the_server_keeps_serving(server, tmp_path, monkeypatch):
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError

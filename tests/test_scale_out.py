@@ -37,6 +37,7 @@ def student(url: str, k: int) -> str:
     return top5["label"]
 
 
+@pytest.mark.slow
 def test_two_processes_behind_nginx_keep_each_session_on_one_process(tmp_path):
     run_dir, port = tmp_path / "run", free_port()
     env = dict(os.environ, NECKLAB_RUN_DIR=str(run_dir))

@@ -35,6 +35,7 @@ def server() -> Iterator[str]:
     demo.close()
 
 
+@pytest.mark.slow
 def test_gradio_client_analyze(server):
     from gradio_client import Client, handle_file
 
@@ -69,6 +70,7 @@ def analyse_in_browser(page: Any, picture: str) -> None:
     page.locator("#levels img").first.wait_for(timeout=90_000)
 
 
+@pytest.mark.browser
 def test_browser_upload_analyze_and_heatmaps(server, tmp_path):
     with browser_page(server) as (page, errors):
         analyse_in_browser(page, str(SAMPLES / "chelsea.png"))
@@ -87,6 +89,7 @@ def src(page: Any, selector: str) -> str | None:
     return page.locator(f"{selector} img").first.get_attribute("src")
 
 
+@pytest.mark.browser
 def test_browser_every_neck_tab_steps_and_the_aspp_picture_answers_clicks(server):
     with browser_page(server) as (page, errors):
         analyse_in_browser(page, str(SAMPLES / "chelsea.png"))
@@ -129,6 +132,7 @@ def edit_cell(page: Any, table: str, row: int, col: int, text: str) -> None:
     box.press("Enter")
 
 
+@pytest.mark.browser
 def test_browser_playground_edit_a_cell_and_run(server, tmp_path):
     with browser_page(server) as (page, errors):
         analyse_in_browser(page, str(SAMPLES / "chelsea.png"))
@@ -155,6 +159,7 @@ def test_browser_playground_edit_a_cell_and_run(server, tmp_path):
     assert not errors, errors
 
 
+@pytest.mark.browser
 def test_browser_quiz_answer_and_lesson_export(server, tmp_path):
     """On the SPP tab: answer the quiz's first question (SPP-net's 1×1 bins of C5), then export the
     lesson and fetch the ZIP the page links to."""

@@ -2,12 +2,14 @@
 lesson; an en-US one English; the EN / 中文 switch changes every word on the page."""
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import SAMPLES
 from tests.test_served import analyse_in_browser, browser_page, server  # noqa: F401  (the served app)
 
 
+@pytest.mark.browser
 def test_chinese_browser_gets_chinese_and_the_switch_turns_it_english(server):  # noqa: F811
     with browser_page(server, locale="zh-CN") as (page, errors):
         expect(page.locator("#analyze")).to_have_text("分析", timeout=30_000)
@@ -38,6 +40,7 @@ def test_chinese_browser_gets_chinese_and_the_switch_turns_it_english(server):  
     assert not errors, errors
 
 
+@pytest.mark.browser
 def test_english_browser_gets_english_and_the_switch_turns_it_chinese(server):  # noqa: F811
     with browser_page(server, locale="en-US") as (page, errors):
         expect(page.locator("#analyze")).to_have_text("Analyze", timeout=30_000)

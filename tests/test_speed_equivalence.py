@@ -59,6 +59,7 @@ def test_compare_rows_agree_with_each_necks_own_analysis(zoo):
         assert row.erf_px == area and row.erf_percent == pytest.approx(100 * share), name
 
 
+@pytest.mark.slow
 def test_erfs_can_be_added_later_and_agree(zoo):
     rows = compare_zoo(PICTURE, repeats=1, erf=False)
     assert all(r.erf_px is None for r in rows)

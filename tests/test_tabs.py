@@ -110,6 +110,7 @@ def test_nasfpn_lesson(session):
     assert np.array_equal(nasfpn.cell_view(analysis, 0), nasfpn.cell_view(analysis, first))
 
 
+@pytest.mark.slow
 def test_aspp_click_shows_taps_and_effective_receptive_fields(session):
     analysis = analyse(session["picture"], "aspp")
     h, w = analysis.trace["C5"].shape[-2:]
