@@ -19,7 +19,7 @@ import torch  # noqa: E402
 from necklab.lab.analysis import run_backbone  # noqa: E402
 from necklab.lab.compare import compare_zoo  # noqa: E402
 from necklab.lab.imaging import decode  # noqa: E402
-from necklab.viz.compare import erf_area_figure, global_context, params_latency_figure  # noqa: E402
+from necklab.viz.compare import erf_area_figure, global_context, notes_text, params_latency_figure  # noqa: E402
 
 
 def main() -> None:
@@ -49,7 +49,7 @@ def main() -> None:
               f"{f'{r.erf_percent:.1f}' if r.erf_percent is not None else '—':>6}")
     for r in rows:
         if r.notes:
-            print(f"  {r.title}: {r.notes}")
+            print(f"  {r.title}: {notes_text(r)}")
     latencies = sum(r.latency_ms for r in rows if r.latency_ms is not None) / 1000
     print(f"total {total:.1f} s; sum of median latencies {latencies:.3f} s; ratio {total / latencies:.0f}")
     if args.figures:

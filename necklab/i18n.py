@@ -7,9 +7,7 @@ UI, the narration and the figures follow one chosen language. The JSON files nes
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
-from string import Formatter
 from typing import Any
 
 from necklab import ASSETS
@@ -86,33 +84,3 @@ def from_accept_language(header: str | None) -> str:
         if primary in LANGS:
             ranked.append((-weight, i, primary))
     return min(ranked)[2] if ranked else LANGS[0]
-
-
-def _pattern(template: str) -> re.Pattern[str]:
-    """A regex matching what `template` formats to; a field repeated in it must repeat its value."""
-    parts, seen = [], set()
-    for literal, name, _, _ in Formatter().parse(template):
-        parts.append(re.escape(literal))
-        if name is not None:
-            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
-            seen.add(name)
-    return re.compile("".join(parts))
-
-
-@cache
-def _patterns(area: str) -> list[tuple[str, re.Pattern[str]]]:
-    prefix = f"{area}."
-    return [(key, _pattern(text)) for key, text in strings(LANGS[0]).items() if key.startswith(prefix)]
-
-
-def from_english(area: str, text: str, lang: str) -> str:
-    """Translate a text the model side wrote in English (a node's note) by finding the English
-    template of `area` it was made from and filling the same template of `lang`; a text no
-    template matches stays as it is."""
-    if lang_of(lang) == LANGS[0]:
-        return text
-    for key, pattern in _patterns(area):
-        match = pattern.fullmatch(text)
-        if match:
-            return t(key, lang, **match.groupdict())
-    return text

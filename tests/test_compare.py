@@ -20,6 +20,7 @@ from necklab.viz.compare import (
     COMPARE_TYPES,
     compare_rows,
     erf_area_figure,
+    notes_text,
     params_latency_figure,
     to_csv,
 )
@@ -57,7 +58,8 @@ def test_params_flops_and_latency(rows):
 def test_single_level_necks_read_c5_and_rfp_reruns_the_backbone(rows):
     for name in ("spp", "yolo_spp", "sppf", "aspp"):
         assert rows[name].inputs == ("C5",)
-    assert rows["rfp"].inputs[0] == "image" and "latency and FLOPs include it" in rows["rfp"].notes
+    assert rows["rfp"].inputs[0] == "image" and "latency and FLOPs include it" in notes_text(rows["rfp"])
+    assert "RFP.rfp_modules" in notes_text(rows["rfp"]) and "延迟和 FLOPs 包含这部分" in notes_text(rows["rfp"], "zh")
 
 
 def test_receptive_fields_of_the_finest_output(rows):
@@ -67,7 +69,7 @@ def test_receptive_fields_of_the_finest_output(rows):
     assert nasfpn.whole_picture and fpn.rf_px < nasfpn.rf_px  # NAS-FPN's global-pooling cells see it all
     assert nasfpn.local_rf_px > fpn.rf_px  # seven stages of 3×3 convs reach further than FPN's one
     assert spp.finest == "vector" and spp.stride is None and spp.whole_picture  # the 1×1 bin pools everything
-    assert spp.erf_px is None and spp.erf_percent is None and "pooled vector" in spp.notes
+    assert spp.erf_px is None and spp.erf_percent is None and "pooled vector" in notes_text(spp)
 
 
 def test_erf_areas_are_shares_of_the_picture(rows):

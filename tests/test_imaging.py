@@ -106,5 +106,6 @@ def test_bad_files_raise_clear_messages(data, words):
 
 
 def test_too_thin_pictures_are_refused_with_a_reason():
-    with pytest.raises(ImageError, match="too thin"):
+    with pytest.raises(ImageError, match="too thin") as e:
         decode(encode(Image.new("RGB", (5000, 1))))
+    assert e.value.text("zh").startswith("图片为 5000×1 像素，太窄，无法分析。请让短边至少 32 像素")

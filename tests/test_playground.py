@@ -106,6 +106,12 @@ def test_run_handler_fills_the_step_view(small):
         tab.run(None, FPN_CELLS.rows(), "x", 1, progress=no_progress)
 
 
+def test_the_design_is_named_in_the_session_language():
+    zh = tab.spec_in(FPN_CELLS, "zh")
+    assert zh.title == f"你的设计“{FPN_CELLS.name}”" and zh.paper == "仿照 NAS-FPN 的合并单元设计"
+    assert tab.spec_in(FPN_CELLS, "en").reference_source == "NAS-FPN's merging cells (mmdetection + mmcv)"
+
+
 def test_ranking_proxies_are_offered_in_the_session_language():
     from necklab.lab.playground import PROXIES
     from necklab.ui.playground_tab import proxy_choices

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,14 @@ from necklab.lab.imaging import Picture
 from necklab.models.registry import NECKS, NeckSpec
 
 ERF_MASS = 0.95  # share of the gradient mass whose area is reported
+
+
+@dataclass(frozen=True)
+class Note:
+    """A remark on a row, as data: `compare.note.<key>` of the language files, with its fields."""
+
+    key: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,7 +56,7 @@ class NeckRow:
     erf_px: int | None = None  # pixels holding ERF_MASS of the centre cell's effective receptive field
     erf_percent: float | None = None  # that as a share of the picture, in %
     cell: tuple[int, int] | None = None  # the finest output's centre cell, where the ERF is taken
-    notes: str = ""
+    notes: list[Note] = field(default_factory=list)
     error: str = ""
     config: dict[str, Any] = field(default_factory=dict)  # the build arguments measured
 
@@ -114,16 +122,16 @@ def compare_neck(picture: Picture, spec: NeckSpec, device: str = "cpu", repeats:
     row = NeckRow(spec.name, spec.title, tuple(neck.input_names), analysis.params, analysis.flops, latency,
                   ", ".join(f"{o} {describe_shape(analysis.trace[o])}" for o in analysis.outputs), finest,
                   rf_px=max(sizes), local_rf_px=max(local) if local else None, config=config)
-    notes = [spec.notes] if spec.notes else []
+    if spec.notes:
+        row.notes.append(Note(spec.notes))
     if "image" in neck.input_names:
-        notes.append("reruns the backbone on the picture inside the neck: latency and FLOPs include it")
+        row.notes.append(Note("rerun"))
     level = analysis.topology.node(finest).level
     if analysis.trace[finest].dim() == 4 and level is not None:
         h, w = analysis.trace[finest].shape[-2:]
         row.stride, row.cell = 2 ** level, (h // 2, w // 2)
     else:
-        notes.append("the output is a pooled vector: no cells, so no effective receptive field")
-    row.notes = "; ".join(notes)
+        row.notes.append(Note("vector"))
     return row
 
 

@@ -5,7 +5,8 @@ grey scaled to 8 bits, CMYK through Pillow's conversion); animated or multi-page
 first frame; the longest side is downscaled to `max_side` (default 1024, never upscaled); pictures
 whose shorter side is below `min_side` (32 px, the backbone's coarsest stride) are upscaled to it
 with nearest-neighbour, so each original pixel stays a visible block. Anything Pillow cannot read
-raises `ImageError` with a message naming the problem (PDF, SVG and HEIC are recognised by name).
+raises `ImageError` naming the problem (PDF, SVG and HEIC are recognised by name) by a key of the
+language files' `image` area, worded in either language.
 
 Memory: a JPEG is decoded at 1/2, 1/4 or 1/8 size when that still covers `max_side` (libjpeg's
 own reduction), so a 100-megapixel phone panorama costs a few megabytes. Any picture that would
@@ -20,25 +21,26 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from necklab.i18n import t
 
 MAX_SIDE = 1024
 MIN_SIDE = 32
 # Decompression-bomb guard: refuse pictures that would decode to more pixels than this.
 MAX_PIXELS = 64_000_000
 ORIENTATION = 0x0112  # EXIF tag; values 5–8 swap width and height
-# Formats Pillow cannot read here but users do upload, by their file signature: what to do instead.
+# Formats Pillow cannot read here but users do upload, by their file signature: the key of what to
+# do instead.
 UNREADABLE = (
-    (lambda head: head.startswith(b"%PDF"),
-     "This is a PDF document, not a picture. Export the page as PNG or JPEG and upload that."),
-    (lambda head: b"<svg" in head[:1024].lower(),
-     "This is an SVG drawing (vectors, no pixels). Export it as PNG and upload that."),
+    (lambda head: head.startswith(b"%PDF"), "pdf"),
+    (lambda head: b"<svg" in head[:1024].lower(), "svg"),
     (lambda head: head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"),
-     "This is a HEIC photo (the iPhone default), which cannot be read here. Export it as JPEG, or set "
-     "the camera to 'Most Compatible', and upload that."),
+     "heic"),
 )
 # Signatures of formats Pillow reads: such a file that Pillow cannot identify is damaged, not foreign.
 SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"II*\x00": "TIFF",
@@ -46,7 +48,28 @@ SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GI
 
 
 class ImageError(ValueError):
-    """A picture that cannot be analysed; the message says why and what to do."""
+    """A picture that cannot be analysed: why and what to do, as `image.<key>` of the language files
+    with its `fields`. `str()` is the English message; `text(lang)` words it in any language."""
+
+    def __init__(self, key: str, **fields: Any) -> None:
+        self.key, self.fields = key, fields
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str = "en") -> str:
+        return t(f"image.{self.key}", lang, **self.fields)
+
+    def worded(self, lang: str) -> ImageError:
+        """The same error whose message (`str()`) is in `lang`, for callers that raise it on."""
+        error = ImageError(self.key, **self.fields)
+        error.args = (self.text(lang),)
+        return error
+
+    def __reduce__(self):  # pickles by key and fields, not by the message
+        return _image_error, (self.key, self.fields)
+
+
+def _image_error(key: str, fields: dict) -> ImageError:
+    return ImageError(key, **fields)
 
 
 @dataclass(frozen=True)
@@ -115,10 +138,8 @@ def _fit(im: Image.Image, max_side: int, min_side: int, uploaded: tuple[int, int
         s = min_side / min(w, h)
         new = (max(min_side, math.ceil(w * s)), max(min_side, math.ceil(h * s)))
         if max(new) > max_side:
-            raise ImageError(
-                f"The picture is {uploaded[0]}×{uploaded[1]} pixels: too thin to analyse. Make its shorter side at least "
-                f"{min_side} px while the longer side stays within {max_side} px (aspect ratio at most "
-                f"{max_side // min_side}:1).")
+            raise ImageError("too_thin", w=uploaded[0], h=uploaded[1], min_side=min_side, max_side=max_side,
+                             ratio=max_side // min_side)
         im = im.resize(new, Image.Resampling.NEAREST)
     return im
 
@@ -137,16 +158,15 @@ def _reduce_while_decoding(im: Image.Image, max_side: int) -> None:
         im.draft(None, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
 
 
-def unreadable_message(data: bytes) -> str:
+def unreadable_error(data: bytes) -> ImageError:
     """What to say about a file Pillow cannot identify."""
-    for matches, message in UNREADABLE:
+    for matches, key in UNREADABLE:
         if matches(data[:1024]):
-            return message
+            return ImageError(key)
     for signature, name in SIGNATURES.items():
         if data.startswith(signature):
-            return f"The file starts like a {name} picture but its header is damaged. Re-export it and try again."
-    return ("This file is not a picture that can be read here. Upload a PNG, JPEG, WebP, AVIF, GIF, BMP "
-            "or TIFF file (PDF, SVG and HEIC are not supported).")
+            return ImageError("bad_header", name=name)
+    return ImageError("not_picture")
 
 
 def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> Picture:
@@ -154,9 +174,9 @@ def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side
     try:
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
     except OSError as e:
-        raise ImageError(f"The file could not be read ({e.strerror or e}).") from None
+        raise ImageError("unreadable", reason=str(e.strerror or e)) from None
     if not data:
-        raise ImageError("The file is empty (0 bytes). Choose a picture file such as PNG or JPEG.")
+        raise ImageError("empty")
     try:
         with warnings.catch_warnings():
             # Above Pillow's warning level the size check below decides (a JPEG may decode reduced).
@@ -168,10 +188,8 @@ def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side
         w, h = im.size
         if w * h > MAX_PIXELS:
             ow, oh = original
-            raise ImageError(
-                f"The picture is {ow}×{oh} = {ow * oh / 1e6:.0f} megapixels; the limit is "
-                f"{MAX_PIXELS / 1e6:.0f} (JPEG files up to {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels "
-                "are reduced while decoding). Scale it down or save it as JPEG, then upload it again.")
+            raise ImageError("too_many_pixels", w=ow, h=oh, megapixels=f"{ow * oh / 1e6:.0f}",
+                             limit=f"{MAX_PIXELS / 1e6:.0f}", jpeg=f"{2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f}")
         frames = getattr(im, "n_frames", 1)
         im.seek(0)
         im.load()
@@ -180,17 +198,13 @@ def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side
     except ImageError:
         raise
     except Image.DecompressionBombError:
-        raise ImageError(f"The picture declares more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, more "
-                         "than is safe to decode (a possible decompression bomb). Scale it down before "
-                         "uploading.") from None
+        raise ImageError("bomb", limit=f"{2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f}") from None
     except UnidentifiedImageError:
-        raise ImageError(unreadable_message(data)) from None
+        raise unreadable_error(data) from None
     except MemoryError:
-        raise ImageError("The picture is too large to decode in the memory left. Scale it down and upload it "
-                         "again.") from None
+        raise ImageError("no_memory") from None
     except Exception as e:  # noqa: BLE001 — a hostile file can break any decoder step; say so, never crash
-        raise ImageError(f"The picture file is damaged or truncated ({e}). Re-export it and try "
-                         "again.") from None
+        raise ImageError("damaged", reason=str(e)) from None
     return Picture(np.asarray(rgb, dtype=np.uint8).copy(), original, fmt, frames)
 
 

@@ -32,10 +32,10 @@ def design_config(design: Design, stages: int) -> dict[str, Any]:
     return {"design": design, "stack_times": int(stages), "out_channels": OUT_CHANNELS}
 
 
-def design_spec(design: Design) -> NeckSpec:
-    """NAS-FPN's registry entry renamed for a design (summaries and comparison rows read it)."""
-    return replace(NECKS[NECK], title=f"your design “{design.name}”", paper="a merging-cell design after NAS-FPN",
-                   reference_source="NAS-FPN's merging cells (mmdetection + mmcv)")
+def design_spec(design: Design, lang: str = "en") -> NeckSpec:
+    """NAS-FPN's registry entry renamed for a design, in `lang` (summaries and comparison rows read it)."""
+    return replace(NECKS[NECK], title=t("playground.spec.title", lang, name=design.name),
+                   paper=t("playground.spec.paper", lang), reference_source=t("playground.spec.source", lang))
 
 
 def run_design(picture: Picture, design: Design, stages: int, device: str = "cpu") -> Analysis:

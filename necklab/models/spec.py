@@ -41,7 +41,7 @@ class NeckSpec:
     reference_source: str
     reference_config: Mapping[str, Any]  # the standard configuration of REFERENCES.md
     reference_params: int  # parameters of that configuration in the reference implementation
-    notes: str = ""
+    notes: str = ""  # what Compare remarks on the neck: a key under `compare.note` in the language files
     tab: str = ""  # the app tab showing this neck (necks of one tab share it); default: its title
     controls: tuple[Control, ...] = ()
     order: int = 1000  # where the neck sits in the app's tabs and in Compare (lower first)

@@ -6,50 +6,29 @@ from __future__ import annotations
 import csv
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 from PIL import Image
 
+from necklab.i18n import LANGS, t
 from necklab.lab.analysis import Analysis
 from necklab.lab.words import edge_label
 from necklab.lessons import lesson_figures
 from necklab.lessons.base import LessonFigure, first_stage
 from necklab.models.registry import NECKS
-from necklab.viz.step import NODE_TABLE_HEADERS, narration, node_table
+from necklab.viz.step import NODE_TABLE_HEADERS, narration, node_table, node_table_headers
 
 DPI = 300
-LANGUAGES = ("en",)  # the bilingual views add "zh"
+LANGUAGES = LANGS  # a pack is written in any language of the language files
 ZIP_NAME = "lesson.zip"
 Progress = Callable[[float, str], None]
-
-# Lesson page text, in one place for translation.
-TEXT = {
-    "title": "# {neck} on {picture}",
-    "intro": ("NeckLab lesson pack. Backbone: EfficientNet-Lite0 with ImageNet weights; the neck's own "
-              "weights are freshly initialised (seed {seed}), so the figures show structure, shapes and "
-              "information flow — not what a trained detector responds to."),
-    "facts": ("**{title}** — {paper}. Configuration: {config}. Picture analysed at {width}×{height} px "
-              "on {device}. Parameters: {params:,} · {nodes} nodes · outputs: {outputs}."),
-    "files": "Files: every figure as PNG ({dpi} dpi) and SVG in `figures/`; every node's shape in "
-             "[shapes.csv](shapes.csv) and [shapes.json](shapes.json).",
-    "picture": "## The picture",
-    "graph": "## The graph",
-    "steps": "## Step by step",
-    "stages": ("{neck} repeats {count} stages built alike: the steps below are the nodes before them and "
-               "those of stage {first}; the graph and the shapes table show every stage."),
-    "panel": "## The lesson's figures",
-    "svg": "SVG",
-    "shapes": "## Shapes of every node",
-    "drawing": "Drawing {name} ({i} of {n})",
-    "zipping": "Packing the ZIP",
-}
 
 
 def check_language(lang: str) -> None:
     if lang not in LANGUAGES:
-        raise ValueError(f"language {lang!r} is not available; choose from {', '.join(LANGUAGES)}")
+        raise ValueError(t("pack.bad_language", lang, language=lang, choices=", ".join(LANGUAGES)))
 
 
 def shapes_records(analysis: Analysis) -> list[dict]:
@@ -63,11 +42,14 @@ def shapes_records(analysis: Analysis) -> list[dict]:
     return records
 
 
-def write_shapes(analysis: Analysis, folder: Path) -> list[Path]:
+def write_shapes(analysis: Analysis, folder: Path, lang: str = "en") -> list[Path]:
+    """shapes.csv, the table a person opens in a spreadsheet, in `lang`; shapes.json, the records
+    a program reads, stays English in every language (`shapes_records`): its keys and op names are
+    what code parses, so they must not change with the reader's language."""
     with open(folder / "shapes.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(NODE_TABLE_HEADERS)
-        writer.writerows(node_table(analysis))
+        writer.writerow(node_table_headers(lang))
+        writer.writerows(node_table(analysis, lang))
     (folder / "shapes.json").write_text(json.dumps(shapes_records(analysis), ensure_ascii=False, indent=1),
                                         encoding="utf-8")
     return [folder / "shapes.csv", folder / "shapes.json"]
@@ -85,36 +67,38 @@ def save_figure(figure: LessonFigure, folder: Path) -> list[Path]:
     return [png, svg]
 
 
-def _image(figure: LessonFigure) -> str:
+def _image(figure: LessonFigure, lang: str) -> str:
     return (f"![{figure.caption}](figures/{figure.name}.png)\n\n"
-            f"*{figure.caption}* · [{TEXT['svg']}](figures/{figure.name}.svg)")
+            f"*{figure.caption}* · [{t('pack.svg', lang)}](figures/{figure.name}.svg)")
 
 
-def lesson_markdown(analysis: Analysis, figures: list[LessonFigure], picture_name: str) -> str:
+def lesson_markdown(analysis: Analysis, figures: list[LessonFigure], picture_name: str, lang: str = "en") -> str:
+    """lesson.md in `lang`: the neck's key idea and facts, the picture, the graph, each step's
+    narration beside its figure, the lesson's own figures and the shapes table."""
     spec = NECKS[analysis.neck_name]
     topology = analysis.topology
     h, w = analysis.picture.rgb.shape[:2]
     outputs = ", ".join(f"`{o}` {'×'.join(map(str, analysis.trace[o].shape[1:]))}" for o in analysis.outputs)
-    config = ", ".join(f"{k}={v}" for k, v in analysis.config.items()) or "reference defaults"
-    parts = [TEXT["title"].format(neck=spec.title, picture=picture_name),
-             TEXT["intro"].format(seed=analysis.seed),
-             TEXT["facts"].format(title=spec.title, paper=spec.paper, config=config, width=w, height=h,
-                                  device=analysis.device, params=analysis.params, nodes=len(topology.nodes),
-                                  outputs=outputs),
-             TEXT["files"].format(dpi=DPI),
-             TEXT["picture"], "![picture](picture.png)"]
+    config = ", ".join(f"{k}={v}" for k, v in analysis.config.items()) or t("pack.default_config", lang)
+    parts = [t("pack.title", lang, neck=spec.title, picture=picture_name),
+             t("lesson.key_idea", lang, idea=t(f"lesson.idea.{analysis.neck_name}", lang)),
+             t("pack.intro", lang, seed=analysis.seed),
+             t("pack.facts", lang, title=spec.title, paper=spec.paper, config=config, width=w, height=h,
+               device=analysis.device, params=f"{analysis.params:,}", nodes=len(topology.nodes), outputs=outputs),
+             t("pack.files", lang, dpi=DPI),
+             t("pack.picture", lang), f"![{t('pack.the_picture', lang)}](picture.png)"]
     steps = [f for f in figures if f.node is not None]
     panel = [f for f in figures if f.node is None and f.name != "graph"]
-    parts += [TEXT["graph"], *(_image(f) for f in figures if f.name == "graph"), TEXT["steps"]]
+    parts += [t("pack.graph", lang), *(_image(f, lang) for f in figures if f.name == "graph"), t("pack.steps", lang)]
     first = first_stage(analysis)
     if first is not None:
         count = len({n.stage for n in topology.nodes} - {None})
-        parts.append(TEXT["stages"].format(neck=spec.title, count=count, first=first))
+        parts.append(t("pack.stages", lang, neck=spec.title, count=count, first=first))
     for f in steps:
-        parts += [narration(analysis, f.node), _image(f)]
+        parts += [narration(analysis, f.node, lang), _image(f, lang)]
     if panel:
-        parts += [TEXT["panel"], *(_image(f) for f in panel)]
-    parts += [TEXT["shapes"], _markdown_table(NODE_TABLE_HEADERS, node_table(analysis))]
+        parts += [t("pack.panel", lang), *(_image(f, lang) for f in panel)]
+    parts += [t("pack.shapes", lang), _markdown_table(node_table_headers(lang), node_table(analysis, lang))]
     return "\n\n".join(parts) + "\n"
 
 
@@ -137,24 +121,26 @@ def zip_pack(folder: Path, files: list[Path]) -> Path:
     return target
 
 
-def write_pack(analysis: Analysis, out_dir: str | Path, lang: str = "en", picture_name: str = "the picture",
-               zip: bool = True, progress: Progress | None = None) -> Path:
-    """Write the lesson of `analysis` into `out_dir` (created; files of an earlier pack there are
-    replaced) and, with `zip`, `out_dir/lesson.zip` holding this pack's files; returns `out_dir`.
-    `progress(fraction, text)` hears about each figure as it is drawn."""
+def write_pack(analysis: Analysis, out_dir: str | Path, lang: str = "en", picture_name: str | None = None,
+               zip: bool = True, progress: Progress | None = None, steps: Sequence[str] | None = None) -> Path:
+    """Write the lesson of `analysis` in `lang` into `out_dir` (created; files of an earlier pack
+    there are replaced) and, with `zip`, `out_dir/lesson.zip` holding this pack's files; returns
+    `out_dir`. `progress(fraction, text)` hears about each figure as it is drawn (in `lang`);
+    `steps` limits the step figures to those nodes (default: `lesson_figures`' choice)."""
     check_language(lang)
+    picture_name = picture_name or t("pack.the_picture", lang)
     report = progress or (lambda fraction, text: None)
     folder = Path(out_dir)
     (folder / "figures").mkdir(parents=True, exist_ok=True)
     Image.fromarray(analysis.picture.rgb).save(folder / "picture.png")
-    files = [folder / "lesson.md", folder / "picture.png", *write_shapes(analysis, folder)]
-    figures = lesson_figures(analysis)
+    files = [folder / "lesson.md", folder / "picture.png", *write_shapes(analysis, folder, lang)]
+    figures = lesson_figures(analysis, steps, lang)
     for i, figure in enumerate(figures):
-        report(i / (len(figures) + 1), TEXT["drawing"].format(name=figure.name, i=i + 1, n=len(figures)))
+        report(i / (len(figures) + 1), t("pack.drawing", lang, name=figure.name, i=i + 1, n=len(figures)))
         files += save_figure(figure, folder / "figures")
-    (folder / "lesson.md").write_text(lesson_markdown(analysis, figures, picture_name), encoding="utf-8")
+    (folder / "lesson.md").write_text(lesson_markdown(analysis, figures, picture_name, lang), encoding="utf-8")
     if zip:
-        report(len(figures) / (len(figures) + 1), TEXT["zipping"])
+        report(len(figures) / (len(figures) + 1), t("pack.zipping", lang))
         zip_pack(folder, files)
     report(1.0, "")
     return folder

@@ -18,8 +18,6 @@ from necklab.widgets.text import localised
 EXPORTS = Path(tempfile.gettempdir()) / "necklab-exports"
 KEEP_SECONDS = 3600  # older exports are removed when a new one starts (Gradio has served its copy)
 
-TEXT = {"picture": "a {fmt} picture of {w}×{h} px"}  # the pack's own words stay English
-
 
 def _clear_old(now: float) -> None:
     if EXPORTS.exists():
@@ -30,7 +28,8 @@ def _clear_old(now: float) -> None:
 
 @out_of_memory_as_message
 def export_lesson(analysis: Analysis | None, lang: str = "en", progress: gr.Progress = gr.Progress()) -> str:
-    """Write the tab's lesson as a pack and return its ZIP (the unpacked folder is dropped)."""
+    """Write the tab's lesson as a pack in the session's language and return its ZIP (the unpacked
+    folder is dropped)."""
     if analysis is None:
         raise no_picture(lang)
     progress(0.0, desc=t("export.start", lang))
@@ -39,8 +38,8 @@ def export_lesson(analysis: Analysis | None, lang: str = "en", progress: gr.Prog
     EXPORTS.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="pack-", dir=EXPORTS))
     w, h = analysis.picture.original_size
-    name = TEXT["picture"].format(fmt=analysis.picture.source_format, w=w, h=h)
-    folder = write_pack(analysis, work / f"necklab-{analysis.neck_name}", picture_name=name,
+    name = t("pack.uploaded", lang, fmt=analysis.picture.source_format, w=w, h=h)
+    folder = write_pack(analysis, work / f"necklab-{analysis.neck_name}", lang=lang, picture_name=name,
                         progress=lambda fraction, text: progress(fraction, desc=text))
     archive = shutil.move(folder / ZIP_NAME, work / f"necklab-{analysis.neck_name}-lesson.zip")
     shutil.rmtree(folder)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import random
 import tempfile
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from necklab.i18n import from_english, t
+from necklab.i18n import t
 from necklab.lab.playground import (
     PROXIES,
     Candidate,
@@ -94,10 +93,8 @@ def run(session: dict | None, rows: Any, name: str, stages: float, lang: str = "
 
 
 def spec_in(design: Design, lang: str) -> NeckSpec:
-    """The design's registry entry with its words (written in English by the model side) in `lang`."""
-    spec = design_spec(design)
-    return replace(spec, **{field: from_english("playground.spec", getattr(spec, field), lang)
-                            for field in ("title", "paper", "reference_source")})
+    """The design's registry entry with its words in `lang`."""
+    return design_spec(design, lang)
 
 
 def mutate_table(rows: Any, name: str, lang: str = "en") -> tuple:

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.transforms import Bbox
 
-from necklab.i18n import from_english, t
+from necklab.i18n import t
 from necklab.lab.compare import ERF_MASS, NeckRow
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE
@@ -59,8 +59,7 @@ def global_context(row: NeckRow, lang: str = "en") -> str | None:
 def notes_text(row: NeckRow, lang: str = "en") -> str:
     if row.error:
         return t("compare.failed", lang, error=row.error)
-    notes = [from_english("compare.note", note, lang) for note in row.notes.split("; ") if note]
-    return t("step.sep", lang).join(notes)
+    return t("step.sep", lang).join(t(f"compare.note.{note.key}", lang, **note.fields) for note in row.notes)
 
 
 def compare_rows(rows: Sequence[NeckRow], lang: str = "en") -> list[list]:

@@ -14,7 +14,7 @@ import torch
 from gradio.utils import get_upload_folder, is_in_or_equal
 from matplotlib.figure import Figure
 
-from necklab.i18n import from_english, t
+from necklab.i18n import t
 from necklab.lab.imaging import ImageError, Picture, decode
 from necklab.viz.render import figure_image
 from necklab.widgets.text import localised
@@ -45,8 +45,8 @@ def upload_path(value: Any, lang: str = "en") -> str:
 def load_picture(value: Any, lang: str = "en") -> Picture:
     try:
         return decode(upload_path(value, lang))
-    except ImageError as e:  # the model side words its reasons in English
-        raise gr.Error(from_english("image", str(e), lang)) from None
+    except ImageError as e:
+        raise gr.Error(e.text(lang)) from None
 
 
 def out_of_memory_as_message(handler: Handler) -> Handler:
