@@ -218,11 +218,11 @@ class Topology:
                 return n
         raise KeyError(node_id)
 
-    def graph(self) -> nx.DiGraph:
+    def graph(self) -> nx.DiGraph[str]:
         """Nodes carry their attributes and execution index; each graph edge carries the `Edge`s it
         stands for (`edges`): two inputs from the same source (a global-pooling cell's attention
         and addend) share one graph edge."""
-        g = nx.DiGraph(name=self.name)
+        g: nx.DiGraph[str] = nx.DiGraph(name=self.name)
         for index, n in enumerate(self.nodes):
             g.add_node(n.id, index=index, op=n.op, level=n.level, branch=n.branch, stage=n.stage)
             for edge in n.inputs:

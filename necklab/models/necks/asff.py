@@ -33,6 +33,7 @@ the expanded output. "A" for ASFF output, to keep them apart from an FPN's P lev
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -90,7 +91,8 @@ class ASFFLevel(nn.Module):
         """The per-pixel softmax weights over the levels, and the weighted sum of the resized maps."""
         logits = self.weight_levels(torch.cat([w(x) for w, x in zip(self.weight_convs, resized)], dim=1))
         weights = F.softmax(logits, dim=1)
-        fused = sum(x * weights[:, i:i + 1] for i, x in enumerate(resized))
+        # builtin sum (0 + …, as the reference adds them) is typed Tensor | 0; there is always a map
+        fused = cast(Tensor, sum(x * weights[:, i:i + 1] for i, x in enumerate(resized)))
         return weights, fused
 
 
@@ -114,6 +116,11 @@ class ASFF(Neck):
                                       for t, lvl in enumerate(self.levels)})
         init_convs(self, "default")
         self.topology = self._topology()
+
+    def _level_fusions(self) -> list[tuple[str, ASFFLevel]]:
+        """Each output node id and the module fusing into it, fine → coarse (torch types a
+        ModuleDict's items as plain Modules)."""
+        return [(out, cast(ASFFLevel, fusion)) for out, fusion in self.fusions.items()]
 
     # --- node ids, named once for the topology and the forward pass --------------------------
     def _input_names(self) -> list[str]:
@@ -174,7 +181,7 @@ class ASFF(Neck):
         for name, x in zip(names, feats):
             record(name, x)
         outs = []
-        for t, (out, fusion) in enumerate(self.fusions.items()):
+        for t, (out, fusion) in enumerate(self._level_fusions()):
             size = feats[t].shape[-2:]
             sources = self._source_ids(t)
             resized = [x if s == t else record(sources[s], fusion.resized(s, x, size)) for s, x in enumerate(feats)]

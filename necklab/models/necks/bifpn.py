@@ -15,7 +15,7 @@ EfficientDet-D0 ([40, 112, 320] → 64, 5 outputs, 3 cells): 194,361 parameters.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -159,9 +159,13 @@ class BiFPN(Neck):
         """Id of a fusion node in cell `cell` (counted from 1), e.g. "c2.P4out"."""
         return f"c{cell}.P{self.levels[node.level]}{node.kind}"
 
+    def _cells(self) -> list[list[Fusion]]:
+        """Each cell's fusion modules in `NODES` order (torch types a ModuleList's items as Modules)."""
+        return [[cast(Fusion, fusion) for fusion in cast(nn.ModuleList, cell)] for cell in self.cells]
+
     def fusions(self) -> Iterator[tuple[str, Fusion]]:
         """Every fusion node's id and module, in execution order."""
-        for k, cell in enumerate(self.cells, start=1):
+        for k, cell in enumerate(self._cells(), start=1):
             for fusion, node in zip(cell, NODES):
                 yield self.node_id(k, node), fusion
 
@@ -216,7 +220,7 @@ class BiFPN(Neck):
         for i, extra in enumerate(self.extra_convs, start=len(feats)):
             maps.append(record(ids[i], F.max_pool2d(extra(maps[-1]), 3, 2, 1)))
         sizes = [x.shape[-2:] for x in maps]  # every node at a level has that level's size
-        for k, cell in enumerate(self.cells, start=1):
+        for k, cell in enumerate(self._cells(), start=1):
             offsets = list(range(PYRAMID))  # level offset of every node so far in this cell
             for fusion, node in zip(cell, NODES):
                 maps.append(fusion(maps, offsets, node, sizes[node.level], self.node_id(k, node)))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -194,6 +195,7 @@ class NASFPN(Neck):
                 tail = out_conv if cell.with_out_conv else ()
                 steps_a, layers_a = _resize_edge(self._level(self.design.level_of(cell.a)), lvl)
                 steps_b, layers_b = _resize_edge(self._level(self.design.level_of(cell.b)), lvl)
+                inputs: tuple[Edge, ...]
                 if cell.op == "gp":
                     # Three edges: a (scaled by the attention), b's attention (GLOBAL: the average
                     # over all of b makes every output cell see the whole picture) and b added
@@ -231,7 +233,8 @@ class NASFPN(Neck):
         # Every cell writes at the size of its level's first map, as mmdet's `out_size=pN.shape`.
         sizes = {FIRST_CELL_LEVEL + i: x.shape[-2:] for i, x in enumerate(pyramid)}
         producers = self.design.producers()
-        for k, stage in enumerate(self.fpn_stages, start=1):
+        for k, stage_cells in enumerate(self.fpn_stages, start=1):
+            stage = cast(nn.ModuleDict, stage_cells)  # built as one; torch types a ModuleList's items as Modules
             for index, cell in enumerate(self.cells, start=1):
                 maps[cell_ref(index)] = stage[cell.name](maps[cell.a], maps[cell.b], sizes[cell.level],
                                                          self.cell_id(k, cell))

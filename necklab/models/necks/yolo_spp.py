@@ -102,8 +102,9 @@ class _SPPBase(Neck):
         maps: dict[str, Tensor] = {"cv1": x}
         argmax: dict[str, Tensor | None] = {"cv1": None}
         for pid, src, k in self.pools:
-            pooled, argmax[pid] = _max_pool(maps[src], k, argmax[src])
-            extras = {} if argmax[pid] is None else {"argmax": argmax[pid][0]}  # image 0, (C, H, W)
+            pooled, where = _max_pool(maps[src], k, argmax[src])
+            argmax[pid] = where
+            extras = {} if where is None else {"argmax": where[0]}  # image 0, (C, H, W)
             maps[pid] = record(pid, pooled, **extras)
         y = record("concat", torch.cat(list(maps.values()), dim=1))
         return [record("cv2", self.cv2(y))]
