@@ -235,7 +235,7 @@ class Topology:
     def layers_on_path(self, path: Sequence[str]) -> int:
         """Spatial layers (convs and pools, not resizes or additions) met along a path of node ids."""
         total = 0
-        for source, target in zip(path, path[1:]):
+        for source, target in zip(path, path[1:], strict=False):
             edge = next(e for e in self.node(target).inputs if e.source == source)
             total += sum(1 for layer in edge.layers if layer.upsample == 1 and not layer.global_pool)
         return total
@@ -248,4 +248,4 @@ class Topology:
 
 
 def input_nodes(names: Sequence[str], levels: Sequence[int | None], note: Note = Note("backbone")) -> list[Node]:
-    return [Node(name, Op.INPUT, level=level, note=note) for name, level in zip(names, levels)]
+    return [Node(name, Op.INPUT, level=level, note=note) for name, level in zip(names, levels, strict=False)]

@@ -245,4 +245,4 @@ def top_k(logits: Tensor, k: int = 5) -> list[tuple[int, str, float]]:
     probs = logits.float().softmax(dim=-1)[0]
     values, indices = probs.topk(k)
     labels = imagenet_labels()
-    return [(int(i), labels[int(i)], float(p)) for p, i in zip(values, indices)]
+    return [(int(i), labels[int(i)], float(p)) for p, i in zip(values, indices, strict=False)]

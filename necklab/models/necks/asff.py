@@ -67,7 +67,7 @@ class ASFFLevel(nn.Module):
         self.target = target
         self.source_names = tuple(source_names)
         self.resize = nn.ModuleDict()
-        for s, (name, c) in enumerate(zip(source_names, in_channels)):
+        for s, (name, c) in enumerate(zip(source_names, in_channels, strict=False)):
             if s > target and c != inter:
                 self.resize[name] = _add_conv(c, inter, 1)
             elif s < target:
@@ -89,7 +89,7 @@ class ASFFLevel(nn.Module):
 
     def fuse(self, resized: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """The per-pixel softmax weights over the levels, and the weighted sum of the resized maps."""
-        logits = self.weight_levels(torch.cat([w(x) for w, x in zip(self.weight_convs, resized)], dim=1))
+        logits = self.weight_levels(torch.cat([w(x) for w, x in zip(self.weight_convs, resized, strict=False)], dim=1))
         weights = F.softmax(logits, dim=1)
         # builtin sum (0 + …, as the reference adds them) is typed Tensor | 0; there is always a map
         fused = cast(Tensor, sum(x * weights[:, i:i + 1] for i, x in enumerate(resized)))
@@ -142,7 +142,7 @@ class ASFF(Neck):
         """What output level t fuses: its own backbone level and the others resized to it."""
         out = self.output_id(self.levels[t])
         return tuple(name if s == t else self.resized_id(out, lvl)
-                     for s, (name, lvl) in enumerate(zip(self._input_names(), self.levels)))
+                     for s, (name, lvl) in enumerate(zip(self._input_names(), self.levels, strict=False)))
 
     # --- structure --------------------------------------------------------------------------
 
@@ -178,7 +178,7 @@ class ASFF(Neck):
         if len(feats) != NUM_LEVELS:
             raise ValueError(f"expected {NUM_LEVELS} levels, got {len(feats)}")
         names = self._input_names()
-        for name, x in zip(names, feats):
+        for name, x in zip(names, feats, strict=False):
             record(name, x)
         outs = []
         for t, (out, fusion) in enumerate(self._level_fusions()):

@@ -177,7 +177,7 @@ class NASFPN(Neck):
         lateral = Step.conv(1, norm=self.norm)
         nodes = input_nodes(names, [self.first_level + i for i in range(len(names))])
         ids = self._pyramid_ids()
-        for i, (node_id, lvl) in enumerate(zip(ids, self.levels)):
+        for i, (node_id, lvl) in enumerate(zip(ids, self.levels, strict=False)):
             if i < self.used:
                 edge = Edge(names[self.start_level + i], (lateral,), (conv(1),))
                 note = Note.of("nasfpn_lateral", bn=bn, lvl=lvl, ch=self.out_channels)
@@ -221,7 +221,7 @@ class NASFPN(Neck):
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:
         if len(feats) != len(self.in_channels):
             raise ValueError(f"expected {len(self.in_channels)} levels, got {len(feats)}")
-        for name, x in zip(self._input_names(), feats):
+        for name, x in zip(self._input_names(), feats, strict=False):
             record(name, x)
         ids = self._pyramid_ids()
         pyramid = [record(ids[i], lateral(feats[self.start_level + i]))

@@ -187,6 +187,7 @@ class RFP(FPN):
         self._record_inputs(levels)
         x = self.fpn_forward(levels, self.pass_prefix(1))
         output_levels = self._output_levels()
+        used = {f"C{self.first_level + i}" for i in range(len(self.in_channels))}  # levels the FPN reads
         for step in range(2, self.rfp_steps + 1):
             p = self.pass_prefix(step)
             # mmdet also runs the ASPP on the top extra level, whose feedback no stage takes; skipped.
@@ -194,18 +195,17 @@ class RFP(FPN):
                         for lvl in self.feedback_levels}
             # built by `backbone`; torch types a ModuleList's items as plain Modules
             backbone = cast(FeedbackBackbone, self.rfp_modules[step - 2])
-            used = {f"C{self.first_level + i}" for i in range(len(self.in_channels))}
 
             def record_level(name: str, x: Tensor, p: str = p) -> Tensor:
                 # Recorded as each level finishes, so each node is credited with its own stages.
                 return record(f"{p}{name}", x) if name in used else x
 
             rerun = backbone.forward_features(image, feedback, on_level=record_level)
-            by_name = {info.name: f for info, f in zip(backbone.feature_info, rerun)}
+            by_name = {info.name: f for info, f in zip(backbone.feature_info, rerun, strict=False)}
             new_levels = [by_name[f"C{self.first_level + i}"] for i in range(len(self.in_channels))]
             new = self.fpn_forward(new_levels, p)
             fused = []
-            for lvl, n, old in zip(output_levels, new, x):
+            for lvl, n, old in zip(output_levels, new, x, strict=False):
                 gate = torch.sigmoid(self.rfp_weight(n))
                 fused.append(record(self.gate_id(lvl, p), gate * n + (1 - gate) * old, gate=gate))
             x = fused
