@@ -218,11 +218,11 @@ class Topology:
                 return n
         raise KeyError(node_id)
 
-    def graph(self) -> nx.DiGraph:
+    def graph(self) -> nx.DiGraph[str]:
         """Nodes carry their attributes and execution index; each graph edge carries the `Edge`s it
         stands for (`edges`): two inputs from the same source (a global-pooling cell's attention
         and addend) share one graph edge."""
-        g = nx.DiGraph(name=self.name)
+        g: nx.DiGraph[str] = nx.DiGraph(name=self.name)
         for index, n in enumerate(self.nodes):
             g.add_node(n.id, index=index, op=n.op, level=n.level, branch=n.branch, stage=n.stage)
             for edge in n.inputs:
@@ -235,7 +235,7 @@ class Topology:
     def layers_on_path(self, path: Sequence[str]) -> int:
         """Spatial layers (convs and pools, not resizes or additions) met along a path of node ids."""
         total = 0
-        for source, target in zip(path, path[1:]):
+        for source, target in zip(path, path[1:], strict=False):
             edge = next(e for e in self.node(target).inputs if e.source == source)
             total += sum(1 for layer in edge.layers if layer.upsample == 1 and not layer.global_pool)
         return total
@@ -248,4 +248,4 @@ class Topology:
 
 
 def input_nodes(names: Sequence[str], levels: Sequence[int | None], note: Note = Note("backbone")) -> list[Node]:
-    return [Node(name, Op.INPUT, level=level, note=note) for name, level in zip(names, levels)]
+    return [Node(name, Op.INPUT, level=level, note=note) for name, level in zip(names, levels, strict=False)]

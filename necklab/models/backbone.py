@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,7 @@ from torch import Tensor, nn
 
 from necklab import ASSETS
 from necklab.graph.receptive_field import Layer
+from necklab.models.layers import bias_of
 
 BN_EPS = 1e-3  # TF-trained weights: the BN epsilon they were trained with
 BN_MOMENTUM = 0.01
@@ -68,7 +70,8 @@ class SameConv2d(nn.Conv2d):
         left, right = same_pad(x.shape[-1], kw, sw, dw)
         if top or bottom or left or right:
             x = F.pad(x, (left, right, top, bottom))
-        return self._conv_forward(x, self.weight, self.bias)
+        out: Tensor = self._conv_forward(x, self.weight, self.bias)  # torch leaves it unannotated
+        return out
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
@@ -100,10 +103,10 @@ class MBConv(nn.Module):
         if feedback_channels is not None:
             self.rfp_conv = nn.Conv2d(feedback_channels, out_ch, 1, bias=True)
             nn.init.zeros_(self.rfp_conv.weight)  # DetectoRS starts the feedback at zero
-            nn.init.zeros_(self.rfp_conv.bias)
+            nn.init.zeros_(bias_of(self.rfp_conv))
 
     def forward(self, x: Tensor, feedback: Tensor | None = None) -> Tensor:
-        out = x
+        out: Tensor = x
         if self.has_expand:
             out = F.relu6(self._bn0(self._expand_conv(out)))
         out = F.relu6(self._bn1(self._depthwise_conv(out)))
@@ -137,10 +140,15 @@ class EfficientNetLite0(nn.Module):
                                      feedback_channels if takes_feedback else None))
                 self.stage_of_block.append(stage)
                 in_ch = out_ch
-        self._blocks = nn.ModuleList(blocks)
+        self._blocks = nn.ModuleList(blocks)  # named as the weights' keys; `blocks` types them
         self._conv_head = SameConv2d(in_ch, HEAD_CHANNELS, 1, bias=False)
         self._bn1 = _bn(HEAD_CHANNELS)
         self._fc = nn.Linear(HEAD_CHANNELS, NUM_CLASSES)
+
+    @property
+    def blocks(self) -> list[MBConv]:
+        """The MBConv blocks in order (torch types a ModuleList's items as plain Modules)."""
+        return [cast(MBConv, block) for block in self._blocks]
 
     @property
     def feature_info(self) -> list[LevelInfo]:
@@ -157,7 +165,7 @@ class EfficientNetLite0(nn.Module):
         feats: list[Tensor] = []
         end_stages = set(LEVEL_END_STAGE.values())
         level = 1
-        for i, block in enumerate(self._blocks):
+        for i, block in enumerate(self.blocks):
             if block.stride == 2:
                 level += 1
             x = block(x, feedback.get(level) if block.rfp_conv is not None else None)
@@ -169,7 +177,8 @@ class EfficientNetLite0(nn.Module):
 
     def classify(self, c5: Tensor) -> Tensor:
         x = F.relu6(self._bn1(self._conv_head(c5)))
-        return self._fc(x.mean(dim=(2, 3)))
+        logits: Tensor = self._fc(x.mean(dim=(2, 3)))
+        return logits
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classify(self.forward_features(x)[-1])
@@ -178,7 +187,7 @@ class EfficientNetLite0(nn.Module):
         """Conv layers from the output of level `lower` to the output of level `upper` (PANet's
         "long path" through the backbone)."""
         level, count = 1, 0
-        for block in self._blocks:
+        for block in self.blocks:
             if block.stride == 2:
                 level += 1
             if lower < level <= upper:
@@ -191,7 +200,7 @@ class EfficientNetLite0(nn.Module):
         chain: list[Layer] = [Layer(3, 2, same=True)]
         out: dict[str, list[Layer]] = {}
         names = {stage: f"C{lvl}" for lvl, stage in LEVEL_END_STAGE.items()}
-        for i, block in enumerate(self._blocks):
+        for i, block in enumerate(self.blocks):
             chain.append(Layer(block.kernel, block.stride, same=True))
             stage = self.stage_of_block[i]
             last_of_stage = i + 1 == len(self._blocks) or self.stage_of_block[i + 1] != stage
@@ -207,7 +216,8 @@ def weights_path() -> Path:
 
 
 def load_state_dict() -> dict[str, Tensor]:
-    return torch.load(weights_path(), map_location="cpu", weights_only=True)
+    state: dict[str, Tensor] = torch.load(weights_path(), map_location="cpu", weights_only=True)
+    return state
 
 
 def build_backbone(feedback_channels: int | None = None) -> EfficientNetLite0:
@@ -235,4 +245,4 @@ def top_k(logits: Tensor, k: int = 5) -> list[tuple[int, str, float]]:
     probs = logits.float().softmax(dim=-1)[0]
     values, indices = probs.topk(k)
     labels = imagenet_labels()
-    return [(int(i), labels[int(i)], float(p)) for p, i in zip(values, indices)]
+    return [(int(i), labels[int(i)], float(p)) for p, i in zip(values, indices, strict=False)]

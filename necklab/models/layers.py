@@ -58,6 +58,13 @@ def conv_block(
     return block
 
 
+def bias_of(conv: nn.Conv2d) -> Tensor:
+    """The bias of a conv built with `bias=True` (torch types every Conv2d's bias as optional)."""
+    if conv.bias is None:
+        raise ValueError(f"{conv} has no bias")
+    return conv.bias
+
+
 def upsample_to(x: Tensor, size: Sequence[int]) -> Tensor:
     """Nearest upsampling to an exact size, as mmdet's FPN does (works for sizes that don't halve)."""
     return F.interpolate(x, size=tuple(size), mode="nearest")

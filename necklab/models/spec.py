@@ -55,5 +55,6 @@ class NeckSpec:
 OUT_CHANNELS = Control("out_channels", "output channels", "int", 64, minimum=16, maximum=256, step=16)
 EXTRA_CONVS = Control("add_extra_convs", "extra levels from", "choice", False,
                       choices=(False, "on_input", "on_output"),
-                      labels=("max-pool of the top output (no conv)", "3×3 s2 conv on C5", "3×3 s2 conv on the top output"))
+                      labels=("max-pool of the top output (no conv)", "3×3 s2 conv on C5",
+                              "3×3 s2 conv on the top output"))
 NUM_OUTS = Control("num_outs", "output levels", "int", 5, minimum=4, maximum=6)

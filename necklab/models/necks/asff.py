@@ -33,6 +33,7 @@ the expanded output. "A" for ASFF output, to keep them apart from an FPN's P lev
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -66,7 +67,7 @@ class ASFFLevel(nn.Module):
         self.target = target
         self.source_names = tuple(source_names)
         self.resize = nn.ModuleDict()
-        for s, (name, c) in enumerate(zip(source_names, in_channels)):
+        for s, (name, c) in enumerate(zip(source_names, in_channels, strict=False)):
             if s > target and c != inter:
                 self.resize[name] = _add_conv(c, inter, 1)
             elif s < target:
@@ -88,9 +89,10 @@ class ASFFLevel(nn.Module):
 
     def fuse(self, resized: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """The per-pixel softmax weights over the levels, and the weighted sum of the resized maps."""
-        logits = self.weight_levels(torch.cat([w(x) for w, x in zip(self.weight_convs, resized)], dim=1))
+        logits = self.weight_levels(torch.cat([w(x) for w, x in zip(self.weight_convs, resized, strict=False)], dim=1))
         weights = F.softmax(logits, dim=1)
-        fused = sum(x * weights[:, i:i + 1] for i, x in enumerate(resized))
+        # builtin sum (0 + …, as the reference adds them) is typed Tensor | 0; there is always a map
+        fused = cast(Tensor, sum(x * weights[:, i:i + 1] for i, x in enumerate(resized)))
         return weights, fused
 
 
@@ -115,6 +117,11 @@ class ASFF(Neck):
         init_convs(self, "default")
         self.topology = self._topology()
 
+    def _level_fusions(self) -> list[tuple[str, ASFFLevel]]:
+        """Each output node id and the module fusing into it, fine → coarse (torch types a
+        ModuleDict's items as plain Modules)."""
+        return [(out, cast(ASFFLevel, fusion)) for out, fusion in self.fusions.items()]
+
     # --- node ids, named once for the topology and the forward pass --------------------------
     def _input_names(self) -> list[str]:
         return [f"C{lvl}" for lvl in self.levels]
@@ -135,7 +142,7 @@ class ASFF(Neck):
         """What output level t fuses: its own backbone level and the others resized to it."""
         out = self.output_id(self.levels[t])
         return tuple(name if s == t else self.resized_id(out, lvl)
-                     for s, (name, lvl) in enumerate(zip(self._input_names(), self.levels)))
+                     for s, (name, lvl) in enumerate(zip(self._input_names(), self.levels, strict=False)))
 
     # --- structure --------------------------------------------------------------------------
 
@@ -171,10 +178,10 @@ class ASFF(Neck):
         if len(feats) != NUM_LEVELS:
             raise ValueError(f"expected {NUM_LEVELS} levels, got {len(feats)}")
         names = self._input_names()
-        for name, x in zip(names, feats):
+        for name, x in zip(names, feats, strict=False):
             record(name, x)
         outs = []
-        for t, (out, fusion) in enumerate(self.fusions.items()):
+        for t, (out, fusion) in enumerate(self._level_fusions()):
             size = feats[t].shape[-2:]
             sources = self._source_ids(t)
             resized = [x if s == t else record(sources[s], fusion.resized(s, x, size)) for s, x in enumerate(feats)]

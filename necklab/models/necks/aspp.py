@@ -105,7 +105,7 @@ class ASPP(Neck):
         x = record(self._input_name(), feats[0])
         height, width = x.shape[-2:]
         outs = [record("b1x1", self.convs[0](x))]
-        for r, branch in zip(self.atrous_rates, self.convs[1:-1]):
+        for r, branch in zip(self.atrous_rates, self.convs[1:-1], strict=False):
             outs.append(record(self.rate_id(r), branch(x), degenerate=degenerate(height, width, r)))
         pooled = F.interpolate(self.convs[-1](x), size=(height, width), mode="bilinear", align_corners=False)
         outs.append(record("pool", pooled))

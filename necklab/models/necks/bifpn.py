@@ -15,7 +15,7 @@ EfficientDet-D0 ([40, 112, 320] → 64, 5 outputs, 3 cells): 194,361 parameters.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -108,7 +108,7 @@ class Fusion(nn.Module):
                              upsample_to(x, size) if steps < 0 else x)
         weights = F.relu(self.edge_weights)
         weights = weights / (weights.sum() + FUSION_EPS)
-        fused = sum(w * x for w, x in zip(weights, resampled))
+        fused = sum(w * x for w, x in zip(weights, resampled, strict=False))
         extras: dict[str, object] = {"weights": weights}
         if recording():  # a snapshot of the raw weights, the resampled inputs and their weighted sum
             extras["raw_weights"] = self.edge_weights.detach().clone()
@@ -159,10 +159,14 @@ class BiFPN(Neck):
         """Id of a fusion node in cell `cell` (counted from 1), e.g. "c2.P4out"."""
         return f"c{cell}.P{self.levels[node.level]}{node.kind}"
 
+    def _cells(self) -> list[list[Fusion]]:
+        """Each cell's fusion modules in `NODES` order (torch types a ModuleList's items as Modules)."""
+        return [[cast(Fusion, fusion) for fusion in cast(nn.ModuleList, cell)] for cell in self.cells]
+
     def fusions(self) -> Iterator[tuple[str, Fusion]]:
         """Every fusion node's id and module, in execution order."""
-        for k, cell in enumerate(self.cells, start=1):
-            for fusion, node in zip(cell, NODES):
+        for k, cell in enumerate(self._cells(), start=1):
+            for fusion, node in zip(cell, NODES, strict=False):
                 yield self.node_id(k, node), fusion
 
     def _input_names(self) -> list[str]:
@@ -212,13 +216,13 @@ class BiFPN(Neck):
         if len(feats) != len(self.in_channels):
             raise ValueError(f"expected {len(self.in_channels)} levels, got {len(feats)}")
         ids = self._pyramid_ids()
-        maps = [record(name, x) for name, x in zip(ids, feats)]
+        maps = [record(name, x) for name, x in zip(ids, feats, strict=False)]
         for i, extra in enumerate(self.extra_convs, start=len(feats)):
             maps.append(record(ids[i], F.max_pool2d(extra(maps[-1]), 3, 2, 1)))
         sizes = [x.shape[-2:] for x in maps]  # every node at a level has that level's size
-        for k, cell in enumerate(self.cells, start=1):
+        for k, cell in enumerate(self._cells(), start=1):
             offsets = list(range(PYRAMID))  # level offset of every node so far in this cell
-            for fusion, node in zip(cell, NODES):
+            for fusion, node in zip(cell, NODES, strict=False):
                 maps.append(fusion(maps, offsets, node, sizes[node.level], self.node_id(k, node)))
                 offsets.append(node.level)
             maps = maps[-PYRAMID:]

@@ -96,7 +96,7 @@ class FPN(Neck):
         names = [inputs_prefix + name for name in self._input_names()[self.start_level:]]
         nodes = [Node(self.lateral_id(lvl, prefix), Op.LATERAL, (Edge(src, (Step.conv(1),), (conv(1),)),), lvl,
                       stage=stage, note=Note.of("fpn_lateral", lvl=lvl, ch=self.out_channels))
-                 for src, lvl in zip(names, self.levels)]
+                 for src, lvl in zip(names, self.levels, strict=False)]
         top = self.levels[-1]
         merged = {top: self.lateral_id(top, prefix)}
         for lvl in reversed(self.levels[:-1]):
@@ -142,13 +142,13 @@ class FPN(Neck):
     def _record_inputs(self, feats: Sequence[Tensor]) -> None:
         if len(feats) != len(self.in_channels):
             raise ValueError(f"expected {len(self.in_channels)} levels, got {len(feats)}")
-        for name, x in zip(self._input_names(), feats):
+        for name, x in zip(self._input_names(), feats, strict=False):
             record(name, x)
 
     def top_down(self, feats: Sequence[Tensor], prefix: str = "") -> tuple[list[Tensor], list[Tensor]]:
         """Laterals and the merged top-down maps (index 0 = finest used level)."""
         laterals = [record(self.lateral_id(lvl, prefix), lateral(feats[self.start_level + i]))
-                    for i, (lvl, lateral) in enumerate(zip(self.levels, self.lateral_convs))]
+                    for i, (lvl, lateral) in enumerate(zip(self.levels, self.lateral_convs, strict=False))]
         merged = list(laterals)
         for i in range(self.used - 2, -1, -1):
             merged[i] = record(self.merged_id(self.levels[i], prefix),
@@ -172,7 +172,8 @@ class FPN(Neck):
 
     def fpn_forward(self, feats: Sequence[Tensor], prefix: str = "") -> list[Tensor]:
         laterals, merged = self.top_down(feats, prefix)
-        outs = [record(self.output_id(lvl, prefix), conv(m)) for lvl, conv, m in zip(self.levels, self.fpn_convs, merged)]
+        outs = [record(self.output_id(lvl, prefix), conv(m))
+                for lvl, conv, m in zip(self.levels, self.fpn_convs, merged, strict=False)]
         return self.extra_levels(outs, feats, laterals[-1], prefix)
 
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:

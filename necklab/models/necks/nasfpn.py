@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -176,7 +177,7 @@ class NASFPN(Neck):
         lateral = Step.conv(1, norm=self.norm)
         nodes = input_nodes(names, [self.first_level + i for i in range(len(names))])
         ids = self._pyramid_ids()
-        for i, (node_id, lvl) in enumerate(zip(ids, self.levels)):
+        for i, (node_id, lvl) in enumerate(zip(ids, self.levels, strict=False)):
             if i < self.used:
                 edge = Edge(names[self.start_level + i], (lateral,), (conv(1),))
                 note = Note.of("nasfpn_lateral", bn=bn, lvl=lvl, ch=self.out_channels)
@@ -194,6 +195,7 @@ class NASFPN(Neck):
                 tail = out_conv if cell.with_out_conv else ()
                 steps_a, layers_a = _resize_edge(self._level(self.design.level_of(cell.a)), lvl)
                 steps_b, layers_b = _resize_edge(self._level(self.design.level_of(cell.b)), lvl)
+                inputs: tuple[Edge, ...]
                 if cell.op == "gp":
                     # Three edges: a (scaled by the attention), b's attention (GLOBAL: the average
                     # over all of b makes every output cell see the whole picture) and b added
@@ -219,7 +221,7 @@ class NASFPN(Neck):
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:
         if len(feats) != len(self.in_channels):
             raise ValueError(f"expected {len(self.in_channels)} levels, got {len(feats)}")
-        for name, x in zip(self._input_names(), feats):
+        for name, x in zip(self._input_names(), feats, strict=False):
             record(name, x)
         ids = self._pyramid_ids()
         pyramid = [record(ids[i], lateral(feats[self.start_level + i]))
@@ -231,7 +233,8 @@ class NASFPN(Neck):
         # Every cell writes at the size of its level's first map, as mmdet's `out_size=pN.shape`.
         sizes = {FIRST_CELL_LEVEL + i: x.shape[-2:] for i, x in enumerate(pyramid)}
         producers = self.design.producers()
-        for k, stage in enumerate(self.fpn_stages, start=1):
+        for k, stage_cells in enumerate(self.fpn_stages, start=1):
+            stage = cast(nn.ModuleDict, stage_cells)  # built as one; torch types a ModuleList's items as Modules
             for index, cell in enumerate(self.cells, start=1):
                 maps[cell_ref(index)] = stage[cell.name](maps[cell.a], maps[cell.b], sizes[cell.level],
                                                          self.cell_id(k, cell))

@@ -57,12 +57,13 @@ class PAFPN(FPN):
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:
         self._record_inputs(feats)
         laterals, merged = self.top_down(feats)
-        fpn_outs = [record(self.output_id(lvl), c(m)) for lvl, c, m in zip(self.levels, self.fpn_convs, merged)]
+        fpn_outs = [record(self.output_id(lvl), c(m))
+                    for lvl, c, m in zip(self.levels, self.fpn_convs, merged, strict=False)]
         augmented = [fpn_outs[0]]
         for i, lvl in enumerate(self.levels[1:]):
             augmented.append(record(self.augmented_id(lvl), fpn_outs[i + 1] + self.downsample_convs[i](augmented[-1])))
         outs = [fpn_outs[0]] + [record(self.level_id(lvl), c(x))
-                                for lvl, c, x in zip(self.levels[1:], self.pafpn_convs, augmented[1:])]
+                                for lvl, c, x in zip(self.levels[1:], self.pafpn_convs, augmented[1:], strict=False)]
         return self.extra_levels(outs, feats, laterals[-1])
 
 

@@ -20,15 +20,17 @@ feedback conv per stride-8/16/32 stage (DetectoRS: ResNet-50 stages 2–4).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from necklab.graph.receptive_field import GLOBAL, conv
+from necklab.graph.receptive_field import GLOBAL, Layer, conv
 from necklab.graph.topology import Edge, Move, Node, Note, Op, Role, Step, Topology, input_nodes
 from necklab.graph.trace import record
-from necklab.models.backbone import build_backbone
+from necklab.models.backbone import LevelInfo, build_backbone
+from necklab.models.layers import bias_of
 from necklab.models.necks.fpn import FPN
 from necklab.models.spec import STANDARD_FPN, Control, NeckSpec
 
@@ -45,18 +47,29 @@ class FeedbackASPP(nn.Module):
         if dilations[-1] != 1:
             raise ValueError("the last (image-pooling) branch of the feedback ASPP must have dilation 1")
         self.dilations = tuple(dilations)
-        self.branches = nn.ModuleList(
+        branches = [
             nn.Conv2d(in_channels, out_channels, 3 if d > 1 else 1, dilation=d, padding=d if d > 1 else 0, bias=True)
-            for d in dilations)
-        for branch in self.branches:
+            for d in dilations]
+        self.branches = nn.ModuleList(branches)
+        for branch in branches:
             nn.init.kaiming_normal_(branch.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(branch.bias)
+            nn.init.zeros_(bias_of(branch))
 
     def forward(self, x: Tensor) -> Tensor:
         outs = [F.relu(branch(x)) for branch in self.branches[:-1]]
         pooled = F.relu(self.branches[-1](F.adaptive_avg_pool2d(x, 1)))
         outs.append(pooled.expand_as(outs[-1]))
         return torch.cat(outs, dim=1)
+
+
+class FeedbackBackbone(Protocol):
+    """What the second pass needs of a re-run backbone (EfficientNetLite0 has it)."""
+
+    @property
+    def feature_info(self) -> Sequence[LevelInfo]: ...
+
+    def forward_features(self, x: Tensor, feedback: dict[int, Tensor] | None = None,
+                         on_level: Callable[[str, Tensor], Tensor] | None = None) -> list[Tensor]: ...
 
 
 class RFP(FPN):
@@ -92,20 +105,26 @@ class RFP(FPN):
         self.rfp_aspp = FeedbackASPP(out_channels, aspp_out_channels, aspp_dilations)
         self.rfp_weight = nn.Conv2d(out_channels, 1, 1, bias=True)
         nn.init.zeros_(self.rfp_weight.weight)
-        nn.init.zeros_(self.rfp_weight.bias)
+        nn.init.zeros_(bias_of(self.rfp_weight))
         if feedback_init == "random":
-            for m in [self.rfp_weight] + [m.rfp_conv for b in self.rfp_modules for m in b.modules()
-                                          if getattr(m, "rfp_conv", None) is not None]:
-                nn.init.normal_(m.weight, std=0.01)
+            convs = [self.rfp_weight]
+            for b in self.rfp_modules:
+                for m in b.modules():
+                    feedback_conv = getattr(m, "rfp_conv", None)
+                    if feedback_conv is not None:
+                        convs.append(feedback_conv)
+            for c in convs:
+                nn.init.normal_(c.weight, std=0.01)
         self.feedback_levels = [lvl for lvl in self.levels if self._backbone_takes_feedback(lvl)]
         self.topology = self._rfp_topology()
 
     def _backbone_takes_feedback(self, level: int) -> bool:
         return level > self.levels[0] and level <= self.levels[-1]
 
-    def _backbone_chain(self) -> dict[str, list]:
+    def _backbone_chain(self) -> dict[str, list[Layer]]:
         chain = getattr(self.rfp_modules[0], "layer_chain", None)
-        return chain() if chain else {}
+        layers: dict[str, list[Layer]] = chain() if chain else {}
+        return layers
 
     # Node ids of a pass (prefix "2.", "3.", …), named once for the topology and the forward pass.
     @staticmethod
@@ -135,7 +154,7 @@ class RFP(FPN):
                 nodes.append(Node(self.feedback_id(lvl, p), Op.ASPP, (
                     Edge(previous[lvl], (Step(Move.FEEDBACK_ASPP),), (conv(3, dilation=6),)),
                     Edge(previous[lvl], (Step(Move.GLOBAL_POOL),), (GLOBAL,))), lvl, stage=step, note=Note("rfp_aspp")))
-            below_layers: list = []
+            below_layers: list[Layer] = []
             for i, name in enumerate(names):
                 lvl = self.first_level + i
                 layers = chain.get(name, [])
@@ -168,24 +187,25 @@ class RFP(FPN):
         self._record_inputs(levels)
         x = self.fpn_forward(levels, self.pass_prefix(1))
         output_levels = self._output_levels()
+        used = {f"C{self.first_level + i}" for i in range(len(self.in_channels))}  # levels the FPN reads
         for step in range(2, self.rfp_steps + 1):
             p = self.pass_prefix(step)
             # mmdet also runs the ASPP on the top extra level, whose feedback no stage takes; skipped.
             feedback = {lvl: record(self.feedback_id(lvl, p), self.rfp_aspp(x[output_levels.index(lvl)]))
                         for lvl in self.feedback_levels}
-            backbone = self.rfp_modules[step - 2]
-            used = {f"C{self.first_level + i}" for i in range(len(self.in_channels))}
+            # built by `backbone`; torch types a ModuleList's items as plain Modules
+            backbone = cast(FeedbackBackbone, self.rfp_modules[step - 2])
 
             def record_level(name: str, x: Tensor, p: str = p) -> Tensor:
                 # Recorded as each level finishes, so each node is credited with its own stages.
                 return record(f"{p}{name}", x) if name in used else x
 
             rerun = backbone.forward_features(image, feedback, on_level=record_level)
-            by_name = {info.name: f for info, f in zip(backbone.feature_info, rerun)}
+            by_name = {info.name: f for info, f in zip(backbone.feature_info, rerun, strict=False)}
             new_levels = [by_name[f"C{self.first_level + i}"] for i in range(len(self.in_channels))]
             new = self.fpn_forward(new_levels, p)
             fused = []
-            for lvl, n, old in zip(output_levels, new, x):
+            for lvl, n, old in zip(output_levels, new, x, strict=False):
                 gate = torch.sigmoid(self.rfp_weight(n))
                 fused.append(record(self.gate_id(lvl, p), gate * n + (1 - gate) * old, gate=gate))
             x = fused

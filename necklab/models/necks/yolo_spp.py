@@ -102,8 +102,9 @@ class _SPPBase(Neck):
         maps: dict[str, Tensor] = {"cv1": x}
         argmax: dict[str, Tensor | None] = {"cv1": None}
         for pid, src, k in self.pools:
-            pooled, argmax[pid] = _max_pool(maps[src], k, argmax[src])
-            extras = {} if argmax[pid] is None else {"argmax": argmax[pid][0]}  # image 0, (C, H, W)
+            pooled, where = _max_pool(maps[src], k, argmax[src])
+            argmax[pid] = where
+            extras = {} if where is None else {"argmax": where[0]}  # image 0, (C, H, W)
             maps[pid] = record(pid, pooled, **extras)
         y = record("concat", torch.cat(list(maps.values()), dim=1))
         return [record("cv2", self.cv2(y))]
@@ -135,8 +136,8 @@ class SPPF(_SPPBase):
         first_level: int = 5,
     ) -> None:
         ids = [f"pool{kernel_size}_{i}" for i in (1, 2, 3)]
-        super().__init__(in_channels, out_channels,
-                         [(pid, src, kernel_size) for pid, src in zip(ids, ["cv1", *ids])], first_level, "sppf")
+        pools = [(pid, src, kernel_size) for pid, src in zip(ids, ["cv1", *ids], strict=False)]  # each pools the last
+        super().__init__(in_channels, out_channels, pools, first_level, "sppf")
         self.kernel_size = kernel_size
 
     @property
@@ -164,5 +165,6 @@ SPECS = (
                                                     minimum=1, maximum=31),)),
     NeckSpec("sppf", "YOLO SPPF", SPPF, "Jocher et al., YOLOv5 (2020)",
              "ultralytics/yolov5 models/common.py SPPF", dict(in_channels=1024, out_channels=1024), 2_624_512,
-             tab="SPP", order=12, controls=(Control("kernel_size", "max-pool kernel", "choice", 5, choices=(3, 5, 7, 9)),)),
+             tab="SPP", order=12,
+             controls=(Control("kernel_size", "max-pool kernel", "choice", 5, choices=(3, 5, 7, 9)),)),
 )
