@@ -58,19 +58,6 @@ def has(key: str) -> bool:
     return key in strings(LANGS[0])
 
 
-def slug_key(english: str) -> str:
-    """The key part for a term named by its English words: 'max-pool kernels (odd)' →
-    'max_pool_kernels_odd', '3×3 s2 conv on C5' → '3x3_s2_conv_on_c5'."""
-    return "_".join("".join(c if c.isalnum() else " " for c in english.lower().replace("×", "x")).split())
-
-
-def term(area: str, english: str, lang: str = "en") -> str:
-    """A term the model side names in English (a control label, a node op) in `lang`; terms
-    without an entry under `area` stay as they are."""
-    key = f"{area}.{slug_key(english)}"
-    return t(key, lang) if has(key) else english
-
-
 def from_accept_language(header: str | None) -> str:
     """The first supported language of an Accept-Language header, by preference (q) then order."""
     ranked: list[tuple[float, int, str]] = []

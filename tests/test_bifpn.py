@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from necklab.graph.trace import Trace, tracing
 from necklab.graph.topology import Step
+from necklab.graph.trace import Trace, tracing
 from necklab.lab.words import edges_label
 from necklab.models.necks.bifpn import NODES, BiFPN, downsample
 

@@ -8,9 +8,9 @@ from collections import defaultdict
 import gradio as gr
 import pytest
 
+from necklab.graph.topology import Rule
 from necklab.i18n import LANGS, strings
 from necklab.lab.analysis import analyse
-from necklab.graph.topology import Rule
 from necklab.lab.shape_rules import check, explain, parse_shape, question
 from necklab.models.registry import NECKS
 from necklab.ui.quiz import TEXT as QUIZ_TEXT

@@ -38,7 +38,7 @@ class ToyNeck(Neck):
 
 SPEC = NeckSpec("toy", "Toy neck", ToyNeck, "A test's own neck", "tests/toy_neck.py",
                 dict(in_channels=(112, 320), out_channels=32), 112 * 32 + 32 + 320 * 32 + 32,
-                controls=(Control("out_channels", "output channels", "int", 32, minimum=16, maximum=64, step=16),))
+                controls=(Control("out_channels", "output_channels", "int", 32, minimum=16, maximum=64, step=16),))
 
 
 def toy_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:

@@ -41,7 +41,7 @@ def spp_views(analysis: Analysis, lang: str = "en") -> tuple:
     return drawn([bins, vectors, sppf])
 
 
-PYRAMID_LEVELS = Control("levels", "Pyramid levels", "ints", FORMULA_LEVELS, minimum=1, maximum=16)
+PYRAMID_LEVELS = Control("levels", "pyramid_levels", "ints", FORMULA_LEVELS, minimum=1, maximum=16)
 
 
 def window_rules(a: float, text: str, lang: str = "en") -> tuple:

@@ -22,11 +22,11 @@ class Control:
     of integers typed as text (e.g. atrous rates)."""
 
     arg: str
-    label: str
+    label_key: str  # its label is the language files' `control.<label_key>`
     kind: str  # "int" | "choice" | "ints"
     default: Any
     choices: tuple[Any, ...] = ()
-    labels: tuple[str, ...] = ()  # how the choices read in the app (default: the values themselves)
+    choice_keys: tuple[str, ...] = ()  # the choices' labels (`control.<key>`); default: the values themselves
     minimum: int = 1
     maximum: int = 512
     step: int = 1
@@ -52,9 +52,9 @@ class NeckSpec:
 
 
 # Controls several necks share.
-OUT_CHANNELS = Control("out_channels", "output channels", "int", 64, minimum=16, maximum=256, step=16)
-EXTRA_CONVS = Control("add_extra_convs", "extra levels from", "choice", False,
+OUT_CHANNELS = Control("out_channels", "output_channels", "int", 64, minimum=16, maximum=256, step=16)
+EXTRA_CONVS = Control("add_extra_convs", "extra_levels_from", "choice", False,
                       choices=(False, "on_input", "on_output"),
-                      labels=("max-pool of the top output (no conv)", "3×3 s2 conv on C5",
-                              "3×3 s2 conv on the top output"))
-NUM_OUTS = Control("num_outs", "output levels", "int", 5, minimum=4, maximum=6)
+                      choice_keys=("max_pool_of_the_top_output_no_conv", "3x3_s2_conv_on_c5",
+                                   "3x3_s2_conv_on_the_top_output"))
+NUM_OUTS = Control("num_outs", "output_levels", "int", 5, minimum=4, maximum=6)

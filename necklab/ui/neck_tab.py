@@ -49,10 +49,10 @@ def control_component(control: Control, elem_id: str, prefix: str = "") -> gr.co
         return localised(gr.Slider, {"label": label}, minimum=control.minimum, maximum=control.maximum,
                          value=control.default, step=control.step, elem_id=elem_id)
     if control.kind == "choice":
-        labels = control.labels or tuple(str(c) for c in control.choices)
-
         def choices(lang: str) -> list[tuple[str, str]]:
-            return [(control_label(control, lang, text), str(c)) for text, c in zip(labels, control.choices)]
+            if not control.choice_keys:  # values that read as themselves (3, 5, 7, "max", "avg")
+                return [(str(c), str(c)) for c in control.choices]
+            return [(control_label(control, lang, key), str(c)) for key, c in zip(control.choice_keys, control.choices)]
 
         return localised(gr.Dropdown, {"label": label, "choices": choices}, value=str(control.default), elem_id=elem_id)
     return localised(gr.Textbox, {"label": label}, value=", ".join(map(str, control.default)), elem_id=elem_id)

@@ -5,13 +5,13 @@ from typing import Any
 
 import gradio as gr
 
-from necklab.i18n import t, term
+from necklab.i18n import t
 from necklab.models.spec import Control
 
 
-def control_label(control: Control, lang: str = "en", text: str | None = None) -> str:
-    """A control's label (or one of its choice labels, `text`) in `lang`."""
-    return term("control", text or control.label, lang)
+def control_label(control: Control, lang: str = "en", key: str | None = None) -> str:
+    """A control's label (or the label of one of its choices, `key`) in `lang`."""
+    return t(f"control.{key or control.label_key}", lang)
 
 
 def parse_value(control: Control, value: Any, lang: str = "en") -> Any:

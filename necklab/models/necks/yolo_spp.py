@@ -161,10 +161,10 @@ class SPPF(_SPPBase):
 SPECS = (
     NeckSpec("yolo_spp", "YOLO SPP", YoloSPP, "Jocher et al., YOLOv5 (2020), after He et al. 2014",
              "ultralytics/yolov5 models/common.py SPP", dict(in_channels=1024, out_channels=1024), 2_624_512,
-             tab="SPP", order=11, controls=(Control("kernel_sizes", "max-pool kernels (odd)", "ints", (5, 9, 13),
+             tab="SPP", order=11, controls=(Control("kernel_sizes", "max_pool_kernels_odd", "ints", (5, 9, 13),
                                                     minimum=1, maximum=31),)),
     NeckSpec("sppf", "YOLO SPPF", SPPF, "Jocher et al., YOLOv5 (2020)",
              "ultralytics/yolov5 models/common.py SPPF", dict(in_channels=1024, out_channels=1024), 2_624_512,
              tab="SPP", order=12,
-             controls=(Control("kernel_size", "max-pool kernel", "choice", 5, choices=(3, 5, 7, 9)),)),
+             controls=(Control("kernel_size", "max_pool_kernel", "choice", 5, choices=(3, 5, 7, 9)),)),
 )
