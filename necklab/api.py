@@ -27,6 +27,7 @@ from necklab.i18n import t
 from necklab.lab.analysis import Analysis, analyse, available_devices
 from necklab.lab.imaging import ImageError, decode
 from necklab.lab.shape_rules import explain
+from necklab.lab.words import op_name
 from necklab.lessons import lesson_figures
 from necklab.models.registry import NECKS, Control
 from necklab.pack.write import check_language, shapes_records, write_pack
@@ -109,7 +110,7 @@ class Lab:
         """Step `index` of the execution order (negative counts from the end)."""
         order = self.analysis.topology.order
         node = order[index]
-        return Step(order.index(node), node, self.analysis.topology.node(node).op,
+        return Step(order.index(node), node, op_name(self.analysis.topology.node(node).op, self.lang),
                     tuple(self.analysis.trace[node].shape[1:]), narration(self.analysis, node, self.lang),
                     step_figure(self.analysis, node, lang=self.lang))
 
