@@ -43,7 +43,8 @@ def main() -> None:
     names = font["name"]
     for record in list(names.names):
         if record.nameID in (1, 3, 4, 6):
-            value = {1: FAMILY, 3: f"{FAMILY} subset", 4: FAMILY, 6: FAMILY.replace(" ", "") + "-Regular"}[record.nameID]
+            value = {1: FAMILY, 3: f"{FAMILY} subset", 4: FAMILY,
+                     6: FAMILY.replace(" ", "") + "-Regular"}[record.nameID]
             names.setName(value, record.nameID, record.platformID, record.platEncID, record.langID)
     OUT.mkdir(parents=True, exist_ok=True)
     font.save(OUT / FILE)

@@ -106,7 +106,8 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str | Check]] = {
     "photo.heic": (lambda: HEIC, "HEIC photo.*Export it as JPEG"),
     "animated.gif": (lambda: frames_file("GIF", [(255, 0, 0), (0, 0, 255)]),
                      lambda p: p.frames == 2 and pixel(p.rgb[20, 20], (255, 0, 0))),
-    "single.gif": (lambda: frames_file("GIF", [(0, 0, 255)]), lambda p: p.frames == 1 and pixel(p.rgb[5, 5], (0, 0, 255))),
+    "single.gif": (lambda: frames_file("GIF", [(0, 0, 255)]),
+                   lambda p: p.frames == 1 and pixel(p.rgb[5, 5], (0, 0, 255))),
     "pages.tiff": (lambda: frames_file("TIFF", [(0, 255, 0), (255, 0, 0), (0, 0, 255)]),
                    lambda p: p.frames == 3 and pixel(p.rgb[20, 20], (0, 255, 0), 2)),
     "grey16.png": (lambda: encode(Image.fromarray((np.arange(48 * 48).reshape(48, 48) * 25).astype(np.uint16))),
@@ -122,7 +123,8 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str | Check]] = {
                 lambda p: p.size == (MIN_SIDE, MIN_SIDE) and (p.rgb == (9, 99, 199)).all()),
     "2x2.png": (lambda: encode(noise(2, 2)), lambda p: p.size == (MIN_SIDE, MIN_SIDE)
                 and (p.rgb[:16, :16] == p.rgb[0, 0]).all()),  # each original pixel a 16×16 block
-    "31x31.png": (lambda: encode(noise(31, 31)), lambda p: p.size == (MIN_SIDE, MIN_SIDE) and p.original_size == (31, 31)),
+    "31x31.png": (lambda: encode(noise(31, 31)),
+                  lambda p: p.size == (MIN_SIDE, MIN_SIDE) and p.original_size == (31, 31)),
     "1x5000.png": (lambda: encode(Image.new("RGB", (1, 5000))), "1×5000 pixels: too thin"),
     "5000x1.png": (lambda: encode(Image.new("RGB", (5000, 1))), "5000×1 pixels: too thin"),
     # 10000×10000: a JPEG decodes at 1/8 size (1250×1250, ~5 MB) and is accepted; a PNG cannot be
@@ -216,7 +218,8 @@ def test_exif_rotated_photos_appear_upright_and_overlays_stay_aligned(orientatio
     upright = run_backbone(decode(encode(scene, "JPEG", quality=100, subsampling=0)))
     for level in ("C2", "C3"):
         assert backbone.grids[level] == upright.grids[level]
-        assert torch.allclose(backbone.features[level], upright.features[level], atol=0.05 * upright.features[level].abs().max())
+        assert torch.allclose(backbone.features[level], upright.features[level],
+                              atol=0.05 * upright.features[level].abs().max())
     # The strongest C2 response (stride 4) maps, through the level's cell grid, onto the white square.
     c2 = backbone.features["C2"][0].abs().mean(0)
     i, j = divmod(int(c2.argmax()), c2.shape[1])

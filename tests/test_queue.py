@@ -10,7 +10,7 @@ from tests.test_served import browser_page, server  # noqa: F401  (a module-scop
 
 
 @pytest.mark.browser
-def test_a_waiting_browser_sees_its_queue_position(server, tmp_path):
+def test_a_waiting_browser_sees_its_queue_position(server, tmp_path):  # noqa: F811 (the fixture imported above)
     from gradio_client import Client, handle_file
 
     client = Client(server, verbose=False, analytics_enabled=False, download_files=False)

@@ -42,7 +42,8 @@ SPEC = NeckSpec("toy", "Toy neck", ToyNeck, "A test's own neck", "tests/toy_neck
 
 
 def toy_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
-    return [LessonFigure("toy-outputs", "The toy's outputs on the picture", lambda: outputs_figure([analysis], ["Toy"], lang))]
+    return [LessonFigure("toy-outputs", "The toy's outputs on the picture",
+                         lambda: outputs_figure([analysis], ["Toy"], lang))]
 
 
 def toy_panel(tab) -> None:
