@@ -180,5 +180,6 @@ def test_effective_receptive_field_equals_captum_saliency():
     x = analysis.picture.tensor()
     for node in ("rate12", "project"):
         with torch.inference_mode(False), torch.enable_grad():
-            theirs = Saliency(lambda t, node=node: node_at_cell(t, node)).attribute(x.clone().requires_grad_(True), abs=True)
+            saliency = Saliency(lambda t, node=node: node_at_cell(t, node))
+            theirs = saliency.attribute(x.clone().requires_grad_(True), abs=True)
         assert np.allclose(ours[node], theirs[0].sum(dim=0).numpy(), rtol=1e-4, atol=1e-7)
