@@ -9,11 +9,9 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from threading import Lock
 from typing import Any
 
 import networkx as nx
@@ -25,6 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from necklab.graph import receptive_field as rfm
 from necklab.graph.topology import Topology
 from necklab.graph.trace import Trace, active, tracing
+from necklab.lab.cache import LRU
 from necklab.lab.imaging import Picture
 from necklab.models.backbone import EfficientNetLite0, LevelInfo, build_backbone, normalise, top_k
 from necklab.models.layers import Neck
@@ -112,41 +111,11 @@ class Analysis:
         return CellGrid(ry.jump, ry.start, rx.start, ry.size)
 
 
-class _LRU(OrderedDict):
-    """A small thread-safe LRU whose values are made once per key, even when sessions ask at once
-    (two builds of one neck would give two models; only one would be cached)."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-        self.lock = Lock()
-        self.making: dict[Any, Lock] = {}
-
-    def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
-        with self.lock:
-            if key in self:
-                self.move_to_end(key)
-                return self[key]
-            key_lock = self.making.setdefault(key, Lock())
-        with key_lock:
-            with self.lock:
-                if key in self:  # made while this thread waited
-                    self.move_to_end(key)
-                    return self[key]
-            value = make()
-            with self.lock:
-                self[key] = value
-                self.making.pop(key, None)
-                while len(self) > self.size:
-                    self.popitem(last=False)
-        return value
-
-
-_backbones = _LRU(4)
-_necks = _LRU(16)
-_features = _LRU(8)
-_flops = _LRU(64)
-_meta_models = _LRU(16)
+_backbones = LRU(4)
+_necks = LRU(16)
+_features = LRU(8)
+_flops = LRU(64)
+_meta_models = LRU(16)
 
 
 def backbone_on(device: str) -> EfficientNetLite0:

@@ -6,11 +6,9 @@ built under the common step-through.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from threading import Lock
 from typing import Any
 
 import gradio as gr
@@ -18,6 +16,7 @@ import numpy as np
 
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, analyse
+from necklab.lab.cache import LRU
 from necklab.lab.imaging import Picture
 from necklab.lessons import lesson_for
 from necklab.models.registry import NECKS, Control, NeckSpec
@@ -119,25 +118,14 @@ def slug(title: str) -> str:
 
 # Drawn graphs by what they show (neck, config, every node's shape, the nodes drawn): a step then
 # redraws only its highlight. Keyed by structure, not by analysis, so no analysis is kept alive.
-_graphs: OrderedDict[tuple, GraphPicture] = OrderedDict()
-_graphs_lock = Lock()
-GRAPH_CACHE = 24
+_graphs = LRU(24)
 
 
 def graph_picture(analysis: Analysis, nodes: list[str] | None, lang: str = "en") -> GraphPicture:
     shapes = {node: tuple(x.shape) for node, x in analysis.trace.tensors.items()}
     key = (analysis.neck_name, repr(sorted(analysis.config.items())), tuple(shapes.items()),
            tuple(nodes) if nodes else None, lang)
-    with _graphs_lock:
-        if key in _graphs:
-            _graphs.move_to_end(key)
-            return _graphs[key]
-    picture = GraphPicture(analysis.topology, shapes, nodes, lang=lang)
-    with _graphs_lock:
-        _graphs[key] = picture
-        while len(_graphs) > GRAPH_CACHE:
-            _graphs.popitem(last=False)
-    return picture
+    return _graphs.get_or_make(key, lambda: GraphPicture(analysis.topology, shapes, nodes, lang=lang))
 
 
 def render_step(analysis: Analysis, k: int, lang: str = "en") -> tuple[Any, Any, str]:
