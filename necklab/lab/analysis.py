@@ -118,6 +118,31 @@ _flops = LRU(64)
 _meta_models = LRU(16)
 
 
+# Decoded pictures by content, for the browser sessions that name them by key (a session keeps
+# the key only). At most 3 MB each (MAX_SIDE² RGB); one upload shared by many sessions is kept once.
+PICTURES = 64
+_pictures = LRU(PICTURES)
+
+
+def picture_key(picture: Picture) -> str:
+    """A key for a picture's content: its pixels and what was decoded with them."""
+    digest = hashlib.sha1(picture.rgb.tobytes())
+    digest.update(repr((picture.rgb.shape, picture.original_size, picture.source_format, picture.frames)).encode())
+    return digest.hexdigest()
+
+
+def keep_picture(picture: Picture) -> str:
+    """Keep a picture where sessions find it by its content key, which this returns."""
+    key = picture_key(picture)
+    _pictures.get_or_make(key, lambda: picture)
+    return key
+
+
+def kept_picture(key: str) -> Picture | None:
+    """The picture kept under `key`, or None when it was dropped to make room for newer ones."""
+    return _pictures.find(key)
+
+
 def backbone_on(device: str) -> EfficientNetLite0:
     return _backbones.get_or_make(device, lambda: build_backbone().to(device))
 

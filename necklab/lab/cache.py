@@ -1,5 +1,5 @@
-"""The process's bounded caches: one small LRU, shared by the models, features, FLOP counts and
-drawn graphs that many browser sessions ask for at once."""
+"""The process's bounded caches: one small LRU, shared by the models, features, FLOP counts,
+pictures and drawn graphs that many browser sessions ask for at once."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -36,3 +36,11 @@ class LRU(OrderedDict):
                 while len(self) > self.size:
                     self.popitem(last=False)
         return value
+
+    def find(self, key: Hashable) -> Any | None:
+        """The value kept for `key` (now the most recently used), or None."""
+        with self.lock:
+            if key not in self:
+                return None
+            self.move_to_end(key)
+            return self[key]
