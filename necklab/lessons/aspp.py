@@ -62,6 +62,7 @@ def aspp_views(session: Session, analysis: Analysis, cell: tuple[int, int] | Non
 
 
 def aspp_panel_views(session: Session, analysis: Analysis, cell: tuple[int, int] | None) -> AsppPanel:
+    """After a run: the picture to click, and the views at the cell last clicked (or the centre)."""
     return AsppPanel(**vars(aspp_views(session, analysis, cell)), picture=analysis.picture.rgb)
 
 
