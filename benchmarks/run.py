@@ -115,12 +115,18 @@ def clear_picture_caches() -> None:
 
     analysis._features.clear()
     analysis._flops.clear()
+    analysis._pictures.clear()
     neck_tab._graphs.clear()
 
 
 def value_of(component: Any, tab: Any, analysis: Any, step: int = 0) -> Any:
+    """What Gradio passes a handler of `tab` for `component`, the tab on screen showing `analysis`."""
     import gradio as gr
 
+    from necklab.widgets.session import Session, SessionBox
+
+    if component is tab.session:
+        return SessionBox(Session(tab=tab.key))  # panels redraw for the tab on screen
     if component is tab.state:
         return analysis
     if component is tab.step:
@@ -138,17 +144,18 @@ class Tabs:
 
         from app import tab_groups
         from necklab.ui.neck_tab import build_neck_tab
+        from necklab.widgets.session import SessionBox
 
         self.tabs = {}
         with gr.Blocks() as self.demo:
-            session, current = gr.State(None), gr.State("")
+            session = gr.State(SessionBox())
             for title, specs in tab_groups().items():
                 with gr.Tab(title):
-                    tab = build_neck_tab(title, specs, session, current)
+                    tab = build_neck_tab(title, specs, session)
                 self.tabs[title] = tab
 
     def controls(self, title: str) -> list:
-        return [c.value for c in self.tabs[title].refresh_inputs[4:]]
+        return [c.value for c in self.tabs[title].controls]
 
     def config(self, title: str) -> tuple[str, dict]:
         from necklab.ui.neck_tab import parse_config
@@ -156,12 +163,12 @@ class Tabs:
         spec = self.tabs[title].specs[0]
         return spec.name, parse_config(spec, self.controls(title)[:len(spec.controls)])
 
-    def run(self, title: str, session: dict) -> Any:
+    def run(self, title: str, session: Any) -> Any:
         """What a click on the tab's Run button draws: the tab's outputs, then every panel."""
         from necklab.ui.neck_tab import run_neck
 
         tab = self.tabs[title]
-        analysis = run_neck(tab.specs, session, tab.specs[0].title, *self.controls(title))[0]
+        analysis = run_neck(tab.specs, session, tab.specs[0].title, *self.controls(title)).analysis
         for fn, inputs, _ in tab.after_run:
             fn(*(value_of(c, tab, analysis) for c in inputs))
         return analysis
@@ -233,11 +240,11 @@ from benchmarks.run import Tabs
 from gradio.processing_utils import save_file_to_cache
 from gradio.utils import get_upload_folder
 from necklab.ui.backbone_tab import analyze
+from necklab.widgets.session import Session
 tabs = Tabs()
 # as an upload arrives: copied into Gradio's upload cache, the only place the app reads from
 cached = save_file_to_cache({path!r}, cache_dir=get_upload_folder())
-out = analyze({{"path": cached, "meta": {{"_type": "gradio.FileData"}}}}, "cpu", "C3")
-session = out[-1]
+session = analyze(Session(), {{"path": cached, "meta": {{"_type": "gradio.FileData"}}}}, "cpu", "C3").session
 stage = {{"analyze": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}
 for title in tabs.tabs:
     tabs.run(title, session)
@@ -287,12 +294,13 @@ def main() -> None:
     repeats = 3 if args.quick else 7
     os.chdir(ROOT)
 
-    from necklab.lab.analysis import neck_on, run_backbone
+    from necklab.lab.analysis import keep_picture, neck_on, run_backbone
     from necklab.lab.compare import tab_config
     from necklab.lab.imaging import decode
     from necklab.lessons.aspp import aspp_views
     from necklab.models.registry import NECKS
     from necklab.ui.compare_tab import compare
+    from necklab.widgets.session import Session
 
     picture = decode(args.picture)
     print(f"NeckLab speed · {platform.processor() or platform.machine()} · {os.cpu_count()} CPUs · "
@@ -319,9 +327,9 @@ def main() -> None:
 
             def full(title: str = title) -> None:
                 clear_picture_caches()
-                session = {"picture": decode(args.picture), "device": "cpu"}
-                run_backbone(session["picture"])
-                analyses[title] = tabs.run(title, session)
+                fresh = decode(args.picture)
+                run_backbone(fresh)
+                analyses[title] = tabs.run(title, Session(picture=keep_picture(fresh)))
 
             full_s = median_seconds(full, 1 if args.quick else 3, warmup=1)
             analysis = analyses[title]
@@ -336,7 +344,7 @@ def main() -> None:
                              f"{step_s / full_s:.2f}", f"≤ {TARGETS['step']}", verdict(step_s / full_s <= TARGETS["step"])))
             if title == "ASPP":
                 h, w = analysis.trace["C5"].shape[-2:]
-                erf_s = median_seconds(lambda: aspp_views(analysis, (h // 3, w // 3)), repeats)
+                erf_s = median_seconds(lambda: aspp_views(Session(), analysis, (h // 3, w // 3)), repeats)
                 lines.append(row("ASPP click (taps + 6 ERFs) ÷ bare forward", f"{erf_s:.2f} s / {bare:.3f} s",
                                  f"{erf_s / bare:.1f}", f"≤ {TARGETS['erf']}", verdict(erf_s / bare <= TARGETS["erf"])))
 
@@ -348,7 +356,7 @@ def main() -> None:
             inputs = [features[n] for n in neck.input_names]
             with torch.inference_mode():
                 bare_sum += median_seconds(lambda: neck(inputs), repeats)
-        session = {"picture": picture, "device": "cpu"}
+        session = Session(picture=keep_picture(picture))
         from necklab.lab import analysis as pipeline
         from necklab.ui.compare_tab import compare_erfs
 
@@ -356,10 +364,10 @@ def main() -> None:
         for _ in range(1 if args.quick else 3):
             pipeline._flops.clear()  # counted afresh, as for a picture of a new size
             start = time.perf_counter()
-            rows = compare(session)[-1]
+            rows = compare(session).rows
             table_s.append(time.perf_counter() - start)
             start = time.perf_counter()
-            compare_erfs(rows, session)
+            compare_erfs(session, rows)
             erf_s.append(time.perf_counter() - start)
         table, erf = statistics.median(table_s), statistics.median(erf_s)
         lines.append(row("Compare table ÷ Σ bare neck forwards", f"{table:.2f} s / {bare_sum:.3f} s",

@@ -15,7 +15,10 @@ from necklab.lessons.rfp import rfp_views
 from necklab.viz.asff import levels, weight_sum_deviation, weights_figure
 from necklab.viz.maps import original_extent
 from necklab.viz.rfp import fusions, gates_figure, passes_figure, unrolled_figure
+from necklab.widgets.session import Session
 from tests.test_zoo import resized
+
+EN = Session()
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +113,13 @@ def test_rfp_unrolled_figure_shows_each_parts_parameters(rfp_reference):
 
 
 def test_panel_handlers_return_images(asff, rfp_random):
-    selector, img = asff_views(asff, None)
+    shown = asff_views(EN, asff, None)
+    selector, img = shown.level, shown.weights
     assert selector.value == 3 and [v for _, v in selector.choices] == [3, 4, 5]
     assert img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8
-    assert asff_views(asff, 5)[0].value == 5
-    assert asff_level_view(asff, 4).shape[2] == 3
-    assert asff_level_view(None, 4) == gr.skip()
-    for img in rfp_views(rfp_random):
+    assert asff_views(EN, asff, 5).level.value == 5
+    assert asff_level_view(EN, asff, 4).shape[2] == 3
+    assert asff_level_view(EN, None, 4) == gr.skip()
+    rfp = rfp_views(EN, rfp_random)
+    for img in (rfp.unrolled, rfp.passes, rfp.gates):
         assert img.ndim == 3 and img.shape[2] == 3 and img.std() > 5

@@ -13,7 +13,10 @@ from necklab.models.necks.bifpn import FUSION_EPS, edge_weight_table, with_edge_
 from necklab.models.registry import NECKS
 from necklab.ui.neck_tab import build_neck_tab
 from necklab.viz.bifpn import WEIGHT_HEADERS, fusion_nodes, weights_rows
+from necklab.widgets.session import Session, SessionBox
 from tests.test_zoo import resized
+
+EN = Session()
 
 
 @pytest.fixture(scope="module")
@@ -84,39 +87,44 @@ def is_image(picture) -> bool:
 
 
 def test_panel_handlers(analysis):
-    cell, graph, table, node, w0, w1, w2, fused, text, edits, shown = panel.panel_views(analysis, {}, None, None)
+    view = panel.panel_views(EN, analysis, {}, None, None)
+    cell, graph, table, node, fused, text, edits, shown = (view.cell, view.graph, view.table, view.node, view.fused,
+                                                           view.status, view.edits, view.shown)
+    w0, w1, w2 = view.weights
     assert cell.value == "1" and [c[0] for c in cell.choices] == ["1", "2", "3"]
     assert node.value == "c1.P6td" and [c[0] for c in node.choices] == fusion_nodes(analysis, 1)
     assert is_image(graph) and is_image(fused) and graph.shape[1] > 1000
     assert len(table) == 24 and edits == {} and shown is analysis and "module's weights" in text
     assert (w0.value, w1.value, w2.visible) == (1.0, 1.0, False)
 
-    graph2, rows, fused2, text, edits, shown = panel.apply_weights(analysis, edits, "2", "c2.P5td", 1.0, 0.0, 2.0)
+    applied = panel.apply_weights(EN, analysis, edits, "2", "c2.P5td", 1.0, 0.0, 2.0)
+    graph2, rows, fused2, text, edits, shown = (applied.graph, applied.table, applied.fused, applied.status,
+                                                applied.edits, applied.shown)
     assert edits == {"c2.P5td": [1.0, 0.0]} and "c2.P5td" in text
     assert next(r for r in rows if r[1] == "c2.P5td")[3:5] == ["1.000, 0.000", "1.000, 0.000"]
     assert is_image(graph2) and is_image(fused2) and not np.array_equal(graph2, graph)
-    w0, w1, w2, _ = panel.node_view(shown, "c2.P5td")
+    w0, w1, w2 = panel.node_view(EN, shown, "c2.P5td").weights
     assert (w0.value, w1.value, w2.visible) == (1.0, 0.0, False)
     w0, w1, w2 = panel.sliders(shown, "c2.P5out")
     assert w2.visible and "c2.P4out" in w2.label
-    graph3, node, *_ = panel.cell_view(shown, "3")
-    assert node.value == "c3.P6td" and is_image(graph3)
+    chosen = panel.cell_view(EN, shown, "3")
+    assert chosen.node.value == "c3.P6td" and is_image(chosen.graph)
 
     # a new run keeps the edits that still name a node; a cell that is gone falls back to the first
     stale = {"c2.P5td": [1.0, 0.0], "c5.P3out": [1.0, 1.0]}
-    cell, *_, edits, again = panel.panel_views(analysis, stale, "5", "c5.P3out")
-    assert cell.value == "1" and edits == {"c2.P5td": [1.0, 0.0]}
-    assert torch.equal(again.trace["c3.P7out"], shown.trace["c3.P7out"])
+    view = panel.panel_views(EN, analysis, stale, "5", "c5.P3out")
+    assert view.cell.value == "1" and view.edits == {"c2.P5td": [1.0, 0.0]}
+    assert torch.equal(view.shown.trace["c3.P7out"], shown.trace["c3.P7out"])
 
-    graph4, rows, w0, w1, w2, fused4, text, edits, back = panel.reset_weights(analysis, "2", "c2.P5td")
-    assert edits == {} and back is analysis and rows == weights_rows(analysis) and w1.value == 1.0
-    assert is_image(graph4) and is_image(fused4)
+    back = panel.reset_weights(EN, analysis, "2", "c2.P5td")
+    assert back.edits == {} and back.shown is analysis and back.table == weights_rows(analysis)
+    assert back.weights[1].value == 1.0 and is_image(back.graph) and is_image(back.fused)
 
 
 def test_panel_builds_inside_its_tab():
     with gr.Blocks() as demo:
-        session = gr.State(None)
-        tab = build_neck_tab("BiFPN", [NECKS["bifpn"]], session, gr.State("bifpn"), lesson=False)
+        session = gr.State(SessionBox())
+        tab = build_neck_tab("BiFPN", [NECKS["bifpn"]], session, lesson=False)
         own = len(tab.after_run)  # the tab's own redraws (the lesson text)
         panel.bifpn_panel(tab)
         tab.finish()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from necklab.lab import compare as compare_module
-from necklab.lab.analysis import neck_on
+from necklab.lab.analysis import keep_picture, neck_on
 from necklab.lab.compare import compare_zoo, median_latency, tab_config
 from necklab.models.registry import NECKS, neck_parameters
 from necklab.ui import compare_tab
@@ -24,6 +24,7 @@ from necklab.viz.compare import (
     params_latency_figure,
     to_csv,
 )
+from necklab.widgets.session import Session, SessionBox
 from tests.test_zoo import resized
 
 PICTURE = resized("chelsea.png", 160, 128)
@@ -133,20 +134,22 @@ def test_tab_handler_returns_rows_figures_and_a_csv(run, monkeypatch):
 
     monkeypatch.setattr(compare_tab, "compare_zoo", zoo)
     updates = []
-    session = {"picture": PICTURE, "device": "cpu"}
-    table, params, erf, path, rows = compare_tab.compare(session, progress=lambda p, desc: updates.append((p, desc)))
+    session = Session(picture=keep_picture(PICTURE), device="cpu")
+    compared = compare_tab.compare(session, progress=lambda p, desc: updates.append((p, desc)))
+    table, params, erf, path, rows = compared.table, compared.params, compared.erf, compared.csv, compared.rows
     n = len(NECKS)
     assert updates == [((i, n), spec.title) for i, spec in enumerate(NECKS.values())]
     assert [line[0] for line in table] == [spec.title for spec in NECKS.values()]
     assert erf is None and all(line[10] is None for line in table)  # the ERF column comes next
     assert params.dtype == np.uint8 and params.ndim == 3 and params.std() > 5
     assert path.endswith(".csv") and open(path, encoding="utf-8").readline().startswith("neck,reads,")
-    table, erf, path = compare_tab.compare_erfs(rows, session, progress=lambda *a, **k: None)
+    added = compare_tab.compare_erfs(session, rows, progress=lambda *a, **k: None)
+    table, erf, path = added.table, added.erf, added.csv
     assert [line[10] for line in table] == [r.erf_px for r in run[0]]  # as compare_zoo computes them
     assert erf.dtype == np.uint8 and erf.ndim == 3 and erf.std() > 5
     assert all(r.erf_px is None for r in rows)  # the first stage's rows are left as they were
     with gr.Blocks() as demo:
-        run_button, (dataframe, *_) = compare_tab.build_compare_tab(gr.State(None))
+        run_button, (dataframe, *_) = compare_tab.build_compare_tab(gr.State(SessionBox()))
     sent = json.dumps(dataframe.postprocess(table).model_dump(), allow_nan=False)  # what the browser gets
     assert "whole picture" in sent
     assert {"compare", "compare_erfs"} <= {fn.api_name for fn in demo.fns.values()}
@@ -155,4 +158,4 @@ def test_tab_handler_returns_rows_figures_and_a_csv(run, monkeypatch):
 
 def test_no_picture_gives_a_clear_error():
     with pytest.raises(gr.Error, match="Analyse a picture first"):
-        compare_tab.compare(None)
+        compare_tab.compare(Session())

@@ -16,12 +16,13 @@ import pytest
 import torch
 from PIL import Image
 
-from necklab.lab.analysis import run_backbone
+from necklab.lab.analysis import keep_picture, run_backbone
 from necklab.lab.imaging import MAX_SIDE, MIN_SIDE, ImageError, Picture, decode
 from necklab.models.registry import NECKS, Control
 from necklab.ui.backbone_tab import analyze
 from necklab.ui.neck_tab import run_neck
 from necklab.viz.maps import to_original
+from necklab.widgets.session import Session, session_picture
 from tests.conftest import SAMPLES, upload
 from tests.test_imaging import encode
 
@@ -168,13 +169,13 @@ def test_the_analyze_handler_shows_the_message_or_the_analysis(name, corpus_dir)
     expected = CORPUS[name][1]
     if isinstance(expected, str):
         with pytest.raises(gr.Error, match=expected):
-            analyze(upload(corpus_dir / name), "cpu", "C3")
+            analyze(Session(), upload(corpus_dir / name), "cpu", "C3")
     else:
-        top5, overview, channels, table, status, session = analyze(upload(corpus_dir / name), "cpu", "C3")
-        w, h = session["picture"].size
-        assert f"Analysed at {w}×{h} px" in status and len(top5) == 5
-        assert [row[0] for row in table] == ["C1", "C2", "C3", "C4", "C5"]
-        assert overview.ndim == 3 and channels.std() > 10
+        shown = analyze(Session(), upload(corpus_dir / name), "cpu", "C3")
+        w, h = session_picture(shown.session)[0].size
+        assert f"Analysed at {w}×{h} px" in shown.status and len(shown.top5) == 5
+        assert [row[0] for row in shown.table] == ["C1", "C2", "C3", "C4", "C5"]
+        assert shown.overview.ndim == 3 and shown.channels.std() > 10
 
 
 def test_a_decompression_bomb_is_refused_without_allocating_its_pixels(corpus_dir):
@@ -213,8 +214,8 @@ def test_exif_rotated_photos_appear_upright_and_overlays_stay_aligned(orientatio
     assert picture.original_size == (128, 96) and picture.size == (128, 96)
     assert np.abs(picture.rgb.astype(int) - np.asarray(scene, dtype=int)).max() <= 12  # upright, same pixels
 
-    _, _, _, _, _, session = analyze(upload(rotated), "cpu", "C3")
-    backbone = run_backbone(session["picture"])
+    session = analyze(Session(), upload(rotated), "cpu", "C3").session
+    backbone = run_backbone(session_picture(session)[0])
     upright = run_backbone(decode(encode(scene, "JPEG", quality=100, subsampling=0)))
     for level in ("C2", "C3"):
         assert backbone.grids[level] == upright.grids[level]
@@ -251,17 +252,17 @@ def settings(controls: tuple[Control, ...]) -> list[list]:
 
 
 @pytest.fixture(scope="module")
-def smallest() -> dict:
+def smallest() -> Session:
     """The session of the smallest accepted picture: 1×1, enlarged to 32×32 (C5 is 1×1)."""
-    return {"picture": decode(encode(Image.new("RGB", (1, 1), (200, 40, 40)))), "device": "cpu"}
+    return Session(picture=keep_picture(decode(encode(Image.new("RGB", (1, 1), (200, 40, 40))))), device="cpu")
 
 
 @pytest.mark.parametrize("name", NECKS)
 def test_every_neck_at_every_config_extreme_on_the_smallest_picture(name, smallest):
     spec = NECKS[name]
     for values in settings(spec.controls):
-        analysis, text, graph, step, step_img, narration, table, lesson = run_neck([spec], smallest, spec.title,
-                                                                                   *values)
+        shown = run_neck([spec], smallest, spec.title, *values)
+        analysis, text, graph, table = shown.analysis, shown.summary, shown.graph, shown.table
         assert analysis.picture.size == (MIN_SIDE, MIN_SIDE)
         for node, tensor in analysis.trace.tensors.items():
             assert torch.isfinite(tensor).all(), (name, values, node)
@@ -270,7 +271,7 @@ def test_every_neck_at_every_config_extreme_on_the_smallest_picture(name, smalle
 
 
 def test_after_the_whole_corpus_a_normal_picture_still_analyses():
-    top5, *_, status, session = analyze(upload(SAMPLES / "chelsea.png"), "cpu", "C3")
-    assert next(iter(top5)) == "Egyptian cat"
-    assert "451×300" in status
+    shown = analyze(Session(), upload(SAMPLES / "chelsea.png"), "cpu", "C3")
+    assert next(iter(shown.top5)) == "Egyptian cat"
+    assert "451×300" in shown.status
 

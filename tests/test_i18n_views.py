@@ -20,7 +20,10 @@ from necklab.viz.lesson import lesson_step, op_key
 from necklab.viz.maps import levels_overview, top_channels
 from necklab.viz.render import figure_image
 from necklab.viz.step import narration, step_figure
+from necklab.widgets.session import Session
 from tests.conftest import SAMPLES, upload
+
+ZH = Session(lang="zh")
 
 CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
 SAMPLE = SAMPLES / "chelsea.png"
@@ -92,36 +95,39 @@ def test_every_lesson_panel_draws_in_chinese(chelsea):
     from necklab.lessons import bifpn as bifpn_panel
     from necklab.lessons import rfp as rfp_panel
 
-    no_missing_glyphs(spp.spp_views, analyse(chelsea, "spp"), lang="zh")
-    no_missing_glyphs(spp.window_rules, 5, "1, 2, 3, 4", lang="zh")
-    no_missing_glyphs(aspp.aspp_views, analyse(chelsea, "aspp", {"atrous_rates": (6, 12)}), None, lang="zh")
-    no_missing_glyphs(panet.panet_views, analyse(chelsea, "pafpn"), lang="zh")
+    no_missing_glyphs(spp.spp_views, ZH, analyse(chelsea, "spp"))
+    no_missing_glyphs(spp.window_rules, ZH, 5, "1, 2, 3, 4")
+    no_missing_glyphs(aspp.aspp_views, ZH, analyse(chelsea, "aspp", {"atrous_rates": (6, 12)}), None)
+    no_missing_glyphs(panet.panet_views, ZH, analyse(chelsea, "pafpn"))
     nas = analyse(chelsea, "nasfpn", {"stack_times": 1})
-    assert no_missing_glyphs(nasfpn.stage_list, nas, lang="zh")[1][0][2] in ("全局池化", "求和")
-    no_missing_glyphs(nasfpn.cell_view, nas, 0, lang="zh")
-    no_missing_glyphs(bifpn_panel.panel_views, analyse(chelsea, "bifpn", {"stack_times": 1}), {}, None, None, lang="zh")
-    no_missing_glyphs(asff_panel.asff_views, analyse(chelsea, "asff"), None, lang="zh")
-    no_missing_glyphs(rfp_panel.rfp_views, analyse(chelsea, "rfp", {"feedback_init": "random"}), lang="zh")
+    assert no_missing_glyphs(nasfpn.stage_list, ZH, nas).cells[0][2] in ("全局池化", "求和")
+    no_missing_glyphs(nasfpn.cell_view, ZH, nas, 0)
+    no_missing_glyphs(bifpn_panel.panel_views, ZH, analyse(chelsea, "bifpn", {"stack_times": 1}), {}, None, None)
+    no_missing_glyphs(asff_panel.asff_views, ZH, analyse(chelsea, "asff"), None)
+    no_missing_glyphs(rfp_panel.rfp_views, ZH, analyse(chelsea, "rfp", {"feedback_init": "random"}))
 
 
 def test_handlers_answer_in_the_session_language(chelsea, tmp_path):
     import gradio as gr
 
     import app
+    from necklab.lab.analysis import keep_picture
     from necklab.ui.neck_tab import run_neck
 
     specs = app.tab_groups()["ASPP"]
-    session = {"picture": chelsea, "device": "cpu"}
+    session = Session(picture=keep_picture(chelsea), device="cpu", lang="zh")
     with pytest.raises(gr.Error, match="空洞率：每个数只能出现一次"):
-        run_neck(specs, session, "ASPP", "6, 6", 64, lang="zh")
+        run_neck(specs, session, "ASPP", "6, 6", 64)
     with pytest.raises(gr.Error, match="请先分析一张图片"):
-        run_neck(specs, None, "ASPP", "6", 64, lang="zh")
-    analysis, summary, *_, words, table, lesson = run_neck(specs, session, "ASPP", "6, 12", 64, lang="zh")
+        run_neck(specs, ZH, "ASPP", "6", 64)
+    shown = run_neck(specs, session, "ASPP", "6, 12", 64)
+    summary, words, table, lesson = shown.summary, shown.narration, shown.table, shown.lesson
     assert "参数量" in summary and words.startswith("**第 0 步，共 6 步") and lesson.startswith("**课程 · 第 0 步")
     assert table[2][2] == "卷积" and table[4][2] == "图像池化"
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
     with pytest.raises(gr.Error, match="文件为空"):
-        app.analyze(upload(empty), "cpu", "C3", "zh")
-    *_, status, state = app.analyze(upload(SAMPLE), "cpu", "C3", "zh")
-    assert status.startswith("分析尺寸 451×300 像素") and "主干网络" in status
+        app.analyze(Session(), upload(empty), "cpu", "C3", "zh")
+    analyzed = app.analyze(Session(), upload(SAMPLE), "cpu", "C3", "zh")
+    assert analyzed.status.startswith("分析尺寸 451×300 像素") and "主干网络" in analyzed.status
+    assert analyzed.session.lang == "zh"  # the API's language becomes the session's

@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from necklab.lab.analysis import keep_picture
 from necklab.lab.compare import NeckRow
 from necklab.lab.imaging import Picture
 from necklab.lab.playground import PROXIES, Candidate, compare_design, random_search, rank
 from necklab.models.cell_design import FPN_CELLS, NAS_FPN, PANET_CELLS
 from necklab.ui import playground_tab as tab
+from necklab.widgets.session import Session
 from tests.conftest import SAMPLES
+
+EN, ZH = Session(), Session(lang="zh")
 
 
 def no_progress(*_, **__) -> None:
@@ -71,39 +75,40 @@ def test_random_search_is_bounded_and_ranked(small):
 def test_handlers_explain_bad_tables_and_round_trip_files(tmp_path):
     rows = NAS_FPN.rows()
     rows[0][1] = "cell 4"
-    assert tab.check(rows, "x").startswith("**Not valid:** Cell 1, input A: reading cell 4 makes a cycle")
-    assert tab.check(NAS_FPN.rows(), "x").startswith("**Valid**: “x” is a stage of 9 cells")
+    assert tab.check(EN, rows, "x").startswith("**Not valid:** Cell 1, input A: reading cell 4 makes a cycle")
+    assert tab.check(EN, NAS_FPN.rows(), "x").startswith("**Valid**: “x” is a stage of 9 cells")
     with pytest.raises(gr.Error, match="does not exist yet"):
-        tab.mutate_table([["sum", "cell 2", "P3", "P3"], ["sum", "P4", "P4", "P4"]], "x")
-    mutated, words = tab.mutate_table(FPN_CELLS.rows(), "x")
-    assert mutated != FPN_CELLS.rows() and "Mutated — cell" in words
+        tab.mutate_table(EN, [["sum", "cell 2", "P3", "P3"], ["sum", "P4", "P4", "P4"]], "x")
+    mutated = tab.mutate_table(EN, FPN_CELLS.rows(), "x")
+    assert mutated.table != FPN_CELLS.rows() and "Mutated — cell" in mutated.status
 
     path = tab.save(PANET_CELLS.rows(), "PANet / mine")
     assert path.endswith("PANet___mine.json") and json.loads(open(path, encoding="utf-8").read())["name"]
-    loaded_rows, name, _notes, status = tab.load(path)
-    assert loaded_rows == PANET_CELLS.rows() and name == "PANet / mine" and "Loaded" in status
+    loaded = tab.load(EN, path)
+    assert loaded.table == PANET_CELLS.rows() and loaded.name == "PANet / mine" and "Loaded" in loaded.status
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "necklab-cell-design", "cells": [{"op": "sum", "a": "P3", "b": "P9", "level": "P3"}]}')
     with pytest.raises(gr.Error, match="Cannot load this design: Cell 1, input B: P9 is outside P3…P7"):
-        tab.load(str(bad))
+        tab.load(EN, str(bad))
     with pytest.raises(gr.Error, match="单元 1 的输入 B：P9 超出了 P3…P7"):
-        tab.load(str(bad), "zh")
-    assert "单元 1 的输入 A：读取单元 4 会形成环" in tab.check(rows, "x", "zh")
+        tab.load(ZH, str(bad))
+    assert "单元 1 的输入 A：读取单元 4 会形成环" in tab.check(ZH, rows, "x")
     with pytest.raises(gr.Error, match="单元 2 还不存在"):
-        tab.mutate_table([["sum", "cell 2", "P3", "P3"], ["sum", "P4", "P4", "P4"]], "x", "zh")
-    assert "单元 " in tab.mutate_table(FPN_CELLS.rows(), "x", "zh")[1]
+        tab.mutate_table(ZH, [["sum", "cell 2", "P3", "P3"], ["sum", "P4", "P4", "P4"]], "x")
+    assert "单元 " in tab.mutate_table(ZH, FPN_CELLS.rows(), "x").status
 
 
 def test_run_handler_fills_the_step_view(small):
-    session = {"picture": small, "device": "cpu"}
-    analysis, summary, graph, slider, step_img, words, table, lesson, status = tab.run(
-        session, FPN_CELLS.rows(), "FPN (in cells)", 2, progress=no_progress)
+    session = Session(picture=keep_picture(small), device="cpu")
+    shown = tab.run(session, FPN_CELLS.rows(), "FPN (in cells)", 2, progress=no_progress)
+    analysis, summary, graph, step_img, table, status = (shown.analysis, shown.summary, shown.graph, shown.figure,
+                                                         shown.table, shown.status)
     assert "your design “FPN (in cells)”" in summary and "Parameters" in summary
     assert analysis.outputs == ["s2.sum_43_3", "s2.sum_54_4", "s2.sum_55_5", "s2.sum_55_6", "s2.sum_66_7"]
     assert graph.ndim == 3 and step_img.ndim == 3 and len(table) == len(analysis.topology.nodes)
     assert status.startswith("**Valid**")
     with pytest.raises(gr.Error, match="Analyse a picture first"):
-        tab.run(None, FPN_CELLS.rows(), "x", 1, progress=no_progress)
+        tab.run(EN, FPN_CELLS.rows(), "x", 1, progress=no_progress)
 
 
 def test_the_design_is_named_in_the_session_language():

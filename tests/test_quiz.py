@@ -14,7 +14,10 @@ from necklab.lab.analysis import analyse
 from necklab.lab.shape_rules import check, explain, parse_shape, question
 from necklab.models.registry import NECKS
 from necklab.ui.quiz import TEXT as QUIZ_TEXT
-from necklab.ui.quiz import answer, ask, new_score, reset
+from necklab.ui.quiz import Score, Scored, answer, ask, reset
+from necklab.widgets.session import Session
+
+EN, ZH = Session(), Session(lang="zh")
 
 # Every neck at its defaults, plus settings that bring other rules into play: 3×3 s2 extra convs,
 # a second SPP pooling, three BiFPN cells, random Recursive-FPN feedback.
@@ -122,21 +125,23 @@ def test_the_quiz_scores_explains_reveals_and_resets(chelsea):
     analysis = analyse(chelsea, "pafpn")
     order = analysis.topology.order
     k = order.index("T4") - 1
-    assert "`T4`" in ask(analysis, k)
-    feedback, score, text, step, typed = answer(analysis, k, "64×19×29", new_score())
-    assert feedback.startswith("**Right") and step == k + 1 and typed == "" and "**1 of 1**" in text
-    feedback, score, text, step, _ = answer(analysis, k + 1, "64x19x29", score)  # T3 is 64×38×57
+    assert "`T4`" in ask(EN, analysis, k)
+    right = answer(EN, analysis, k, "64×19×29", Score())
+    assert right.feedback.startswith("**Right") and right.step == k + 1 and right.typed == ""
+    assert "**1 of 1**" in right.score_text
+    wrong = answer(EN, analysis, k + 1, "64x19x29", right.score)  # T3 is 64×38×57
+    feedback, score = wrong.feedback, wrong.score
     assert feedback.startswith("**Not quite") and "64×38×57" in feedback and "level 3's size 38×57" in feedback
-    assert "**1 of 2**" in text and step == k + 2
-    again = answer(analysis, k + 1, "64x38x57", score)  # stepped back: the same question scores once
-    assert "not scored again" in again[0] and again[1] == score
-    unread = answer(analysis, k + 2, "lots", score)
-    assert unread[0] == QUIZ_TEXT["unreadable"] and unread[1] == score and unread[3] == k + 2
-    end = answer(analysis, len(order) - 1, "1x1x1", score)
-    assert "last node" in end[0] and end[1] == score
-    assert reset() == (new_score(), "Score in this lesson: no answers yet", "")
+    assert "**1 of 2**" in wrong.score_text and wrong.step == k + 2
+    again = answer(EN, analysis, k + 1, "64x38x57", score)  # stepped back: the same question scores once
+    assert "not scored again" in again.feedback and again.score == score
+    unread = answer(EN, analysis, k + 2, "lots", score)
+    assert unread.feedback == QUIZ_TEXT["unreadable"] and unread.score == score and unread.step == k + 2
+    end = answer(EN, analysis, len(order) - 1, "1x1x1", score)
+    assert "last node" in end.feedback and end.score == score
+    assert reset(EN) == Scored("", Score(), "Score in this lesson: no answers yet")
     with pytest.raises(gr.Error):
-        answer(None, 0, "1x2x3", new_score())
+        answer(EN, None, 0, "1x2x3", Score())
 
 
 
@@ -169,13 +174,14 @@ def test_every_rule_and_question_in_chinese(analyses):
 def test_the_quiz_speaks_chinese(chelsea):
     analysis = analyse(chelsea, "pafpn")
     k = analysis.topology.order.index("T3") - 1
-    asked = ask(analysis, k, "zh")
+    asked = ask(ZH, analysis, k)
     assert asked.startswith(f"**第 {k + 1} 步：`T3`**（相加），输入：") and "What is" not in asked
-    feedback, score, text, step, _ = answer(analysis, k, "64x19x29", new_score(), "zh")
+    wrong = answer(ZH, analysis, k, "64x19x29", Score())
+    feedback, text, step = wrong.feedback, wrong.score_text, wrong.step
     assert feedback.startswith("**不对：你输入的是 64×19×29，`T3` 是 64×38×57。**")
     assert "相加节点逐位置把输入相加" in feedback and "层级 3 的尺寸 38×57" in feedback
     assert "最近邻上采样" in feedback
     assert not ENGLISH.search(_prose(feedback)), feedback
     assert "adds its inputs" not in feedback and text == "本课得分：**1 题答对 0 题**" and step == k + 1
-    right = answer(analysis, k, "64x38x57", new_score(), "zh")[0]
+    right = answer(ZH, analysis, k, "64x38x57", Score()).feedback
     assert right.startswith("**正确：64×38×57。**") and "逐位置" in right

@@ -159,16 +159,16 @@ def test_out_of_memory_is_reported_with_a_suggestion_and_the_server_keeps_servin
     assert top5["label"] == "espresso"
 
 
-def test_out_of_memory_message_follows_a_language_passed_by_position():
-    """Gradio calls handlers with their inputs by position; the message must still find `lang`."""
+def test_out_of_memory_message_follows_the_session_language():
+    """Gradio calls an event's function with the session's box first; the message is in its language."""
     from necklab.i18n import t
-    from necklab.widgets.common import out_of_memory_as_message
+    from necklab.widgets.events import event
+    from necklab.widgets.session import Session, SessionBox
 
-    @out_of_memory_as_message
-    def handler(analysis, k, lang="en"):
+    def handler(session, analysis, k):
         raise torch.OutOfMemoryError("CUDA out of memory")
 
     for lang in ("en", "zh"):
         with pytest.raises(gr.Error) as raised:
-            handler(None, 0, lang)
+            event(handler)(SessionBox(Session(lang=lang)), None, 0)
         assert raised.value.message == t("common.out_of_memory", lang)

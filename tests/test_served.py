@@ -85,6 +85,19 @@ def test_browser_upload_analyze_and_heatmaps(server, tmp_path):
     assert not errors, errors
 
 
+def test_browser_a_tab_chosen_while_analyze_runs_shows_the_new_picture(server):
+    """The tab on screen is part of the session that Analyze also writes: the learner's choice made
+    while Analyze runs survives it, and the chosen tab then runs its neck on the picture."""
+    with browser_page(server) as (page, errors):
+        page.locator("#picture input[type=file]").set_input_files(str(SAMPLES / "coffee.png"))
+        page.locator("#picture img").first.wait_for(timeout=20_000)
+        page.locator("#analyze").click()
+        page.locator("button[data-tab-id=fpn]").click()  # at once: Analyze is (almost always) still running
+        expect(page.locator("#fpn-narration")).to_contain_text("Step 0 of", timeout=120_000)
+        assert "espresso" in page.locator("#top5").inner_text()
+    assert not errors, errors
+
+
 def src(page: Any, selector: str) -> str | None:
     return page.locator(f"{selector} img").first.get_attribute("src")
 

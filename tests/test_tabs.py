@@ -1,20 +1,23 @@
 """Neck tabs and lesson panels, their handlers called directly as Gradio calls them."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import gradio as gr
 import numpy as np
 import pytest
 
 import app
-from necklab.lab.analysis import analyse
+from necklab.lab.analysis import analyse, keep_picture
 from necklab.lessons import aspp, fpn, nasfpn, panet, spp
 from necklab.models.registry import NECKS
 from necklab.ui.neck_tab import parse_value, refresh_neck, run_neck, show_step, step_back, step_forward
+from necklab.widgets.session import Session
 
 
 @pytest.fixture(scope="module")
 def session(chelsea):
-    return {"picture": chelsea, "device": "cpu"}
+    return Session(picture=keep_picture(chelsea), device="cpu", tab="fpn")
 
 
 def defaults(specs):
@@ -26,8 +29,9 @@ def defaults(specs):
 @pytest.mark.parametrize("title", list(app.tab_groups()))
 def test_every_tab_runs_its_neck_and_draws_step_zero(session, title):
     specs = app.tab_groups()[title]
-    analysis, info, graph, slider, step_img, words, table, lesson = run_neck(specs, session, specs[0].title,
-                                                                             *defaults(specs))
+    shown = run_neck(specs, session, specs[0].title, *defaults(specs))
+    analysis, info, graph, slider, step_img = shown.analysis, shown.summary, shown.graph, shown.step, shown.figure
+    words, table, lesson = shown.narration, shown.table, shown.lesson
     assert analysis.neck_name == specs[0].name
     assert f"{analysis.params:,}" in info and "FLOPs" in info
     assert graph.ndim == 3 and step_img.ndim == 3 and graph.std() > 5
@@ -39,7 +43,7 @@ def test_every_tab_runs_its_neck_and_draws_step_zero(session, title):
 
 def test_config_controls_rebuild_the_neck_on_cached_features(session):
     specs = app.tab_groups()["ASPP"]
-    analysis, info, *_ = run_neck(specs, session, "ASPP", "6, 12", 64)
+    analysis = run_neck(specs, session, "ASPP", "6, 12", 64).analysis
     assert analysis.topology.order == ["C5", "b1x1", "rate6", "rate12", "pool", "concat", "project"]
     assert analysis.trace["project"].shape[1] == 64
     with pytest.raises(gr.Error, match="whole numbers"):
@@ -61,66 +65,67 @@ def test_control_defaults_are_the_class_defaults():
             assert parse_value(control, defaults([type("S", (), {"controls": (control,)})])[0]) == control.default
 
 
-def test_stepping_never_reruns_and_clamps(session):
-    analysis = analyse(session["picture"], "pafpn")
-    graph, step_img, words = show_step(analysis, 16)
+def test_stepping_never_reruns_and_clamps(session, chelsea):
+    analysis = analyse(chelsea, "pafpn")
+    words = show_step(session, analysis, 16).narration
     assert "`N4`" in words and "3×3 s2 conv" in words
     assert step_back(0) == 0 and step_forward(analysis, 21) == 21 and step_forward(analysis, 3) == 4
-    assert show_step(None, 3) == (gr.skip(),) * 3
+    assert show_step(session, None, 3) is None  # nothing to show: every output stays
 
 
 def test_refresh_runs_only_the_visible_stale_tab(session):
     specs = app.tab_groups()["FPN"]
-    assert refresh_neck(specs, "fpn", session, None, "backbone", "FPN", *defaults(specs)) == (gr.skip(),) * 8
-    outputs = refresh_neck(specs, "fpn", session, None, "fpn", "FPN", *defaults(specs))
-    assert outputs[0].neck_name == "fpn"
-    assert refresh_neck(specs, "fpn", session, outputs[0], "fpn", "FPN", *defaults(specs)) == (gr.skip(),) * 8
+    assert refresh_neck(specs, "fpn", replace(session, tab="backbone"), None, "FPN", *defaults(specs)) is None
+    shown = refresh_neck(specs, "fpn", session, None, "FPN", *defaults(specs))
+    assert shown.analysis.neck_name == "fpn"
+    assert refresh_neck(specs, "fpn", session, shown.analysis, "FPN", *defaults(specs)) is None
 
 
-def test_spp_lesson(session):
-    bins, vectors, sppf = spp.spp_views(analyse(session["picture"], "yolo_spp"))
-    assert all(img.ndim == 3 and img.std() > 5 for img in (bins, vectors, sppf))
-    figure, rows = spp.window_rules(5, "1, 2, 3, 4")
+def test_spp_lesson(session, chelsea):
+    shown = spp.spp_views(session, analyse(chelsea, "yolo_spp"))
+    assert all(img.ndim == 3 and img.std() > 5 for img in (shown.bins, shown.vectors, shown.sppf))
+    rows = spp.window_rules(session, 5, "1, 2, 3, 4").table
     assert "PyTorch refuses" in rows[3][2] and "✓" in rows[0][2]
     with pytest.raises(gr.Error, match="from 1 to 16"):
-        spp.window_rules(5, "0, 2")
+        spp.window_rules(session, 5, "0, 2")
 
 
-def test_fpn_baseline_panel(session):
-    (outputs,) = fpn.fpn_views(analyse(session["picture"], "fpn"))
+def test_fpn_baseline_panel(session, chelsea):
+    outputs = fpn.fpn_views(session, analyse(chelsea, "fpn"))
     assert outputs.ndim == 3 and outputs.std() > 5
 
 
-def test_panet_lesson(session):
-    paths, compare = panet.panet_views(analyse(session["picture"], "pafpn"))
-    assert paths.ndim == 3 and compare.ndim == 3
+def test_panet_lesson(session, chelsea):
+    shown = panet.panet_views(session, analyse(chelsea, "pafpn"))
+    assert shown.paths.ndim == 3 and shown.compare.ndim == 3
 
 
-def test_nasfpn_lesson(session):
-    analysis = analyse(session["picture"], "nasfpn")
-    stages, cells = nasfpn.stage_list(analysis)
+def test_nasfpn_lesson(session, chelsea):
+    analysis = analyse(chelsea, "nasfpn")
+    listed = nasfpn.stage_list(session, analysis)
+    stages, cells = listed.stage, listed.cells
     assert stages.choices == [(str(s), str(s)) for s in range(1, 8)]
     assert [row[1] for row in cells] == ["gp_64_4", "sum_44_4", "sum_43_3", "sum_34_4", "gp_43_5", "sum_55_5",
                                           "gp_54_7", "sum_77_7", "gp_75_6"]
     start = nasfpn.stage_start(analysis, "3")
     assert analysis.topology.order[start] == "s3.gp_64_4"
-    assert nasfpn.cell_view(analysis, start).ndim == 3
+    assert nasfpn.cell_view(session, analysis, start).ndim == 3
     # C2 (step 0) is not a cell: the first cell is shown
     first = analysis.topology.order.index("s1.gp_64_4")
-    assert np.array_equal(nasfpn.cell_view(analysis, 0), nasfpn.cell_view(analysis, first))
+    assert np.array_equal(nasfpn.cell_view(session, analysis, 0), nasfpn.cell_view(session, analysis, first))
 
 
 @pytest.mark.slow
-def test_aspp_click_shows_taps_and_effective_receptive_fields(session):
-    analysis = analyse(session["picture"], "aspp")
+def test_aspp_click_shows_taps_and_effective_receptive_fields(session, chelsea):
+    analysis = analyse(chelsea, "aspp")
     h, w = analysis.trace["C5"].shape[-2:]
     picture = analysis.picture
     # A click at the bottom-right corner of the picture lands in the last C5 cell.
     event = gr.SelectData(target=None, data={"index": [picture.size[0] - 1, picture.size[1] - 1], "value": None})
-    taps, erf, cell = aspp.aspp_click(analysis, event)
-    assert cell == (h - 1, w - 1)
-    assert taps.ndim == 3 and erf.ndim == 3 and erf.std() > 5
-    centre = aspp.aspp_views(analysis, None)[2]
+    shown = aspp.aspp_click(session, analysis, event)
+    assert shown.cell == (h - 1, w - 1)
+    assert shown.taps.ndim == 3 and shown.erf.ndim == 3 and shown.erf.std() > 5
+    centre = aspp.aspp_views(session, analysis, None).cell
     assert centre == (h // 2, w // 2)
     with pytest.raises(gr.Error, match="Analyse a picture first"):
-        aspp.aspp_click(None, event)
+        aspp.aspp_click(session, None, event)

@@ -9,11 +9,9 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from threading import Lock
 from typing import Any
 
 import networkx as nx
@@ -25,6 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from necklab.graph import receptive_field as rfm
 from necklab.graph.topology import Topology
 from necklab.graph.trace import Trace, active, tracing
+from necklab.lab.cache import LRU
 from necklab.lab.imaging import Picture
 from necklab.models.backbone import EfficientNetLite0, LevelInfo, build_backbone, normalise, top_k
 from necklab.models.layers import Neck
@@ -112,41 +111,36 @@ class Analysis:
         return CellGrid(ry.jump, ry.start, rx.start, ry.size)
 
 
-class _LRU(OrderedDict):
-    """A small thread-safe LRU whose values are made once per key, even when sessions ask at once
-    (two builds of one neck would give two models; only one would be cached)."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-        self.lock = Lock()
-        self.making: dict[Any, Lock] = {}
-
-    def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
-        with self.lock:
-            if key in self:
-                self.move_to_end(key)
-                return self[key]
-            key_lock = self.making.setdefault(key, Lock())
-        with key_lock:
-            with self.lock:
-                if key in self:  # made while this thread waited
-                    self.move_to_end(key)
-                    return self[key]
-            value = make()
-            with self.lock:
-                self[key] = value
-                self.making.pop(key, None)
-                while len(self) > self.size:
-                    self.popitem(last=False)
-        return value
+_backbones = LRU(4)
+_necks = LRU(16)
+_features = LRU(8)
+_flops = LRU(64)
+_meta_models = LRU(16)
 
 
-_backbones = _LRU(4)
-_necks = _LRU(16)
-_features = _LRU(8)
-_flops = _LRU(64)
-_meta_models = _LRU(16)
+# Decoded pictures by content, for the browser sessions that name them by key (a session keeps
+# the key only). At most 3 MB each (MAX_SIDE² RGB); one upload shared by many sessions is kept once.
+PICTURES = 64
+_pictures = LRU(PICTURES)
+
+
+def picture_key(picture: Picture) -> str:
+    """A key for a picture's content: its pixels and what was decoded with them."""
+    digest = hashlib.sha1(picture.rgb.tobytes())
+    digest.update(repr((picture.rgb.shape, picture.original_size, picture.source_format, picture.frames)).encode())
+    return digest.hexdigest()
+
+
+def keep_picture(picture: Picture) -> str:
+    """Keep a picture where sessions find it by its content key, which this returns."""
+    key = picture_key(picture)
+    _pictures.get_or_make(key, lambda: picture)
+    return key
+
+
+def kept_picture(key: str) -> Picture | None:
+    """The picture kept under `key`, or None when it was dropped to make room for newer ones."""
+    return _pictures.find(key)
 
 
 def backbone_on(device: str) -> EfficientNetLite0:

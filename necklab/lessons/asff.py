@@ -2,6 +2,7 @@
 levels, their sum, the resized sources and the fused output."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -12,6 +13,8 @@ from necklab.lab.analysis import Analysis
 from necklab.lessons.base import Lesson, LessonFigure, caption
 from necklab.viz.asff import levels, weights_figure
 from necklab.widgets.common import figure_box, image
+from necklab.widgets.events import Shows, event
+from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
 from necklab.widgets.text import localised
 
@@ -27,19 +30,26 @@ def level_choices(analysis: Analysis, lang: str = "en") -> list[tuple[str, int]]
             for out, lvl in zip(analysis.outputs, levels(analysis))]
 
 
-def asff_views(analysis: Analysis, level: int | None, lang: str = "en") -> tuple[Any, np.ndarray]:
+@dataclass(frozen=True)
+class AsffView:
+    level: Any  # the selector
+    weights: np.ndarray
+
+
+def asff_views(session: Session, analysis: Analysis, level: int | None) -> AsffView:
     """After a run: the level selector for this analysis (keeping the chosen level when it has one)
     and that level's weights figure."""
     available = levels(analysis)
     level = level if level in available else available[0]
-    return gr.Radio(choices=level_choices(analysis, lang), value=level), asff_level_view(analysis, level, lang)
+    return AsffView(level=gr.Radio(choices=level_choices(analysis, session.lang), value=level),
+                    weights=asff_level_view(session, analysis, level))
 
 
-def asff_level_view(analysis: Analysis | None, level: int | None, lang: str = "en") -> Any:
+def asff_level_view(session: Session, analysis: Analysis | None, level: int | None) -> Any:
     """The weights figure of one output level; skipped before the first run."""
     if analysis is None or level is None:
         return gr.skip()
-    return image(weights_figure(analysis, int(level), lang))
+    return image(weights_figure(analysis, int(level), session.lang))
 
 
 def asff_panel(tab: TabHooks) -> None:
@@ -49,8 +59,8 @@ def asff_panel(tab: TabHooks) -> None:
     level = localised(gr.Radio, {"label": "panel.asff_level"}, choices=[], elem_id="asff-level")
     weights = figure_box("panel.asff_weights", "asff-weights")
 
-    tab.redraw_after_run(asff_views, [level, weights], [level])
-    level.input(asff_level_view, [tab.state, level, tab.language], [weights], api_visibility="private")
+    tab.redraw_after_run(asff_views, Shows(AsffView, level=level, weights=weights), [level])
+    level.input(event(asff_level_view), [tab.session, tab.state, level], [weights], api_visibility="private")
 
 
 LESSON = Lesson("asff", asff_figures, asff_panel)

@@ -2,6 +2,9 @@
 (degenerate branches flagged) and the effective receptive field of each branch and of the output."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import gradio as gr
 
 from necklab.lab.analysis import Analysis
@@ -9,7 +12,9 @@ from necklab.lab.erf import cell_at, effective_receptive_fields
 from necklab.lessons.base import Lesson, LessonFigure, caption
 from necklab.viz.aspp import branches, erf_figure, taps_figure
 from necklab.viz.maps import to_original
-from necklab.widgets.common import drawn, figure_box, no_picture, out_of_memory_as_message
+from necklab.widgets.common import figure_box, image, no_picture
+from necklab.widgets.events import Shows, event
+from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
 from necklab.widgets.text import localised
 
@@ -31,21 +36,43 @@ def aspp_figures(analysis: Analysis, lang: str = "en", cell: tuple[int, int] | N
             LessonFigure("aspp-erf", caption("aspp_erf", lang, cell=at), lambda: erf_figure(analysis, erfs, cell, lang))]
 
 
-def aspp_views(analysis: Analysis, cell: tuple[int, int] | None, lang: str = "en") -> tuple:
+@dataclass(frozen=True)
+class AsppView:
+    """Taps and receptive-field boxes of every branch at a C5 cell, the effective receptive fields
+    there, and the cell (kept for a redraw in another language)."""
+
+    taps: Any
+    erf: Any
+    cell: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class AsppPanel(AsppView):
+    """After a run: also the picture to click."""
+
+    picture: Any
+
+
+def aspp_views(session: Session, analysis: Analysis, cell: tuple[int, int] | None) -> AsppView:
     """Taps and receptive-field boxes of every branch at a cell, and the effective receptive field
     of each branch and of the fused output there. Without a cell: the centre of the C5 map."""
     cell = aspp_cell(analysis, cell)
-    return (*drawn(aspp_figures(analysis, lang, cell)), cell)
+    taps, erf = aspp_figures(analysis, session.lang, cell)
+    return AsppView(taps=image(taps.make()), erf=image(erf.make()), cell=cell)
 
 
-@out_of_memory_as_message
-def aspp_click(analysis: Analysis | None, evt: gr.SelectData, lang: str = "en") -> tuple:
+def aspp_panel_views(session: Session, analysis: Analysis, cell: tuple[int, int] | None) -> AsppPanel:
+    """After a run: the picture to click, and the views at the cell last clicked (or the centre)."""
+    return AsppPanel(**vars(aspp_views(session, analysis, cell)), picture=analysis.picture.rgb)
+
+
+def aspp_click(session: Session, analysis: Analysis | None, evt: gr.SelectData) -> AsppView:
     """A click on the picture (analysed pixels) → the C5 cell under it → taps and ERF there."""
     if analysis is None:
-        raise no_picture(lang)
+        raise no_picture(session.lang)
     x, y = to_original(analysis.picture, *evt.index)
     level = analysis.topology.node(analysis.topology.inputs[0]).level
-    return aspp_views(analysis, cell_at(analysis, level, x, y), lang)
+    return aspp_views(session, analysis, cell_at(analysis, level, x, y))
 
 
 def aspp_panel(tab: TabHooks) -> None:
@@ -59,11 +86,9 @@ def aspp_panel(tab: TabHooks) -> None:
     erf = figure_box("panel.aspp_erf", "aspp-erf")
     cell = gr.State(None)
 
-    def with_picture(analysis: Analysis, clicked: tuple[int, int] | None, lang: str = "en") -> tuple:
-        return (analysis.picture.rgb, *aspp_views(analysis, clicked, lang))
-
-    tab.redraw_after_run(with_picture, [picture, taps, erf, cell], [cell])
-    picture.select(aspp_click, [tab.state, tab.language], [taps, erf, cell], api_name="aspp_click")
+    tab.redraw_after_run(aspp_panel_views, Shows(AsppPanel, picture=picture, taps=taps, erf=erf, cell=cell), [cell])
+    clicked = Shows(AsppView, taps=taps, erf=erf, cell=cell)
+    picture.select(event(aspp_click, clicked), [tab.session, tab.state], clicked.outputs, api_name="aspp_click")
 
 
 LESSON = Lesson("aspp", aspp_figures, aspp_panel)

@@ -4,8 +4,11 @@ map change. The handlers are module-level functions, called directly by the test
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
+import numpy as np
 
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, neck_on, rerun
@@ -13,6 +16,8 @@ from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe
 from necklab.models.necks.bifpn import FUSION_EPS, with_edge_weights
 from necklab.viz.bifpn import cells, fused_figure, fusion_graph_figure, fusion_nodes, weight_headers, weights_rows
 from necklab.widgets.common import figure_box, image, no_picture
+from necklab.widgets.events import Shows, event
+from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
 from necklab.widgets.text import localised
 
@@ -63,63 +68,107 @@ def _node_in(analysis: Analysis, cell: int, node_id: str | None) -> str:
     return node_id if node_id in nodes else nodes[0]
 
 
-def panel_views(analysis: Analysis, edits: Edits | None, cell: str | None, node_id: str | None,
-                lang: str = "en") -> tuple:
-    """After the tab's run: the edits that still name a node applied, and every view of the panel —
-    cell choice, graph, table, node choice, sliders, fused figure, edits text, edits, shown analysis."""
+@dataclass(frozen=True)
+class NodeShown:
+    """A fusion node chosen: its raw-weight sliders and its fused figure."""
+
+    weights: list  # slider updates, one per input (MAX_INPUTS)
+    fused: np.ndarray
+
+
+@dataclass(frozen=True)
+class CellShown(NodeShown):
+    """A cell chosen: its weighted graph and its nodes to choose from (the first chosen)."""
+
+    graph: np.ndarray
+    node: Any
+
+
+@dataclass(frozen=True)
+class Edited:
+    """The weights applied: the graph, the weights table, the fused figure, the edits (as text and
+    as the session's state) and the analysis on screen (the tab's, or rerun with the edits)."""
+
+    graph: np.ndarray
+    table: list[list]
+    fused: np.ndarray
+    status: str
+    edits: Edits
+    shown: Analysis
+
+
+@dataclass(frozen=True)
+class Reset(Edited):
+    """Back to the module's weights: also the sliders."""
+
+    weights: list
+
+
+@dataclass(frozen=True)
+class PanelView(Reset):
+    """After the tab's run: also the cell choice and the node choice."""
+
+    cell: Any
+    node: Any
+
+
+def panel_views(session: Session, analysis: Analysis, edits: Edits | None, cell: str | None,
+                node_id: str | None) -> PanelView:
+    """After the tab's run: the edits that still name a node applied, and every view of the panel."""
+    lang = session.lang
     edits = {n: w for n, w in (edits or {}).items() if n in fusion_nodes(analysis)}
     shown = edited(analysis, edits)
     k = int(cell) if cell and int(cell) in cells(shown) else 1
     node_id = _node_in(shown, k, node_id)
-    return (gr.Radio(choices=[str(c) for c in cells(shown)], value=str(k)), image(fusion_graph_figure(shown, k, lang)),
-            weights_rows(shown), gr.Dropdown(choices=fusion_nodes(shown, k), value=node_id),
-            *sliders(shown, node_id, lang), image(fused_figure(shown, node_id, lang)), edits_text(edits, lang), edits,
-            shown)
+    return PanelView(graph=image(fusion_graph_figure(shown, k, lang)), table=weights_rows(shown),
+                     fused=image(fused_figure(shown, node_id, lang)), status=edits_text(edits, lang), edits=edits,
+                     shown=shown, weights=sliders(shown, node_id, lang),
+                     cell=gr.Radio(choices=[str(c) for c in cells(shown)], value=str(k)),
+                     node=gr.Dropdown(choices=fusion_nodes(shown, k), value=node_id))
 
 
-def cell_view(shown: Analysis | None, cell: str, lang: str = "en") -> tuple:
+def cell_view(session: Session, shown: Analysis | None, cell: str) -> CellShown:
     """A cell chosen: its graph, its nodes to choose from (the first chosen), sliders, fused figure."""
+    lang = session.lang
     if shown is None:
         raise no_picture(lang)
     k = int(cell)
     node_id = _node_in(shown, k, None)
-    return (image(fusion_graph_figure(shown, k, lang)), gr.Dropdown(choices=fusion_nodes(shown, k), value=node_id),
-            *sliders(shown, node_id, lang), image(fused_figure(shown, node_id, lang)))
+    return CellShown(graph=image(fusion_graph_figure(shown, k, lang)),
+                     node=gr.Dropdown(choices=fusion_nodes(shown, k), value=node_id),
+                     weights=sliders(shown, node_id, lang), fused=image(fused_figure(shown, node_id, lang)))
 
 
-def node_view(shown: Analysis | None, node_id: str, lang: str = "en") -> tuple:
+def node_view(session: Session, shown: Analysis | None, node_id: str) -> NodeShown:
     """A node chosen: its sliders and its fused figure."""
+    lang = session.lang
     if shown is None:
         raise no_picture(lang)
-    return (*sliders(shown, node_id, lang), image(fused_figure(shown, node_id, lang)))
+    return NodeShown(weights=sliders(shown, node_id, lang), fused=image(fused_figure(shown, node_id, lang)))
 
 
-def apply_weights(analysis: Analysis | None, edits: Edits | None, cell: str, node_id: str, *raw: float,
-                  lang: str = "en") -> tuple:
-    """Set the chosen node's raw weights (one slider per input) on the session's copy and rerun:
-    graph, table, fused figure, edits text, edits, shown analysis."""
+def apply_weights(session: Session, analysis: Analysis | None, edits: Edits | None, cell: str, node_id: str,
+                  *raw: float) -> Edited:
+    """Set the chosen node's raw weights (one slider per input) on the session's copy and rerun."""
+    lang = session.lang
     if analysis is None:
         raise no_picture(lang)
     inputs = len(analysis.topology.node(node_id).inputs)
     edits = {**(edits or {}), node_id: [float(w) for w in raw[:inputs]]}
     shown = edited(analysis, edits)
-    return (image(fusion_graph_figure(shown, int(cell), lang)), weights_rows(shown),
-            image(fused_figure(shown, node_id, lang)), edits_text(edits, lang), edits, shown)
+    return Edited(graph=image(fusion_graph_figure(shown, int(cell), lang)), table=weights_rows(shown),
+                  fused=image(fused_figure(shown, node_id, lang)), status=edits_text(edits, lang), edits=edits,
+                  shown=shown)
 
 
-def apply_event(*values: object) -> tuple:
-    """`apply_weights` for the button, whose last input is the language (after the sliders)."""
-    return apply_weights(*values[:-1], lang=str(values[-1]))
-
-
-def reset_weights(analysis: Analysis | None, cell: str, node_id: str, lang: str = "en") -> tuple:
-    """Back to the module's weights: graph, table, sliders, fused figure, edits text, no edits,
-    and the tab's own analysis."""
+def reset_weights(session: Session, analysis: Analysis | None, cell: str, node_id: str) -> Reset:
+    """Back to the module's weights, and to the tab's own analysis."""
+    lang = session.lang
     if analysis is None:
         raise no_picture(lang)
-    return (image(fusion_graph_figure(analysis, int(cell), lang)), weights_rows(analysis),
-            *sliders(analysis, node_id, lang), image(fused_figure(analysis, node_id, lang)), edits_text({}, lang), {},
-            analysis)
+    return Reset(graph=image(fusion_graph_figure(analysis, int(cell), lang)), table=weights_rows(analysis),
+                 fused=image(fused_figure(analysis, node_id, lang)), status=edits_text({}, lang), edits={},
+                 shown=analysis, weights=sliders(analysis, node_id, lang))
 
 
 def bifpn_panel(tab: TabHooks) -> None:
@@ -143,13 +192,20 @@ def bifpn_panel(tab: TabHooks) -> None:
     edits = gr.State({})
     shown = gr.State(None)  # the analysis on screen: the tab's, or rerun with this session's edits
 
-    tab.redraw_after_run(panel_views, [cell, graph, table, node, *weights, fused, status, edits, shown],
-                     [edits, cell, node])
-    cell.input(cell_view, [shown, cell, tab.language], [graph, node, *weights, fused], api_visibility="private")
-    node.input(node_view, [shown, node, tab.language], [*weights, fused], api_visibility="private")
-    apply.click(apply_event, [tab.state, edits, cell, node, *weights, tab.language],
-                [graph, table, fused, status, edits, shown], api_visibility="private")
-    reset.click(reset_weights, [tab.state, cell, node, tab.language], [graph, table, *weights, fused, status, edits, shown],
+    edited_shows = dict(graph=graph, table=table, fused=fused, status=status, edits=edits, shown=shown)
+    tab.redraw_after_run(panel_views, Shows(PanelView, cell=cell, node=node, weights=weights, **edited_shows),
+                         [edits, cell, node])
+    chosen_cell = Shows(CellShown, graph=graph, node=node, weights=weights, fused=fused)
+    cell.input(event(cell_view, chosen_cell), [tab.session, shown, cell], chosen_cell.outputs,
+               api_visibility="private")
+    chosen_node = Shows(NodeShown, weights=weights, fused=fused)
+    node.input(event(node_view, chosen_node), [tab.session, shown, node], chosen_node.outputs,
+               api_visibility="private")
+    applied = Shows(Edited, **edited_shows)
+    apply.click(event(apply_weights, applied), [tab.session, tab.state, edits, cell, node, *weights], applied.outputs,
+                api_visibility="private")
+    back = Shows(Reset, weights=weights, **edited_shows)
+    reset.click(event(reset_weights, back), [tab.session, tab.state, cell, node], back.outputs,
                 api_visibility="private")
 
 

@@ -2,12 +2,17 @@
 global-pooling attention and output."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import gradio as gr
 
 from necklab.lab.analysis import Analysis
 from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe, first_stage
 from necklab.viz.nasfpn import cell_figure, cell_rows, cell_table_headers, first_step_of_stage
 from necklab.widgets.common import figure_box, image
+from necklab.widgets.events import Shows, event
+from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
 from necklab.widgets.text import localised
 
@@ -21,9 +26,18 @@ def nasfpn_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
                          lambda node=node: cell_figure(analysis, node, lang)) for node in cells]
 
 
-def stage_list(analysis: Analysis, lang: str = "en") -> tuple:
+@dataclass(frozen=True)
+class Stages:
+    """The stages to jump to (none chosen) and the table of the merging cells."""
+
+    stage: Any
+    cells: list[list]
+
+
+def stage_list(session: Session, analysis: Analysis) -> Stages:
     stages = sorted({n.stage for n in analysis.topology.nodes} - {None})
-    return gr.Dropdown(choices=[str(s) for s in stages], value=None), cell_rows(analysis, lang)
+    return Stages(stage=gr.Dropdown(choices=[str(s) for s in stages], value=None),
+                  cells=cell_rows(analysis, session.lang))
 
 
 def stage_start(analysis: Analysis | None, chosen: str | None):
@@ -33,14 +47,14 @@ def stage_start(analysis: Analysis | None, chosen: str | None):
     return first_step_of_stage(analysis, int(chosen))
 
 
-def cell_view(analysis: Analysis | None, k: float, lang: str = "en"):
+def cell_view(session: Session, analysis: Analysis | None, k: float) -> Any:
     """The merging cell of step k — or, before the first cell, the first cell (its title names it)."""
     if analysis is None:
         return gr.skip()
     order = analysis.topology.order
     cells = [i for i, node in enumerate(order) if "resized" in analysis.trace.extras.get(node, {})]
     shown = next((i for i in cells if i >= int(k)), cells[-1]) if int(k) not in cells else int(k)
-    return image(cell_figure(analysis, order[shown], lang))
+    return image(cell_figure(analysis, order[shown], session.lang))
 
 
 def nasfpn_panel(tab: TabHooks) -> None:
@@ -51,10 +65,11 @@ def nasfpn_panel(tab: TabHooks) -> None:
     cells = localised(gr.Dataframe, {"label": "panel.nasfpn_cells", "headers": cell_table_headers},
                       interactive=False, elem_id="nas-fpn-cells")
 
-    tab.redraw_after_run(stage_list, [stage, cells])
+    tab.redraw_after_run(stage_list, Shows(Stages, stage=stage, cells=cells))
     stage.select(stage_start, [tab.state, stage], [tab.step], api_visibility="private")  # again = jump again
-    tab.step.change(cell_view, [tab.state, tab.step, tab.language], [cell], api_visibility="private")
-    tab.after_run.append((cell_view, [tab.state, tab.step, tab.language], [cell]))  # and in a new language
+    inputs = [tab.session, tab.state, tab.step]
+    tab.step.change(event(cell_view), inputs, [cell], api_visibility="private")
+    tab.after_run.append((event(cell_view), inputs, [cell]))  # and in a new language
 
 
 LESSON = Lesson("nasfpn", nasfpn_figures, nasfpn_panel)

@@ -1,12 +1,17 @@
 """PANet's lesson: the long path vs the bottom-up shortcut with layer counts, FPN vs PANet outputs."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import gradio as gr
 
 from necklab.lab.analysis import Analysis, analyse, backbone_on
 from necklab.lessons.base import Lesson, LessonFigure, caption
 from necklab.viz.panet import outputs_figure, path_count, path_figure
-from necklab.widgets.common import drawn, figure_box
+from necklab.widgets.common import figure_box, image
+from necklab.widgets.events import Shows
+from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
 from necklab.widgets.text import localised
 
@@ -21,9 +26,16 @@ def panet_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
                          lambda: outputs_figure([fpn, analysis], ["FPN", "PANet"], lang))]
 
 
-def panet_views(analysis: Analysis, lang: str = "en") -> tuple:
+@dataclass(frozen=True)
+class PanetView:
+    paths: Any
+    compare: Any
+
+
+def panet_views(session: Session, analysis: Analysis) -> PanetView:
     """The long path vs PANet's shortcut, and FPN vs PANet outputs (FPN with the same settings)."""
-    return drawn(panet_figures(analysis, lang))
+    paths, compare = panet_figures(analysis, session.lang)
+    return PanetView(paths=image(paths.make()), compare=image(compare.make()))
 
 
 def panet_panel(tab: TabHooks) -> None:
@@ -31,7 +43,7 @@ def panet_panel(tab: TabHooks) -> None:
     path = figure_box("panel.panet_paths", "panet-paths")
     compare = figure_box("panel.panet_compare", "panet-compare")
 
-    tab.redraw_after_run(panet_views, [path, compare])
+    tab.redraw_after_run(panet_views, Shows(PanetView, paths=path, compare=compare))
 
 
 LESSON = Lesson("pafpn", panet_figures, panet_panel)

@@ -2,13 +2,17 @@
 side by side, and the gate maps."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 import numpy as np
 
 from necklab.lab.analysis import Analysis
 from necklab.lessons.base import Lesson, LessonFigure, caption
 from necklab.viz.rfp import gates_figure, passes_figure, unrolled_figure
-from necklab.widgets.common import drawn, figure_box
+from necklab.widgets.common import figure_box, image
+from necklab.widgets.events import Shows
+from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
 from necklab.widgets.text import localised
 
@@ -19,9 +23,17 @@ def rfp_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
             LessonFigure("rfp-gates", caption("rfp_gates", lang), lambda: gates_figure(analysis, lang))]
 
 
-def rfp_views(analysis: Analysis, lang: str = "en") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class RfpView:
+    unrolled: np.ndarray
+    passes: np.ndarray
+    gates: np.ndarray
+
+
+def rfp_views(session: Session, analysis: Analysis) -> RfpView:
     """The unrolled schematic, the passes side by side and the gates, as images."""
-    return drawn(rfp_figures(analysis, lang))
+    unrolled, passes, gates = rfp_figures(analysis, session.lang)
+    return RfpView(unrolled=image(unrolled.make()), passes=image(passes.make()), gates=image(gates.make()))
 
 
 def rfp_panel(tab: TabHooks) -> None:
@@ -32,7 +44,7 @@ def rfp_panel(tab: TabHooks) -> None:
     passes = figure_box("panel.rfp_passes", "rfp-passes")
     gates = figure_box("panel.rfp_gates", "rfp-gates")
 
-    tab.redraw_after_run(rfp_views, [unrolled, passes, gates])
+    tab.redraw_after_run(rfp_views, Shows(RfpView, unrolled=unrolled, passes=passes, gates=gates))
 
 
 LESSON = Lesson("rfp", rfp_figures, rfp_panel)

@@ -2,6 +2,9 @@
 the blog formula vs adaptive pooling, and YOLO SPP vs SPPF (bit-identical, timed)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import gradio as gr
 
 from necklab.lab.analysis import Analysis, analyse, run_backbone
@@ -10,8 +13,10 @@ from necklab.lab.spp_vs_sppf import compare_spp_sppf
 from necklab.lessons.base import Lesson, LessonFigure, caption
 from necklab.models.spec import Control
 from necklab.viz.spp import bins_figure, formula_figure, formula_headers, formula_rows, spp_sppf_figure, vector_figure
-from necklab.widgets.common import drawn, figure_box, image
+from necklab.widgets.common import figure_box, image
 from necklab.widgets.controls import parse_value
+from necklab.widgets.events import Shows, event
+from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
 from necklab.widgets.text import localised
 
@@ -35,19 +40,33 @@ def spp_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
             LessonFigure("spp-sppf", caption("spp_sppf", lang), lambda: spp_sppf_figure(comparison, lang))]
 
 
-def spp_views(analysis: Analysis, lang: str = "en") -> tuple:
+@dataclass(frozen=True)
+class SppView:
+    bins: Any
+    vectors: Any
+    sppf: Any
+
+
+@dataclass(frozen=True)
+class WindowRules:
+    figure: Any
+    table: list[list]
+
+
+def spp_views(session: Session, analysis: Analysis) -> SppView:
     """SPP-net's bins and vectors, and YOLO SPP vs SPPF (the window-rule figure follows its inputs)."""
-    bins, vectors, _, sppf = spp_figures(analysis, lang)
-    return drawn([bins, vectors, sppf])
+    bins, vectors, _, sppf = spp_figures(analysis, session.lang)
+    return SppView(bins=image(bins.make()), vectors=image(vectors.make()), sppf=image(sppf.make()))
 
 
 PYRAMID_LEVELS = Control("levels", "pyramid_levels", "ints", FORMULA_LEVELS, minimum=1, maximum=16)
 
 
-def window_rules(a: float, text: str, lang: str = "en") -> tuple:
+def window_rules(session: Session, a: float, text: str) -> WindowRules:
     """The blog formula vs adaptive pooling for a feature size and typed pyramid levels."""
+    lang = session.lang
     ns = parse_value(PYRAMID_LEVELS, text, lang)
-    return image(formula_figure(int(a), ns, lang)), formula_rows(int(a), ns, lang)
+    return WindowRules(figure=image(formula_figure(int(a), ns, lang)), table=formula_rows(int(a), ns, lang))
 
 
 def spp_panel(tab: TabHooks) -> None:
@@ -66,10 +85,12 @@ def spp_panel(tab: TabHooks) -> None:
     localised(gr.Markdown, {"value": "panel.sppf_intro"})
     sppf = figure_box("panel.sppf", "spp-sppf")
 
-    tab.redraw_after_run(spp_views, [bins, vectors, sppf])
+    tab.redraw_after_run(spp_views, Shows(SppView, bins=bins, vectors=vectors, sppf=sppf))
+    rules = Shows(WindowRules, figure=formula, table=formula_table)
+    inputs = [tab.session, size, levels]
     for trigger in (size.change, levels.submit):
-        trigger(window_rules, [size, levels, tab.language], [formula, formula_table], api_visibility="private")
-    tab.after_run.append((window_rules, [size, levels, tab.language], [formula, formula_table]))
+        trigger(event(window_rules, rules), inputs, rules.outputs, api_visibility="private")
+    tab.after_run.append((event(window_rules, rules), inputs, rules.outputs))
 
 
 LESSON = Lesson("spp", spp_figures, spp_panel)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -21,6 +23,8 @@ from necklab.ui.compare_tab import build_compare_tab
 from necklab.ui.neck_tab import NeckTab, build_neck_tab, slug
 from necklab.ui.offline import forbid_outbound
 from necklab.ui.playground_tab import build_playground_tab
+from necklab.widgets.events import Shows, event
+from necklab.widgets.session import Session, SessionBox
 from necklab.widgets.text import Words, follow, localised
 
 SAMPLES = sorted(p for p in (ASSETS / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
@@ -38,6 +42,22 @@ def tab_groups() -> dict[str, list[NeckSpec]]:
     return groups
 
 
+@dataclass(frozen=True)
+class Switched:
+    """A language switch: the session in that language, and every localised component's words."""
+
+    words: list[dict]
+    session: Session
+
+
+def switch_language(session: Session, lang: str, words: Words) -> Switched:
+    return Switched(words=words.updates(lang), session=replace(session, lang=lang))
+
+
+def show_tab(session: Session, key: str) -> Session:
+    return replace(session, tab=key)
+
+
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="NeckLab") as demo, Words() as words:
         with gr.Row(equal_height=True):
@@ -45,8 +65,7 @@ def build_app() -> gr.Blocks:
             # The session's language: the browser's on load (Accept-Language), then this switch.
             language = localised(gr.Radio, {"label": "app.language"}, choices=[("EN", "en"), ("中文", "zh")],
                                  value="en", elem_id="language", scale=0, min_width=160)
-        session = gr.State(None)  # {"picture": Picture, "device": str, "facts": …} of this browser session
-        current_tab = gr.State("backbone")
+        session = gr.State(SessionBox())  # this browser's Session: every handler's first input
         with gr.Row():
             with gr.Column(scale=2, min_width=280):
                 picture = localised(gr.Image, {"label": "app.picture"}, type="filepath",
@@ -64,36 +83,41 @@ def build_app() -> gr.Blocks:
                 top5 = localised(gr.Label, {"label": "app.top5"}, num_top_classes=5, elem_id="top5",
                                  show_heading=False)  # the list names the top class first
         status = localised(gr.Markdown, {"value": "app.status_start"}, elem_id="status")
+
+        def shown(tab: gr.Tab, key: str) -> Any:
+            """The tab on screen goes into the session."""
+            return tab.select(event(partial(show_tab, key=key)), [session], None, api_visibility="private")
+
         neck_tabs: list[NeckTab] = []
         with gr.Tabs():
             with localised(gr.Tab, {"label": "app.tab_backbone"}, id="backbone") as backbone_tab:
-                level, backbone_outputs = build_backbone_tab(session, language)
-            backbone_tab.select(lambda: "backbone", None, current_tab, api_visibility="private")
+                level, analyzed_shows, levels_shows = build_backbone_tab(session, top5, status)
+            shown(backbone_tab, "backbone")
             for title, specs in tab_groups().items():
                 with gr.Tab(title, id=slug(title)) as tab:
-                    neck_tab = build_neck_tab(title, specs, session, current_tab, language)
+                    neck_tab = build_neck_tab(title, specs, session)
                 neck_tab.finish()
-                neck_tab.chain(tab.select(lambda key=neck_tab.key: key, None, current_tab, api_visibility="private")
-                               .then(neck_tab.refresh, neck_tab.refresh_inputs, neck_tab.outputs,
-                                     api_visibility="private"))
+                neck_tab.show_after(shown(tab, neck_tab.key))
                 neck_tabs.append(neck_tab)
             with localised(gr.Tab, {"label": "app.tab_compare"}, id="compare") as compare_tab:
-                build_compare_tab(session, language)
-            compare_tab.select(lambda: "compare", None, current_tab, api_visibility="private")
+                build_compare_tab(session)
+            shown(compare_tab, "compare")
             with localised(gr.Tab, {"label": "app.tab_playground"}, id="playground") as playground_tab:
-                playground_words = build_playground_tab(session, language)
-            playground_tab.select(lambda: "playground", None, current_tab, api_visibility="private")
-        analyzed = run.click(analyze, [picture, device, level, language],
-                             [top5, *backbone_outputs, status, session], api_name="analyze", preprocess=False)
+                playground_words = build_playground_tab(session)
+            shown(playground_tab, "playground")
+        # The API's /analyze takes (picture, device, level, language): the session is no API input.
+        analyzed = run.click(event(analyze, analyzed_shows), [session, picture, device, level, language],
+                             analyzed_shows.outputs, api_name="analyze", preprocess=False)
         for neck_tab in neck_tabs:  # the tab on screen follows the new picture
-            analyzed = neck_tab.chain(analyzed.then(neck_tab.refresh, neck_tab.refresh_inputs, neck_tab.outputs,
-                                                    api_visibility="private"))
+            analyzed = neck_tab.show_after(analyzed)
         demo.load(browser_language, None, language, api_visibility="private")
-        switched = language.change(words.updates, language, words.components, api_visibility="private")
-        switched = switched.then(redraw_backbone, [session, level, language], [*backbone_outputs, status],
+        relabelled = Shows(Switched, words=words.components)
+        switched = language.change(event(partial(switch_language, words=words), relabelled), [session, language],
+                                   relabelled.outputs, api_visibility="private")
+        switched = switched.then(event(redraw_backbone, levels_shows), [session, level], levels_shows.outputs,
                                  api_visibility="private").then(*playground_words, api_visibility="private")
         for neck_tab in neck_tabs:
-            switched = neck_tab.chain(switched.then(*neck_tab.redraw_words, api_visibility="private"))
+            switched = neck_tab.relabel_after(switched)
     return demo
 
 

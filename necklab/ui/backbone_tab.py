@@ -1,17 +1,39 @@
 """The Backbone tab and the Analyze action that every tab starts from."""
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
 
 from necklab.i18n import t
-from necklab.lab.analysis import available_devices, run_backbone
+from necklab.lab.analysis import available_devices, keep_picture, run_backbone
 from necklab.viz.maps import backbone_table, backbone_table_headers, levels_overview, top_channels
-from necklab.widgets.common import figure_box, image, load_picture, out_of_memory_as_message, session_picture
+from necklab.widgets.common import figure_box, image, load_picture
+from necklab.widgets.events import Shows, event
+from necklab.widgets.session import Facts, Session, session_picture
 from necklab.widgets.text import localised
 
 LEVELS = ["C1", "C2", "C3", "C4", "C5"]
+
+
+@dataclass(frozen=True)
+class Levels:
+    """The backbone's levels drawn: the overview, the channel grid of the chosen level, the levels
+    table; and the status line."""
+
+    overview: Any
+    channels: Any
+    table: Any
+    status: str
+
+
+@dataclass(frozen=True)
+class Analyzed(Levels):
+    """What Analyze shows: the levels, the top-5 classes, and the session that remembers the picture."""
+
+    top5: dict[str, float]
+    session: Session
 
 
 def check_level(level: str, lang: str) -> None:
@@ -19,18 +41,19 @@ def check_level(level: str, lang: str) -> None:
         raise gr.Error(t("backbone.no_level", lang, level=repr(level), levels=", ".join(LEVELS)))
 
 
-def status_text(session: dict | None, lang: str = "en") -> str:
-    """What was analysed and how long it took, in `lang` (the facts stay in the session)."""
-    facts = (session or {}).get("facts")
-    if not facts:
+def status_text(session: Session) -> str:
+    """What was analysed and how long it took, in the session's language."""
+    facts, lang = session.facts, session.lang
+    if facts is None:
         return t("app.status_start", lang)
-    frames = t("backbone.frames", lang, n=facts["n"]) if facts["n"] > 1 else ""
-    return t("backbone.status", lang, frames=frames, **{k: v for k, v in facts.items() if k != "n"})
+    frames = t("backbone.frames", lang, n=facts.frames) if facts.frames > 1 else ""
+    return t("backbone.status", lang, frames=frames, **{k: v for k, v in vars(facts).items() if k != "frames"})
 
 
-@out_of_memory_as_message
-def analyze(value: Any, device: str, level: str, lang: str = "en", progress: gr.Progress = gr.Progress()):
-    """Decode the picture, run the backbone, draw every level; the session remembers the picture."""
+def analyze(session: Session, value: Any, device: str, level: str, lang: str = "en",
+            progress: gr.Progress = gr.Progress()) -> Analyzed:
+    """Decode the picture, run the backbone, draw every level; the session remembers the picture,
+    the device and the language (`lang`: the API's, the page's switch in a browser)."""
     check_level(level, lang)
     progress(0.05, desc=t("backbone.decoding", lang))
     picture = load_picture(value, lang)
@@ -39,45 +62,47 @@ def analyze(value: Any, device: str, level: str, lang: str = "en", progress: gr.
     progress(0.25, desc=t("backbone.running", lang, device=device))
     backbone = run_backbone(picture, device)
     progress(0.6, desc=t("backbone.drawing", lang))
-    top5 = {label: p for _, label, p in backbone.top5}
     (ow, oh), (w, h) = picture.original_size, picture.size
-    facts = dict(w=w, h=h, fmt=picture.source_format, ow=ow, oh=oh, scale=f"{picture.scale_xy[0]:.3f}",
-                 n=picture.frames, device=device, ms=f"{backbone.seconds * 1000:.0f}",
-                 gflops=f"{backbone.flops / 1e9:.2f}")
-    session = {"picture": picture, "device": device, "facts": facts}
-    return (top5, *backbone_views(session, level, lang), status_text(session, lang), session)
+    facts = Facts(w=w, h=h, fmt=picture.source_format, ow=ow, oh=oh, scale=f"{picture.scale_xy[0]:.3f}",
+                  frames=picture.frames, device=device, ms=f"{backbone.seconds * 1000:.0f}",
+                  gflops=f"{backbone.flops / 1e9:.2f}")
+    session = replace(session, picture=keep_picture(picture), device=device, lang=lang, facts=facts)
+    return Analyzed(**vars(levels(session, level)), top5={label: p for _, label, p in backbone.top5},
+                    session=session)
 
 
-def backbone_views(session: dict, level: str, lang: str = "en") -> tuple:
-    """The levels overview, the channel grid of `level` and the levels table (cached: no model run)."""
-    picture, device = session_picture(session, lang)
+def levels(session: Session, level: str) -> Levels:
+    """The session's picture's levels (cached: no model run) and the status line."""
+    picture, device = session_picture(session)
     backbone = run_backbone(picture, device)
-    return (image(levels_overview(picture, backbone, lang)),
-            image(top_channels(backbone.features[level], level, lang=lang)), backbone_table(backbone))
+    return Levels(overview=image(levels_overview(picture, backbone, session.lang)),
+                  channels=image(top_channels(backbone.features[level], level, lang=session.lang)),
+                  table=backbone_table(backbone), status=status_text(session))
 
 
-def show_level(session: dict | None, level: str, lang: str = "en"):
-    picture, device = session_picture(session, lang)
-    check_level(level, lang)
+def show_level(session: Session, level: str) -> Any:
+    picture, device = session_picture(session)
+    check_level(level, session.lang)
     backbone = run_backbone(picture, device)  # cached: no model run
-    return image(top_channels(backbone.features[level], level, lang=lang))
+    return image(top_channels(backbone.features[level], level, lang=session.lang))
 
 
-def redraw(session: dict | None, level: str, lang: str) -> tuple:
+def redraw(session: Session, level: str) -> Levels:
     """After a language switch: the tab's figures and the status in the new language."""
-    if not session:
-        return (gr.skip(),) * 3 + (status_text(None, lang),)
-    return (*backbone_views(session, level, lang), status_text(session, lang))
+    if session.picture is None:
+        return Levels(gr.skip(), gr.skip(), gr.skip(), status_text(session))
+    return levels(session, level)
 
 
-def build_backbone_tab(session: gr.State, language: gr.components.Component | None = None) -> tuple[gr.Radio, list]:
-    """Components of the Backbone tab; returns the level selector and the outputs of `analyze`.
-    `language` holds the session's language (English without one)."""
-    language = language if language is not None else gr.State("en")
+def build_backbone_tab(session: gr.State, top5: gr.Label, status: gr.Markdown
+                       ) -> tuple[gr.Radio, Shows[Analyzed], Shows[Levels]]:
+    """Components of the Backbone tab (`top5` and `status` sit above the tabs); returns the level
+    selector and what shows Analyze's view and the levels' redraw."""
     overview = figure_box("backbone.overview", "levels")
     level = localised(gr.Radio, {"label": "backbone.level"}, choices=LEVELS, value="C3", elem_id="level")
     channels = figure_box("backbone.channels", "channels")
     table = localised(gr.Dataframe, {"label": "backbone.table", "headers": backbone_table_headers},
                       elem_id="shapes", interactive=False)
-    level.change(show_level, [session, level, language], [channels], api_name="show_level")
-    return level, [overview, channels, table]
+    level.change(event(show_level), [session, level], [channels], api_name="show_level")
+    shown = dict(overview=overview, channels=channels, table=table, status=status)
+    return level, Shows(Analyzed, top5=top5, **shown), Shows(Levels, **shown)

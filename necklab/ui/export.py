@@ -12,7 +12,9 @@ import gradio as gr
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.pack.write import ZIP_NAME, write_pack
-from necklab.widgets.common import no_picture, out_of_memory_as_message
+from necklab.widgets.common import no_picture
+from necklab.widgets.events import event
+from necklab.widgets.session import Session
 from necklab.widgets.text import localised
 
 EXPORTS = Path(tempfile.gettempdir()) / "necklab-exports"
@@ -26,18 +28,18 @@ def _clear_old(now: float) -> None:
                 shutil.rmtree(old, ignore_errors=True)
 
 
-@out_of_memory_as_message
-def export_lesson(analysis: Analysis | None, lang: str = "en", progress: gr.Progress = gr.Progress()) -> str:
+def export_lesson(session: Session, analysis: Analysis | None, progress: gr.Progress = gr.Progress()) -> str:
     """Write the tab's lesson as a pack in the session's language and return its ZIP (the unpacked
     folder is dropped)."""
     if analysis is None:
-        raise no_picture(lang)
-    progress(0.0, desc=t("export.start", lang))
+        raise no_picture(session.lang)
+    progress(0.0, desc=t("export.start", session.lang))
     now = time.time()
     _clear_old(now)
     EXPORTS.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="pack-", dir=EXPORTS))
     w, h = analysis.picture.original_size
+    lang = session.lang
     name = t("pack.uploaded", lang, fmt=analysis.picture.source_format, w=w, h=h)
     folder = write_pack(analysis, work / f"necklab-{analysis.neck_name}", lang=lang, picture_name=name,
                         progress=lambda fraction, text: progress(fraction, desc=text))
@@ -46,10 +48,9 @@ def export_lesson(analysis: Analysis | None, lang: str = "en", progress: gr.Prog
     return str(archive)
 
 
-def export_box(key: str, state: gr.State, language: gr.components.Component | None = None) -> None:
+def export_box(key: str, session: gr.State, state: gr.State) -> None:
     """The button and the file it fills, wired to the tab's analysis."""
-    language = language if language is not None else gr.State("en")
     with gr.Row():
         button = localised(gr.Button, {"value": "export.button"}, elem_id=f"{key}-export", scale=0, min_width=200)
         file = localised(gr.File, {"label": "export.file"}, elem_id=f"{key}-export-file", interactive=False, scale=3)
-    button.click(export_lesson, [state, language], [file], api_name=f"{key.replace('-', '_')}_export")
+    button.click(event(export_lesson), [session, state], [file], api_name=f"{key.replace('-', '_')}_export")

@@ -6,19 +6,16 @@ built under the common step-through.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from threading import Lock
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
 from necklab.i18n import t
-from necklab.lab.analysis import Analysis, analyse
-from necklab.lab.imaging import Picture
+from necklab.lab.analysis import Analysis, analyse, picture_key
+from necklab.lab.cache import LRU
 from necklab.lessons import lesson_for
 from necklab.models.registry import NECKS, Control, NeckSpec
 from necklab.ui.export import export_box
@@ -26,8 +23,11 @@ from necklab.ui.quiz import quiz_box
 from necklab.viz.graph import GraphPicture, focus_nodes
 from necklab.viz.lesson import lesson_step
 from necklab.viz.step import narration, node_table, node_table_headers, step_figure
-from necklab.widgets.common import figure_box, image, out_of_memory_as_message, session_picture
+from necklab.widgets.common import figure_box, image
 from necklab.widgets.controls import control_label, parse_value
+from necklab.widgets.events import Shows, event
+from necklab.widgets.session import Session, session_picture
+from necklab.widgets.tab import Chained
 from necklab.widgets.text import localised
 
 
@@ -67,23 +67,66 @@ def summary(analysis: Analysis, spec: NeckSpec, lang: str = "en") -> str:
              backbone_ms=f"{times['backbone'] * 1000:.0f}", nodes=len(analysis.topology.nodes), outputs=outputs)
 
 
+@dataclass(frozen=True)
+class StepShown:
+    """A step drawn: the graph with the step highlighted, the step's feature map, its narration."""
+
+    graph: Any
+    figure: Any
+    narration: str
+
+
+@dataclass(frozen=True)
+class Redrawn(StepShown):
+    """The tab in a new language: the step drawn again, the summary, the node table and the lesson."""
+
+    summary: str
+    table: Any
+    lesson: str
+
+
+@dataclass(frozen=True)
+class TabView(Redrawn):
+    """A fresh analysis on the tab (for its state), shown at step 0 with the slider set to its nodes."""
+
+    analysis: Analysis
+    step: Any
+
+
+@dataclass(frozen=True)
+class StepBoxes:
+    """The components of a step view, named as the views' fields they show."""
+
+    graph: gr.Image
+    step: gr.Slider
+    figure: gr.Image
+    narration: gr.Markdown
+    table: gr.Dataframe
+    lesson: gr.Markdown
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: an analysis holds tensors
+class Drawn:
+    """The analysis and language a panel last drew."""
+
+    analysis: Analysis
+    lang: str
+
+
 @dataclass
 class NeckTab:
-    """A built tab: what lesson panels hook into, and how the app refreshes it."""
+    """A built tab: what lesson panels hook into (`TabHooks`), and how the app refreshes it."""
 
     key: str
     specs: list[NeckSpec]
+    controls: list[gr.components.Component]  # every neck's controls, in order
+    session: gr.State  # the browser's Session
     state: gr.State  # the tab's Analysis
-    choice: gr.components.Component
     step: gr.Slider
-    refresh: Any  # runs the neck when this tab is shown and stale
-    refresh_inputs: list
-    outputs: list
+    refresh: Chained  # runs the neck when this tab is on screen and what it shows is stale
+    redraw_words: Chained  # redraws the step's words and figures in a new language
     runs: list = field(default_factory=list)  # events that (re)run the neck
-    after_run: list = field(default_factory=list)  # (fn, inputs, outputs) of panels to redraw then
-    language: Any = None  # the session's language ("en" | "zh"), an input of every handler with words
-    current_tab: Any = None  # the key of the tab on screen
-    redraw_words: tuple = ()  # (fn, inputs, outputs) that redraws the step's words and figures in a new language
+    after_run: list[Chained] = field(default_factory=list)  # panels to redraw then
 
     def chain(self, event: Any) -> Any:
         """Redraw the lesson panels after an event that may have rerun the neck."""
@@ -91,26 +134,38 @@ class NeckTab:
             event = event.then(fn, inputs, outputs, api_visibility="private")
         return event
 
-    def redraw_after_run(self, draw: Callable[..., tuple], outputs: list, inputs: Sequence = ()) -> None:
+    def show_after(self, event: Any) -> Any:
+        """After an event that may make the tab stale (a new picture, the tab shown): refresh it."""
+        return self.chain(event.then(*self.refresh, api_visibility="private"))
+
+    def relabel_after(self, event: Any) -> Any:
+        """After a language switch: the tab's words and figures in the new language."""
+        return self.chain(event.then(*self.redraw_words, api_visibility="private"))
+
+    def redraw_after_run(self, draw: Callable[..., Any], shows: Shows[Any] | gr.components.Component,
+                         inputs: Sequence[Any] = ()) -> None:
         """Redraw a panel whenever the tab's analysis or the session's language changes, and only
         then: a per-session state keeps the analysis and language last drawn (holding the analysis
         also keeps its identity unique). A hidden tab waits until it is shown (its select event
-        chains these redraws). `draw(analysis, *inputs, lang=…)` returns the values of `outputs`."""
+        chains these redraws). `draw(session, analysis, *inputs)` returns a view for `shows` (or
+        the value of the one component)."""
         drawn = gr.State(None)
 
-        def redraw(analysis: Analysis | None, last: tuple | None, lang: str, selected: str, *values: Any) -> tuple:
-            if (analysis is None or selected != self.key
-                    or (last is not None and last[0] is analysis and last[1] == lang)):
-                return (gr.skip(),) * (len(outputs) + 1)
-            return (*draw(analysis, *values, lang=lang), (analysis, lang))
+        def redraw(session: Session, analysis: Analysis | None, last: Drawn | None, *values: Any) -> Any:
+            if (analysis is None or session.tab != self.key
+                    or (last is not None and last.analysis is analysis and last.lang == session.lang)):
+                return gr.skip()
+            view = draw(session, analysis, *values)
+            return {**(shows.updates(view) if isinstance(shows, Shows) else {shows: view}),
+                    drawn: Drawn(analysis, session.lang)}
 
-        self.after_run.append((out_of_memory_as_message(redraw),
-                               [self.state, drawn, self.language, self.current_tab, *inputs], [*outputs, drawn]))
+        outputs = shows.outputs if isinstance(shows, Shows) else [shows]
+        self.after_run.append((event(redraw), [self.session, self.state, drawn, *inputs], [*outputs, drawn]))
 
     def finish(self) -> None:
         """Call once the panels are built: chains them after the tab's own run events."""
-        for event in self.runs:
-            self.chain(event)
+        for run in self.runs:
+            self.chain(run)
 
 
 def slug(title: str) -> str:
@@ -119,41 +174,31 @@ def slug(title: str) -> str:
 
 # Drawn graphs by what they show (neck, config, every node's shape, the nodes drawn): a step then
 # redraws only its highlight. Keyed by structure, not by analysis, so no analysis is kept alive.
-_graphs: OrderedDict[tuple, GraphPicture] = OrderedDict()
-_graphs_lock = Lock()
-GRAPH_CACHE = 24
+_graphs = LRU(24)
 
 
 def graph_picture(analysis: Analysis, nodes: list[str] | None, lang: str = "en") -> GraphPicture:
     shapes = {node: tuple(x.shape) for node, x in analysis.trace.tensors.items()}
     key = (analysis.neck_name, repr(sorted(analysis.config.items())), tuple(shapes.items()),
            tuple(nodes) if nodes else None, lang)
-    with _graphs_lock:
-        if key in _graphs:
-            _graphs.move_to_end(key)
-            return _graphs[key]
-    picture = GraphPicture(analysis.topology, shapes, nodes, lang=lang)
-    with _graphs_lock:
-        _graphs[key] = picture
-        while len(_graphs) > GRAPH_CACHE:
-            _graphs.popitem(last=False)
-    return picture
+    return _graphs.get_or_make(key, lambda: GraphPicture(analysis.topology, shapes, nodes, lang=lang))
 
 
-def render_step(analysis: Analysis, k: int, lang: str = "en") -> tuple[Any, Any, str]:
+def render_step(analysis: Analysis, k: int, lang: str = "en") -> StepShown:
     """The graph with step k highlighted, the step's feature map, and its narration."""
     node = analysis.topology.order[int(k)]
     graph = graph_picture(analysis, focus_nodes(analysis.topology, node), lang)
     title = t("neck.graph_title", lang, name=analysis.topology.name, k=int(k), node=node)
-    return graph.image(node, title), image(step_figure(analysis, node, lang=lang)), narration(analysis, node, lang)
+    return StepShown(graph=graph.image(node, title), figure=image(step_figure(analysis, node, lang=lang)),
+                     narration=narration(analysis, node, lang))
 
 
-@out_of_memory_as_message
-def run_neck(specs: list[NeckSpec], session: dict | None, neck_title: str, *values: Any, lang: str = "en",
-             progress: gr.Progress = gr.Progress()) -> tuple:
+def run_neck(specs: list[NeckSpec], session: Session, neck_title: str, *values: Any,
+             progress: gr.Progress = gr.Progress()) -> TabView:
     """Run the chosen neck of a tab on the session's picture with the values of the tab's controls
-    (all its necks' controls, in order); returns the tab's outputs."""
-    picture, device = session_picture(session, lang)
+    (all its necks' controls, in order)."""
+    picture, device = session_picture(session)
+    lang = session.lang
     spec = next(s for s in specs if s.title == neck_title)
     start = sum(len(s.controls) for s in specs[:specs.index(spec)])
     config = parse_config(spec, values[start:start + len(spec.controls)], lang)
@@ -163,66 +208,59 @@ def run_neck(specs: list[NeckSpec], session: dict | None, neck_title: str, *valu
     except ValueError as e:  # a configuration the neck cannot take
         raise gr.Error(t("neck.cannot_build", lang, title=spec.title, reason=e)) from None
     progress(0.5, desc=t("neck.drawing", lang))
-    return (analysis, summary(analysis, spec, lang), *first_step(analysis, lang))
+    return tab_view(analysis, summary(analysis, spec, lang), lang)
 
 
-def first_step(analysis: Analysis, lang: str = "en") -> tuple:
-    """A fresh analysis on a step view: graph, slider reset to step 0, its figure, words, node table
-    and the lesson's first step."""
-    graph_img, step_img, text = render_step(analysis, 0, lang)
+def tab_view(analysis: Analysis, summary_text: str, lang: str = "en") -> TabView:
+    """A fresh analysis on a step view: step 0 drawn, the slider reset to it, the summary, the node
+    table and the lesson's first step."""
     last = len(analysis.topology.nodes) - 1
-    return (graph_img, gr.Slider(0, last, value=0, step=1), step_img, text, node_table(analysis, lang),
-            show_lesson(analysis, 0, lang))
+    return TabView(**vars(render_step(analysis, 0, lang)), summary=summary_text, table=node_table(analysis, lang),
+                   lesson=lesson_text(analysis, 0, lang), analysis=analysis, step=gr.Slider(0, last, value=0, step=1))
 
 
-def same_picture(a: Picture, b: Picture) -> bool:
-    return a is b or (a.original_size == b.original_size and np.array_equal(a.rgb, b.rgb))
-
-
-def refresh_neck(specs: list[NeckSpec], key: str, session: dict | None, shown: Analysis | None, selected: str,
-                 neck_title: str, *values: Any, lang: str = "en", progress: gr.Progress = gr.Progress()) -> tuple:
+def refresh_neck(specs: list[NeckSpec], key: str, session: Session, shown: Analysis | None, neck_title: str,
+                 *values: Any, progress: gr.Progress = gr.Progress()) -> TabView | None:
     """Run the neck if this tab (`key`) is the one on screen and what it shows is stale."""
-    skip = (gr.skip(),) * 8
-    if selected != key or not session:
-        return skip
+    if session.tab != key or session.picture is None:
+        return None
     spec = next(s for s in specs if s.title == neck_title)
-    if (shown is not None and shown.device == session["device"] and shown.neck_name == spec.name
-            and same_picture(shown.picture, session["picture"])):
-        return skip
-    return run_neck(specs, session, neck_title, *values, lang=lang, progress=progress)
+    if (shown is not None and shown.device == session.device and shown.neck_name == spec.name
+            and picture_key(shown.picture) == session.picture):
+        return None
+    return run_neck(specs, session, neck_title, *values, progress=progress)
 
 
 def clamp(analysis: Analysis, k: float) -> int:
     return min(max(int(k), 0), len(analysis.topology.nodes) - 1)
 
 
-def show_step(analysis: Analysis | None, k: float, lang: str = "en") -> tuple:
-    if analysis is None:
-        return (gr.skip(),) * 3
-    return render_step(analysis, clamp(analysis, k), lang)
+def show_step(session: Session, analysis: Analysis | None, k: float) -> StepShown | None:
+    return None if analysis is None else render_step(analysis, clamp(analysis, k), session.lang)
 
 
-def show_lesson(analysis: Analysis | None, k: float, lang: str = "en") -> str:
+def lesson_text(analysis: Analysis | None, k: float, lang: str = "en") -> str:
     """The lesson's guidance for step k: what to look at, and at the last step the key idea."""
     if analysis is None:
         return t("lesson.intro", lang)
     return lesson_step(analysis, analysis.topology.order[clamp(analysis, k)], lang)
 
 
-def redraw_words(analysis: Analysis | None, k: float, lang: str) -> tuple:
-    """After a language switch: summary, graph, step figure, narration, lesson and table in `lang`."""
+def show_lesson(session: Session, analysis: Analysis | None, k: float) -> str:
+    return lesson_text(analysis, k, session.lang)
+
+
+def redraw_words(session: Session, analysis: Analysis | None, k: float) -> Redrawn:
+    """After a language switch: graph, step figure, narration, summary, table and lesson in the
+    session's language (before any analysis, only the lesson's introduction)."""
+    lang = session.lang
     if analysis is None:
-        return (gr.skip(),) * 4 + (show_lesson(None, k, lang), gr.skip())
-    return (summary(analysis, NECKS[analysis.neck_name], lang), *show_step(analysis, k, lang),
-            show_lesson(analysis, k, lang), node_table(analysis, lang))
-
-
-def with_language(handler: Callable[..., tuple]) -> Callable[..., tuple]:
-    """`handler(*values, lang=…)` for an event whose last input is the language: the handlers take
-    a variable number of control values, so the language cannot be a positional parameter."""
-    def event(*values: Any, progress: gr.Progress = gr.Progress()) -> tuple:
-        return handler(*values[:-1], lang=values[-1], progress=progress)
-    return event
+        skip = gr.skip()
+        return Redrawn(graph=skip, figure=skip, narration=skip, summary=skip, table=skip,
+                       lesson=lesson_text(None, k, lang))
+    return Redrawn(**vars(render_step(analysis, clamp(analysis, k), lang)),
+                   summary=summary(analysis, NECKS[analysis.neck_name], lang), table=node_table(analysis, lang),
+                   lesson=lesson_text(analysis, k, lang))
 
 
 def step_back(k: float) -> int:
@@ -233,13 +271,10 @@ def step_forward(analysis: Analysis | None, k: float) -> int:
     return min(int(k) + 1, len(analysis.topology.nodes) - 1) if analysis else 0
 
 
-def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current_tab: gr.State,
-                   language: gr.components.Component | None = None, lesson: bool = True) -> NeckTab:
+def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson: bool = True) -> NeckTab:
     """Build the tab's components and wire its events (call inside a gr.Tab), with the lesson panel
-    of its necks unless `lesson` is False. `language` holds the session's language (English without
-    one)."""
+    of its necks unless `lesson` is False. `session` is the app's gr.State of the browser's Session."""
     key = slug(title)
-    language = language if language is not None else gr.State("en")
     localised(gr.Markdown, {"value": "neck.init_note"})
     with gr.Row():
         choice = localised(gr.Radio, {"label": "neck.choice"}, choices=[s.title for s in specs], value=specs[0].title,
@@ -254,19 +289,21 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
                                min_width=140)
     info = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{key}-summary")
     state = gr.State(None)
-    export_box(key, state, language)
-    view, quiz = build_step_view(key, state, language, partial(quiz_box, key))
+    export_box(key, session, state)
+    boxes, quiz = build_step_view(key, session, state, partial(quiz_box, key))
 
-    run = with_language(partial(run_neck, specs))
-    refresh = with_language(partial(refresh_neck, specs, key))
-    outputs = [state, info, *view]
-    inputs = [session, choice, *controls, language]
-    runs = [run_button.click(run, inputs, outputs, api_name=f"{key.replace('-', '_')}_run"),
-            choice.change(run, inputs, outputs, api_visibility="private")]
-    graph, step, step_view, words, table, lesson = view
-    tab = NeckTab(key, specs, state, choice, step, refresh, [session, state, current_tab, choice, *controls, language],
-                  outputs, runs, language=language, current_tab=current_tab,
-                  redraw_words=(redraw_words, [state, step, language], [info, graph, step_view, words, lesson, table]))
+    shows = Shows(TabView, analysis=state, summary=info, **vars(boxes))
+    run = event(partial(run_neck, specs), shows)
+    inputs = [session, choice, *controls]
+    runs = [run_button.click(run, inputs, shows.outputs, api_name=f"{key.replace('-', '_')}_run"),
+            choice.change(run, inputs, shows.outputs, api_visibility="private")]
+    redrawn = Shows(Redrawn, summary=info, graph=boxes.graph, figure=boxes.figure, narration=boxes.narration,
+                    table=boxes.table, lesson=boxes.lesson)
+    tab = NeckTab(key, specs, controls, session, state, boxes.step,
+                  refresh=(event(partial(refresh_neck, specs, key), shows), [session, state, choice, *controls],
+                           shows.outputs),
+                  redraw_words=(event(redraw_words, redrawn), [session, state, boxes.step], redrawn.outputs),
+                  runs=runs)
     quiz.wire(tab)
     found = lesson_for(specs[0].name) if lesson else None
     if found is not None and found.panel is not None:
@@ -274,12 +311,12 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, current
     return tab
 
 
-def build_step_view(key: str, state: gr.State, language: gr.components.Component,
-                    under_narration: Callable[[], Any] = lambda: None) -> tuple[list[gr.components.Component], Any]:
+def build_step_view(key: str, session: gr.State, state: gr.State,
+                    under_narration: Callable[[], Any] = lambda: None) -> tuple[StepBoxes, Any]:
     """The graph, the step-through, the node table and the lesson of the analysis in `state`, wired
-    to step in the session's `language`. `under_narration()` builds whatever the caller places below
-    the narration (the neck tabs' quiz). Returns ([graph, step slider, step figure, narration, table,
-    lesson] — the values `first_step` fills —, what `under_narration` returned)."""
+    to step in the session's language. `under_narration()` builds whatever the caller places below
+    the narration (the neck tabs' quiz). Returns the components (what `tab_view` fills) and what
+    `under_narration` returned."""
     graph = figure_box("neck.graph", f"{key}-graph")
     with gr.Row():
         prev = localised(gr.Button, {"value": "neck.prev"}, elem_id=f"{key}-prev", scale=0, min_width=100)
@@ -296,9 +333,10 @@ def build_step_view(key: str, state: gr.State, language: gr.components.Component
             extra = under_narration()
     table = localised(gr.Dataframe, {"label": "neck.table", "headers": node_table_headers}, interactive=False,
                       elem_id=f"{key}-table", wrap=True)
-    step.change(show_step, [state, step, language], [graph, step_view, words],
+    shown = Shows(StepShown, graph=graph, figure=step_view, narration=words)
+    step.change(event(show_step, shown), [session, state, step], shown.outputs,
                 api_name=f"{key.replace('-', '_')}_step")
-    step.change(show_lesson, [state, step, language], [lesson], api_visibility="private")
+    step.change(event(show_lesson), [session, state, step], [lesson], api_visibility="private")
     prev.click(step_back, [step], [step], api_visibility="private")
     nxt.click(step_forward, [state, step], [step], api_visibility="private")
-    return [graph, step, step_view, words, table, lesson], extra
+    return StepBoxes(graph, step, step_view, words, table, lesson), extra

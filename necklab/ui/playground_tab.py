@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import tempfile
 import uuid
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +27,60 @@ from necklab.lab.playground import (
 )
 from necklab.models.cell_design import LEVELS, MAX_CELLS, OPS, PRESETS, Design, DesignError, from_json, from_rows
 from necklab.models.registry import NeckSpec
-from necklab.ui.neck_tab import build_step_view, first_step, summary
+from necklab.ui.neck_tab import TabView, build_step_view, summary, tab_view
 from necklab.viz.aspp import erf_figure
 from necklab.viz.compare import COMPARE_TYPES, compare_headers, compare_rows, params_latency_figure
-from necklab.widgets.common import figure_box, image, out_of_memory_as_message, session_picture
+from necklab.widgets.common import figure_box, image
+from necklab.widgets.events import Shows, event
+from necklab.widgets.session import Session, session_picture
+from necklab.widgets.tab import Chained
 from necklab.widgets.text import localised
 
 KEY = "playground"
 START = "NAS-FPN"
 FILES = Path(tempfile.mkdtemp(prefix="necklab-designs-"))  # saved designs, one folder per server process
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The cell table (its rows, or a table update) and the design's status."""
+
+    table: Any
+    status: str
+
+
+@dataclass(frozen=True)
+class DesignShown(Cells):
+    """A design put on screen: its cells, status, name and notes."""
+
+    name: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class DesignRun(TabView):
+    """The design run on the picture: the step view's values, and the design's status."""
+
+    status: str
+
+
+@dataclass(frozen=True)
+class DesignCompared:
+    """The design beside FPN, PANet and NAS-FPN: table, parameters against latency, and the
+    effective receptive field of each of the design's output levels."""
+
+    compared: list[list]
+    params: Any
+    erf: Any
+
+
+@dataclass(frozen=True)
+class Searched:
+    """A search around the design: the ranked table, the candidates, and what was measured."""
+
+    results: list[list]
+    found: list[Candidate]
+    note: str
 
 
 def headers(lang: str = "en") -> list[str]:
@@ -63,33 +110,33 @@ def describe(design: Design, lang: str = "en") -> str:
     return text
 
 
-def show_design(design: Design, status: str) -> tuple:
-    """The table rows, name, notes and status of a design put on screen."""
-    return design.rows(), design.name, design.notes, status
+def show_design(design: Design, status: str) -> DesignShown:
+    return DesignShown(table=design.rows(), status=status, name=design.name, notes=design.notes)
 
 
-def load_preset(name: str, lang: str = "en") -> tuple:
-    return show_design(PRESETS[name], describe(PRESETS[name], lang))
+def load_preset(session: Session, name: str) -> DesignShown:
+    return show_design(PRESETS[name], describe(PRESETS[name], session.lang))
 
 
-def check(rows: Any, name: str, lang: str = "en") -> str:
+def check(session: Session, rows: Any, name: str) -> str:
     """Validate without raising: the message is the lesson."""
+    lang = session.lang
     try:
         return describe(read_design(rows, name, lang), lang)
     except gr.Error as e:
         return t("playground.not_valid", lang, message=e.message)
 
 
-@out_of_memory_as_message
-def run(session: dict | None, rows: Any, name: str, stages: float, lang: str = "en",
-        progress: gr.Progress = gr.Progress()) -> tuple:
-    """Build the design and run it on the session's picture; the step view's values."""
+def run(session: Session, rows: Any, name: str, stages: float, progress: gr.Progress = gr.Progress()) -> DesignRun:
+    """Build the design and run it on the session's picture."""
+    lang = session.lang
     design = read_design(rows, name, lang)
-    picture, device = session_picture(session, lang)
+    picture, device = session_picture(session)
     progress(0.1, desc=t("playground.running", lang, name=design.name, stages=int(stages), device=device))
     analysis = run_design(picture, design, int(stages), device)
     progress(0.6, desc=t("playground.drawing", lang))
-    return (analysis, summary(analysis, spec_in(design, lang), lang), *first_step(analysis, lang), describe(design, lang))
+    return DesignRun(**vars(tab_view(analysis, summary(analysis, spec_in(design, lang), lang), lang)),
+                     status=describe(design, lang))
 
 
 def spec_in(design: Design, lang: str) -> NeckSpec:
@@ -97,37 +144,37 @@ def spec_in(design: Design, lang: str) -> NeckSpec:
     return design_spec(design, lang)
 
 
-def mutate_table(rows: Any, name: str, lang: str = "en") -> tuple:
+def mutate_table(session: Session, rows: Any, name: str) -> Cells:
+    lang = session.lang
     design = read_design(rows, name, lang)
     mutated, words = mutate(design, random.Random(), lang)
-    return mutated.rows(), t("playground.mutated", lang, words=words, describe=describe(mutated, lang))
+    return Cells(table=mutated.rows(), status=t("playground.mutated", lang, words=words,
+                                                describe=describe(mutated, lang)))
 
 
-@out_of_memory_as_message
-def compare(session: dict | None, rows: Any, name: str, stages: float, lang: str = "en",
-            progress: gr.Progress = gr.Progress()) -> tuple:
-    """The design beside FPN, PANet and NAS-FPN: table, parameters against latency, and the
-    effective receptive field of each of the design's output levels."""
+def compare(session: Session, rows: Any, name: str, stages: float,
+            progress: gr.Progress = gr.Progress()) -> DesignCompared:
+    lang = session.lang
     design = read_design(rows, name, lang)
-    picture, device = session_picture(session, lang)
+    picture, device = session_picture(session)
     result = compare_design(picture, design, int(stages), device,
                             progress=lambda i, title: progress((i, 5), desc=t("playground.measuring", lang, title=title)))
     progress((4, 5), desc=t("playground.erfs", lang))
     analysis = run_design(picture, design, int(stages), device)
     erfs, cells = output_erfs(analysis)
     subtitle = t("playground.subtitle", lang, w=picture.size[0], h=picture.size[1], device=device, stages=int(stages))
-    return (compare_rows(result, lang), image(params_latency_figure(result, subtitle, lang)),
-            image(erf_figure(analysis, erfs, cells, lang)))
+    return DesignCompared(compared=compare_rows(result, lang),
+                          params=image(params_latency_figure(result, subtitle, lang)),
+                          erf=image(erf_figure(analysis, erfs, cells, lang)))
 
 
-@out_of_memory_as_message
-def search(session: dict | None, rows: Any, name: str, stages: float, proxies: list[str], count: float,
-           seconds: float, lang: str = "en", progress: gr.Progress = gr.Progress()
-           ) -> tuple[list[list], list[Candidate], str]:
+def search(session: Session, rows: Any, name: str, stages: float, proxies: list[str], count: float,
+           seconds: float, progress: gr.Progress = gr.Progress()) -> Searched:
+    lang = session.lang
     design = read_design(rows, name, lang)
     if not proxies:
         raise gr.Error(t("playground.no_proxy", lang))
-    picture, device = session_picture(session, lang)
+    picture, device = session_picture(session)
     total = int(count) + 1
     found = random_search(picture, design, int(stages), proxies, int(count), float(seconds), device,
                           seed=random.randrange(2 ** 31),
@@ -142,14 +189,16 @@ def search(session: dict | None, rows: Any, name: str, stages: float, proxies: l
               if measured < int(count) else "")
     note = (t("playground.measured", lang, n=measured, budget=budget, proxies=", ".join(proxies))
             + t("playground.honest", lang))
-    return table, found, note
+    return Searched(results=table, found=found, note=note)
 
 
-def take_best(found: list[Candidate] | None, lang: str = "en") -> tuple:
+def take_best(session: Session, found: list[Candidate] | None) -> DesignShown:
+    lang = session.lang
     if not found:
         raise gr.Error(t("playground.no_search", lang))
     best = found[0]
-    return show_design(best.design, t("playground.took", lang, change=best.change, describe=describe(best.design, lang)))
+    return show_design(best.design,
+                       t("playground.took", lang, change=best.change, describe=describe(best.design, lang)))
 
 
 def save(rows: Any, name: str) -> str:
@@ -162,9 +211,10 @@ def save(rows: Any, name: str) -> str:
     return str(path)
 
 
-def load(upload: Any, lang: str = "en") -> tuple:
+def load(session: Session, upload: Any) -> DesignShown | None:
+    lang = session.lang
     if upload is None:
-        return (gr.skip(),) * 4
+        return None
     path = upload if isinstance(upload, str) else getattr(upload, "name", None) or upload.get("path")
     try:
         design = from_json(Path(path).read_text(encoding="utf-8"))
@@ -180,11 +230,9 @@ def proxy_choices(lang: str) -> list[tuple[str, str]]:
     return [(t(f"playground.proxy.{proxy.key}", lang), label) for label, proxy in PROXIES.items()]
 
 
-def build_playground_tab(session: gr.State, language: gr.components.Component | None = None) -> tuple:
-    """Build the tab's components and wire its events (call inside a gr.Tab). `language` holds the
-    session's language (English without one). Returns (fn, inputs, outputs) that rewrites the
-    table's headers and the design's status in a new language."""
-    language = language if language is not None else gr.State("en")
+def build_playground_tab(session: gr.State) -> Chained:
+    """Build the tab's components and wire its events (call inside a gr.Tab). Returns the event that
+    rewrites the table's headers and the design's status in a new language."""
     localised(gr.Markdown, {"value": "playground.intro"})
     start = PRESETS[START]
     with gr.Row():
@@ -207,7 +255,7 @@ def build_playground_tab(session: gr.State, language: gr.components.Component | 
     status = gr.Markdown(describe(start), elem_id=f"{KEY}-status")
     info = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{KEY}-summary")
     state = gr.State(None)
-    view, _ = build_step_view(KEY, state, language)
+    boxes, _ = build_step_view(KEY, session, state)
 
     with localised(gr.Accordion, {"label": "playground.side"}, open=True):
         localised(gr.Markdown, {"value": "playground.side_intro"})
@@ -243,26 +291,29 @@ def build_playground_tab(session: gr.State, language: gr.components.Component | 
         upload = localised(gr.File, {"label": "playground.load"}, file_types=[".json"], type="filepath",
                            elem_id=f"{KEY}-load")
 
-    shown = [table, name, notes, status]
+    shown = Shows(DesignShown, table=table, name=name, notes=notes, status=status)
     for button, preset in zip(presets, PRESETS):
-        button.click(lambda lang, p=preset: load_preset(p, lang), language, shown, api_visibility="private")
-    validate.click(check, [table, name, language], status, api_name="playground_validate")
-    mutate_button.click(mutate_table, [table, name, language], [table, status], api_name="playground_mutate")
-    run_button.click(run, [session, table, name, stages, language], [state, info, *view, status],
-                     api_name="playground_run")
-    compare_button.click(compare, [session, table, name, stages, language], [compared, params_plot, erf_plot],
+        button.click(event(partial(load_preset, name=preset), shown), [session], shown.outputs,
+                     api_visibility="private")
+    validate.click(event(check), [session, table, name], status, api_name="playground_validate")
+    cells = Shows(Cells, table=table, status=status)
+    mutate_button.click(event(mutate_table, cells), [session, table, name], cells.outputs, api_name="playground_mutate")
+    ran = Shows(DesignRun, analysis=state, summary=info, **vars(boxes), status=status)
+    run_button.click(event(run, ran), [session, table, name, stages], ran.outputs, api_name="playground_run")
+    compared_shows = Shows(DesignCompared, compared=compared, params=params_plot, erf=erf_plot)
+    compare_button.click(event(compare, compared_shows), [session, table, name, stages], compared_shows.outputs,
                          api_name="playground_compare", concurrency_limit=1, concurrency_id="compare")
-    search_button.click(search, [session, table, name, stages, proxies, count, seconds, language],
-                        [results, found, search_note], api_name="playground_search", concurrency_limit=1,
-                        concurrency_id="compare")
-    best_button.click(take_best, [found, language], shown, api_visibility="private")
+    searched = Shows(Searched, results=results, found=found, note=search_note)
+    search_button.click(event(search, searched), [session, table, name, stages, proxies, count, seconds],
+                        searched.outputs, api_name="playground_search", concurrency_limit=1, concurrency_id="compare")
+    best_button.click(event(take_best, shown), [session, found], shown.outputs, api_visibility="private")
     save_button.click(save, [table, name], saved, api_name="playground_save")
-    upload.upload(load, [upload, language], shown, api_name="playground_load")
-    return relanguage, [table, name, language], [table, status]
+    upload.upload(event(load, shown), [session, upload], shown.outputs, api_name="playground_load")
+    return event(relanguage, cells), [session, table, name], cells.outputs
 
 
-def relanguage(rows: Any, name: str, lang: str) -> tuple:
-    """After a language switch: the cell table under headers in `lang` (an edited table keeps its
-    own headers otherwise) and the design's status."""
+def relanguage(session: Session, rows: Any, name: str) -> Cells:
+    """After a language switch: the cell table under headers in the session's language (an edited
+    table keeps its own headers otherwise) and the design's status."""
     values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
-    return gr.Dataframe(value=values, headers=headers(lang)), check(rows, name, lang)
+    return Cells(table=gr.Dataframe(value=values, headers=headers(session.lang)), status=check(session, rows, name))

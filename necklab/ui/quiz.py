@@ -4,7 +4,7 @@ that gives the shape is explained with the node's own numbers (necklab.lab.shape
 neck tab and browser session, with a reset. The handlers are module-level, called by the tests."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
@@ -13,22 +13,52 @@ from necklab.i18n import strings, t
 from necklab.lab.analysis import Analysis
 from necklab.lab.shape_rules import check, question, shape_text
 from necklab.widgets.common import no_picture
+from necklab.widgets.events import Shows, event
+from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
 from necklab.widgets.text import localised
-
-Score = dict[str, Any]  # {"right": int, "answered": int, "seen": list of answered questions}
 
 # The quiz's words in English (the data files hold both languages: quiz.*).
 TEXT = {key.removeprefix("quiz."): text for key, text in strings("en").items() if key.startswith("quiz.")}
 
 
-def new_score() -> Score:
-    return {"right": 0, "answered": 0, "seen": []}
+@dataclass(frozen=True)
+class Score:
+    """One learner's score in one neck tab: right answers, answers, and the questions answered
+    (each: neck, configuration, node, shape, picture size), so that none counts twice."""
+
+    right: int = 0
+    answered: int = 0
+    seen: tuple[tuple[Any, ...], ...] = ()
 
 
-def score_text(score: Score | None, lang: str = "en") -> str:
-    score = score or new_score()
-    return t("quiz.score", lang, right=score["right"], answered=score["answered"]) if score["answered"] else \
+@dataclass(frozen=True)
+class Scored:
+    """The feedback on an answer (or a reset), the score and its text."""
+
+    feedback: str
+    score: Score
+    score_text: str
+
+
+@dataclass(frozen=True)
+class Answered(Scored):
+    """An answer checked: also the step to show (the node, now revealed) and the answer box."""
+
+    step: int
+    typed: str
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A new question, and no feedback yet."""
+
+    question: str
+    feedback: str
+
+
+def score_text(score: Score, lang: str = "en") -> str:
+    return t("quiz.score", lang, right=score.right, answered=score.answered) if score.answered else \
         t("quiz.no_score", lang)
 
 
@@ -36,8 +66,9 @@ def _last(analysis: Analysis) -> int:
     return len(analysis.topology.nodes) - 1
 
 
-def ask(analysis: Analysis | None, k: float, lang: str = "en") -> str:
+def ask(session: Session, analysis: Analysis | None, k: float) -> str:
     """The question about the node after step k (or the end of the lesson)."""
+    lang = session.lang
     if analysis is None:
         return t("common.no_picture", lang)
     k = int(k)
@@ -46,35 +77,39 @@ def ask(analysis: Analysis | None, k: float, lang: str = "en") -> str:
     return question(analysis, analysis.topology.order[k + 1], lang)
 
 
-def answer(analysis: Analysis | None, k: float, typed: str, score: Score | None, lang: str = "en") -> tuple:
-    """Check a typed shape for the node after step k: feedback, score, score text, the step to
-    show (the node, now revealed) and the cleared answer box."""
+def answer(session: Session, analysis: Analysis | None, k: float, typed: str, score: Score) -> Answered:
+    """Check a typed shape for the node after step k."""
+    lang = session.lang
     if analysis is None:
         raise no_picture(lang)
-    score = dict(score or new_score())
     k = int(k)
     if k >= _last(analysis):
-        return t("quiz.done", lang, score=score_text(score, lang)), score, score_text(score, lang), k, typed
+        return Answered(t("quiz.done", lang, score=score_text(score, lang)), score, score_text(score, lang), k, typed)
     node = analysis.topology.order[k + 1]
     verdict = check(analysis, node, typed, lang)
     if verdict.given is None:
-        return t("quiz.unreadable", lang), score, score_text(score, lang), k, typed
+        return Answered(t("quiz.unreadable", lang), score, score_text(score, lang), k, typed)
     # A question is one node of one neck and configuration on one picture: answering it again
     # (after stepping back) does not count twice.
-    key = [analysis.neck_name, repr(sorted(analysis.config.items())), node, list(verdict.answer),
-           list(analysis.picture.rgb.shape)]
-    again = key in score["seen"]
+    key = (analysis.neck_name, repr(sorted(analysis.config.items())), node, tuple(verdict.answer),
+           tuple(analysis.picture.rgb.shape))
+    again = key in score.seen
     if not again:
-        score = {"right": score["right"] + verdict.right, "answered": score["answered"] + 1,
-                 "seen": [*score["seen"], key]}
+        score = replace(score, right=score.right + verdict.right, answered=score.answered + 1,
+                        seen=(*score.seen, key))
     feedback = t("quiz.right" if verdict.right else "quiz.wrong", lang, answer=shape_text(verdict.answer),
                  given=shape_text(verdict.given), node=node, rule=verdict.explanation.text)
     feedback += t("quiz.again", lang) if again else ""
-    return feedback, score, score_text(score, lang), k + 1, ""
+    return Answered(feedback, score, score_text(score, lang), k + 1, "")
 
 
-def reset(lang: str = "en") -> tuple[Score, str, str]:
-    return new_score(), score_text(None, lang), ""
+def reset(session: Session) -> Scored:
+    return Scored("", Score(), score_text(Score(), session.lang))
+
+
+def new_question(session: Session, analysis: Analysis, k: float) -> Asked:
+    """After a run (step 0) or a language switch (the learner's step): the question, no feedback."""
+    return Asked(ask(session, analysis, k), "")
 
 
 @dataclass
@@ -91,15 +126,16 @@ class Quiz:
     score: gr.State
 
     def wire(self, tab: TabHooks) -> None:
-        # the step on screen: 0 after a run, where the learner was after a language switch
-        tab.redraw_after_run(lambda analysis, k, lang="en": (ask(analysis, k, lang), ""), [self.ask, self.feedback],
-                             [tab.step])
-        tab.step.change(ask, [tab.state, tab.step, tab.language], [self.ask], api_visibility="private")
-        outputs = [self.feedback, self.score, self.score_view, tab.step, self.typed]
-        inputs = [tab.state, tab.step, self.typed, self.score, tab.language]
-        self.check.click(answer, inputs, outputs, api_name=f"{self.key.replace('-', '_')}_quiz")
-        self.typed.submit(answer, inputs, outputs, api_visibility="private")
-        self.reset.click(reset, tab.language, [self.score, self.score_view, self.feedback], api_visibility="private")
+        tab.redraw_after_run(new_question, Shows(Asked, question=self.ask, feedback=self.feedback), [tab.step])
+        tab.step.change(event(ask), [tab.session, tab.state, tab.step], [self.ask], api_visibility="private")
+        scored = dict(feedback=self.feedback, score=self.score, score_text=self.score_view)
+        answered = Shows(Answered, **scored, step=tab.step, typed=self.typed)
+        inputs = [tab.session, tab.state, tab.step, self.typed, self.score]
+        self.check.click(event(answer, answered), inputs, answered.outputs,
+                         api_name=f"{self.key.replace('-', '_')}_quiz")
+        self.typed.submit(event(answer, answered), inputs, answered.outputs, api_visibility="private")
+        reset_shows = Shows(Scored, **scored)
+        self.reset.click(event(reset, reset_shows), [tab.session], reset_shows.outputs, api_visibility="private")
 
 
 def quiz_box(key: str) -> Quiz:
@@ -115,6 +151,6 @@ def quiz_box(key: str) -> Quiz:
         feedback = gr.Markdown(elem_id=f"{key}-quiz-feedback")
         with gr.Row():
             score_view = localised(gr.Markdown, {"value": "quiz.no_score"}, elem_id=f"{key}-quiz-score")
-            reset_button = localised(gr.Button, {"value": "quiz.reset"}, size="sm", elem_id=f"{key}-quiz-reset", scale=0,
-                                     min_width=120)
-    return Quiz(key, asked, typed, check_button, feedback, score_view, reset_button, gr.State(new_score()))
+            reset_button = localised(gr.Button, {"value": "quiz.reset"}, size="sm", elem_id=f"{key}-quiz-reset",
+                                     scale=0, min_width=120)
+    return Quiz(key, asked, typed, check_button, feedback, score_view, reset_button, gr.State(Score()))

@@ -1,16 +1,11 @@
-"""Pieces every tab uses: the session (picture + device), upload handling, figures as images."""
+"""Pieces every tab uses: upload handling, figures as images."""
 from __future__ import annotations
 
-import functools
-import gc
-import inspect
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import gradio as gr
 import numpy as np
-import torch
 from gradio.utils import get_upload_folder, is_in_or_equal
 from matplotlib.figure import Figure
 
@@ -18,8 +13,6 @@ from necklab.i18n import t
 from necklab.lab.imaging import ImageError, Picture, decode
 from necklab.viz.render import figure_image
 from necklab.widgets.text import localised
-
-Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
 def no_picture(lang: str = "en") -> gr.Error:
@@ -49,44 +42,8 @@ def load_picture(value: Any, lang: str = "en") -> Picture:
         raise gr.Error(e.text(lang)) from None
 
 
-def out_of_memory_as_message(handler: Handler) -> Handler:
-    """Report an out-of-memory error of a handler's model run as a message with a way out, and
-    give the memory back so the server keeps serving the other users."""
-    signature = inspect.signature(handler)
-
-    @functools.wraps(handler)  # Gradio reads the handler's signature (progress, event data) through this
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return handler(*args, **kwargs)
-        except torch.OutOfMemoryError:
-            pass  # leave the except block first: its traceback holds the tensors to free
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        # Gradio passes inputs by position: find `lang` wherever it came
-        lang = signature.bind_partial(*args, **kwargs).arguments.get("lang", "en")
-        raise gr.Error(t("common.out_of_memory", lang))
-    return guarded  # type: ignore[return-value]
-
-
-def session_picture(session: dict | None, lang: str = "en") -> tuple[Picture, str]:
-    """The analysed picture and device of this browser session, or a clear error."""
-    if not session:
-        raise no_picture(lang)
-    return session["picture"], session["device"]
-
-
 def image(fig: Figure) -> np.ndarray:
     return figure_image(fig)
-
-
-class Drawable(Protocol):
-    make: Callable[[], Figure]
-
-
-def drawn(figures: Sequence[Drawable]) -> tuple[np.ndarray, ...]:
-    """A lesson panel's figures as images (the lesson lists them, for the figure pack too)."""
-    return tuple(image(f.make()) for f in figures)
 
 
 def figure_box(label: str, elem_id: str) -> gr.Image:

@@ -6,14 +6,19 @@ from typing import Any, Protocol
 
 import gradio as gr
 
+from necklab.widgets.events import Shows
+
+# An event chained after every run of the tab's neck and every language switch: (fn, inputs, outputs).
+Chained = tuple[Callable[..., Any], list[Any], list[Any]]
+
 
 class TabHooks(Protocol):
-    state: gr.State  # the tab's Analysis
+    session: gr.State  # the browser's Session (necklab.widgets.session), first input of every handler
+    state: gr.State  # the tab's Analysis (None before its first run)
     step: gr.Slider  # the step on screen
-    language: Any  # the session's language, an input of every handler with words
-    after_run: list[tuple[Callable[..., Any], list[Any], list[Any]]]  # (fn, inputs, outputs) redrawn after a run
+    after_run: list[Chained]
 
-    def redraw_after_run(self, draw: Callable[..., tuple[Any, ...]], outputs: list[Any],
+    def redraw_after_run(self, draw: Callable[..., Any], shows: Shows[Any] | gr.components.Component,
                          inputs: Sequence[Any] = ()) -> None:
-        """Redraw `outputs` with `draw(analysis, *inputs, lang=…)` whenever the tab's analysis or the
-        session's language changes."""
+        """Redraw with `draw(session, analysis, *inputs)` — a view for `shows`, or the value of the one
+        component — whenever the tab's analysis or the session's language changes."""

@@ -3,7 +3,7 @@
 While the app is built, `localised(gr.Button, {"value": "app.analyze"}, ...)` creates a component
 with its English words and records which text key each of its props shows. `Words.updates(lang)`
 then re-labels every recorded component for a language switch (per browser session: Gradio keeps
-the updated props in the session). Handlers that return text take `lang` themselves.
+the updated props in the session). Handlers that return text read the language from the Session.
 """
 from __future__ import annotations
 

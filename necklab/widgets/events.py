@@ -1,0 +1,80 @@
+"""How handlers meet Gradio. A handler takes the browser's `Session` first and returns a view: a
+frozen dataclass with one field per output. `Shows` names the component that shows each field, and
+`event` turns the handler into the function Gradio calls, in one place: the session in, the view out
+as Gradio's {component: value}, a changed session merged, an out-of-memory error as a message."""
+from __future__ import annotations
+
+import functools
+import gc
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from typing import Any, Generic, TypeVar
+
+import gradio as gr
+import torch
+
+from necklab.i18n import t
+from necklab.widgets.session import Session, SessionBox
+
+V = TypeVar("V")
+Component = gr.components.Component
+
+
+class Shows(Generic[V]):
+    """The components that show a view's fields, by field name, in the order given (an endpoint's
+    order of outputs). A field may be shown by a list of components: its value is then a sequence,
+    one per component. A view's `session` field is not shown: it is the session after the event."""
+
+    def __init__(self, view: type[V], **components: Component | Sequence[Component]) -> None:
+        names = sorted(f.name for f in fields(view) if f.name != "session")  # type: ignore[arg-type]
+        if names != sorted(components):
+            raise TypeError(f"{view.__name__} shows {names}, but components were given for {sorted(components)}")
+        self.components = components
+
+    @property
+    def outputs(self) -> list[Component]:
+        return [c for shown in self.components.values()
+                for c in (shown if isinstance(shown, Sequence) else [shown])]
+
+    def updates(self, view: V | None) -> dict[Component, Any]:
+        """Gradio's {component: value} for a view; None leaves every output as it is."""
+        if view is None:
+            return gr.skip()
+        updates: dict[Component, Any] = {}
+        for name, shown in self.components.items():
+            value = getattr(view, name)
+            if isinstance(shown, Sequence):
+                updates.update(zip(shown, value, strict=True))
+            else:
+                updates[shown] = value
+        return updates
+
+
+def event(handler: Callable[..., Any], shows: Shows[Any] | None = None) -> Callable[..., Any]:
+    """The function Gradio calls for `handler(session, *values)` on an event whose first input is
+    the session's gr.State. The handler gets the Session as it is when the event starts; its view is
+    shown through `shows` (without one, what it returns goes to Gradio as it is); a Session it returns
+    (alone, or as its view's `session`) is merged into the browser's. An out-of-memory error of the
+    model run becomes a message with a way out, in the session's language, once the memory is given
+    back so that the server keeps serving the other users."""
+
+    @functools.wraps(handler)  # Gradio reads the handler's signature (progress, event data) through this
+    def run(box: SessionBox, *values: Any, **kwargs: Any) -> Any:
+        before = box.now
+        try:
+            result = handler(before, *values, **kwargs)
+        except torch.OutOfMemoryError:
+            pass  # leave the except block first: its traceback holds the tensors to free
+        else:
+            after = result if isinstance(result, Session) else getattr(result, "session", None)
+            if after is not None:
+                box.merge(before, after)
+            if isinstance(result, Session):
+                return None
+            return shows.updates(result) if shows is not None else result
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise gr.Error(t("common.out_of_memory", before.lang))
+
+    return run
