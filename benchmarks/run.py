@@ -314,7 +314,8 @@ def main() -> None:
         for r in neck_rates(features, repeats):
             target = FLOP_RATE_TARGETS.get(r["name"])
             lines.append(row(f"{r['name']} FLOP rate ({r['config']}) ÷ matmul",
-                             f"{r['seconds'] * 1e3:.0f} ms, {r['flops'] / 1e9:.2f} GFLOP; mm {r['rate'] / 1e9:.0f} GFLOP/s",
+                             f"{r['seconds'] * 1e3:.0f} ms, {r['flops'] / 1e9:.2f} GFLOP; "
+                             f"mm {r['rate'] / 1e9:.0f} GFLOP/s",
                              f"{r['ratio']:.2f}",
                              f"≥ {target}" if target else "", verdict(r["ratio"] >= target) if target else ""))
 
@@ -341,7 +342,8 @@ def main() -> None:
                              f"{full_s / bare:.1f}", f"≤ {TARGETS['analysis']}",
                              verdict(full_s / bare <= TARGETS["analysis"])))
             lines.append(row(f"{title}: one step ÷ full analysis", f"{step_s:.3f} s / {full_s:.2f} s",
-                             f"{step_s / full_s:.2f}", f"≤ {TARGETS['step']}", verdict(step_s / full_s <= TARGETS["step"])))
+                             f"{step_s / full_s:.2f}", f"≤ {TARGETS['step']}",
+                             verdict(step_s / full_s <= TARGETS["step"])))
             if title == "ASPP":
                 h, w = analysis.trace["C5"].shape[-2:]
                 erf_s = median_seconds(lambda: aspp_views(Session(), analysis, (h // 3, w // 3)), repeats)
@@ -371,7 +373,8 @@ def main() -> None:
             erf_s.append(time.perf_counter() - start)
         table, erf = statistics.median(table_s), statistics.median(erf_s)
         lines.append(row("Compare table ÷ Σ bare neck forwards", f"{table:.2f} s / {bare_sum:.3f} s",
-                         f"{table / bare_sum:.1f}", f"≤ {TARGETS['compare']}", verdict(table / bare_sum <= TARGETS["compare"])))
+                         f"{table / bare_sum:.1f}", f"≤ {TARGETS['compare']}",
+                         verdict(table / bare_sum <= TARGETS["compare"])))
         lines.append(row("Compare table + ERF column ÷ Σ bare", f"{table + erf:.2f} s / {bare_sum:.3f} s",
                          f"{(table + erf) / bare_sum:.1f}", f"≤ {TARGETS['compare']}",
                          verdict((table + erf) / bare_sum <= TARGETS["compare"])))
@@ -380,8 +383,9 @@ def main() -> None:
         starts = 1 if args.quick else 3
         ready = statistics.median(app_ready_seconds() for _ in range(starts))
         imports = statistics.median(import_seconds() for _ in range(starts))
-        lines.append(row("app ready ÷ import torch, gradio", f"{ready:.2f} s / {imports:.2f} s", f"{ready / imports:.2f}",
-                         f"≤ {TARGETS['ready']}", verdict(ready / imports <= TARGETS["ready"])))
+        lines.append(row("app ready ÷ import torch, gradio", f"{ready:.2f} s / {imports:.2f} s",
+                         f"{ready / imports:.2f}", f"≤ {TARGETS['ready']}",
+                         verdict(ready / imports <= TARGETS["ready"])))
 
     if "rss" in args.only:
         rss = peak_rss_gb(args.picture, args.threads)

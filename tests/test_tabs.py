@@ -38,7 +38,8 @@ def test_every_tab_runs_its_neck_and_draws_step_zero(session, title):
     assert slider.maximum == len(analysis.topology.nodes) - 1
     assert words.startswith("**Step 0 of") and lesson.startswith("**Lesson · step 0 of")
     assert [row[1] for row in table] == analysis.topology.order
-    assert sum(row[-1] for row in table) == (analysis.params if specs[0].name != "rfp" else sum(analysis.node_params.values()))
+    expected = analysis.params if specs[0].name != "rfp" else sum(analysis.node_params.values())
+    assert sum(row[-1] for row in table) == expected
 
 
 def test_config_controls_rebuild_the_neck_on_cached_features(session):

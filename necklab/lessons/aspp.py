@@ -33,7 +33,8 @@ def aspp_figures(analysis: Analysis, lang: str = "en", cell: tuple[int, int] | N
     erfs = effective_receptive_fields(analysis, nodes, cell)
     at = f"({cell[0]}, {cell[1]})"
     return [LessonFigure("aspp-taps", caption("aspp_taps", lang, cell=at), lambda: taps_figure(analysis, cell, lang)),
-            LessonFigure("aspp-erf", caption("aspp_erf", lang, cell=at), lambda: erf_figure(analysis, erfs, cell, lang))]
+            LessonFigure("aspp-erf", caption("aspp_erf", lang, cell=at),
+                         lambda: erf_figure(analysis, erfs, cell, lang))]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from necklab.widgets.text import localised
 
 
 def fpn_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
-    return [LessonFigure("fpn-outputs", caption("fpn_outputs", lang), lambda: outputs_figure([analysis], ["FPN"], lang))]
+    return [LessonFigure("fpn-outputs", caption("fpn_outputs", lang),
+                         lambda: outputs_figure([analysis], ["FPN"], lang))]
 
 
 def fpn_views(session: Session, analysis: Analysis) -> Any:

@@ -158,7 +158,8 @@ def compare(session: Session, rows: Any, name: str, stages: float,
     design = read_design(rows, name, lang)
     picture, device = session_picture(session)
     result = compare_design(picture, design, int(stages), device,
-                            progress=lambda i, title: progress((i, 5), desc=t("playground.measuring", lang, title=title)))
+                            progress=lambda i, title: progress((i, 5),
+                                                               desc=t("playground.measuring", lang, title=title)))
     progress((4, 5), desc=t("playground.erfs", lang))
     analysis = run_design(picture, design, int(stages), device)
     erfs, cells = output_erfs(analysis)
@@ -236,7 +237,8 @@ def build_playground_tab(session: gr.State) -> Chained:
     localised(gr.Markdown, {"value": "playground.intro"})
     start = PRESETS[START]
     with gr.Row():
-        presets = [localised(gr.Button, {"value": ("playground.start_from", {"name": name})}, elem_id=f"{KEY}-preset-{i}",
+        presets = [localised(gr.Button, {"value": ("playground.start_from", {"name": name})},
+                             elem_id=f"{KEY}-preset-{i}",
                              size="sm") for i, name in enumerate(PRESETS)]
     with gr.Row():
         name = localised(gr.Textbox, {"label": "playground.name"}, value=start.name, elem_id=f"{KEY}-name", scale=2)
