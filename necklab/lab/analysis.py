@@ -9,15 +9,15 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import networkx as nx
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from necklab.graph import receptive_field as rfm
@@ -29,6 +29,7 @@ from necklab.models.backbone import EfficientNetLite0, LevelInfo, build_backbone
 from necklab.models.layers import Neck
 from necklab.models.registry import build_neck, neck_parameters
 
+M = TypeVar("M", bound=nn.Module)
 CLASSIFIER_SIZE = 224  # Lite0's training resolution: the top-5 is computed on a resized copy
 
 
@@ -111,17 +112,17 @@ class Analysis:
         return CellGrid(ry.jump, ry.start, rx.start, ry.size)
 
 
-_backbones = LRU(4)
-_necks = LRU(16)
-_features = LRU(8)
-_flops = LRU(64)
-_meta_models = LRU(16)
+_backbones: LRU[str, EfficientNetLite0] = LRU(4)
+_necks: LRU[tuple[str, str, str, int], Neck] = LRU(16)
+_features: LRU[tuple[str, tuple[int, ...], str], BackboneResult] = LRU(8)
+_flops: LRU[Hashable, int] = LRU(64)
+_meta_models: LRU[Hashable, nn.Module] = LRU(16)
 
 
 # Decoded pictures by content, for the browser sessions that name them by key (a session keeps
 # the key only). At most 3 MB each (MAX_SIDE² RGB); one upload shared by many sessions is kept once.
 PICTURES = 64
-_pictures = LRU(PICTURES)
+_pictures: LRU[str, Picture] = LRU(PICTURES)
 
 
 def picture_key(picture: Picture) -> str:
@@ -199,15 +200,15 @@ def count_flops(run: Callable[[], Any], key: Any) -> int:
     return _flops.get_or_make(key, count)
 
 
-def on_meta(key: Any, build: Callable[[], Any]) -> Any:
+def on_meta(key: Hashable, build: Callable[[], M]) -> M:
     """A model built on the meta device (kept by `key`): shapes without data, so counting its FLOPs
     costs no arithmetic (the counts depend on shapes only; tests check they equal a real run's)."""
-    def make() -> Any:
+    def make() -> nn.Module:
         with warnings.catch_warnings(), torch.device("meta"):
             warnings.simplefilter("ignore")  # loading ImageNet weights into meta tensors is a no-op
             return build()
 
-    return _meta_models.get_or_make(key, make)
+    return cast(M, _meta_models.get_or_make(key, make))  # the key names what `build` makes
 
 
 def _meta_input(shape: Sequence[int]) -> Tensor:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from threading import Lock
-from typing import Any
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
-class LRU(OrderedDict):
+class LRU(OrderedDict[K, V]):
     """A small thread-safe LRU whose values are made once per key, even when sessions ask at once
     (two builds of one neck would give two models; only one would be cached)."""
 
@@ -16,9 +19,9 @@ class LRU(OrderedDict):
         super().__init__()
         self.size = size
         self.lock = Lock()
-        self.making: dict[Any, Lock] = {}
+        self.making: dict[K, Lock] = {}
 
-    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
         with self.lock:
             if key in self:
                 self.move_to_end(key)
@@ -37,7 +40,7 @@ class LRU(OrderedDict):
                     self.popitem(last=False)
         return value
 
-    def find(self, key: Hashable) -> Any | None:
+    def find(self, key: K) -> V | None:
         """The value kept for `key` (now the most recently used), or None."""
         with self.lock:
             if key not in self:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Sequence
+from functools import partial
 
 from necklab.lab.analysis import Analysis
 from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe, graph_figure, step_nodes
@@ -52,7 +53,7 @@ def lesson_figures(analysis: Analysis, steps: Sequence[str] | None = None, lang:
     for node in step_nodes(analysis) if steps is None else steps:
         k = order.index(node)
         figures.append(LessonFigure(f"step-{k:03d}-{file_safe(node)}", caption("step", lang, k=k, node=node),
-                                    lambda node=node: step_figure(analysis, node, lang=lang), node))
+                                    partial(step_figure, analysis, node, lang=lang), node))
     lesson = lesson_for(analysis.neck_name)
     return figures + (lesson.figures(analysis, lang) if lesson and lesson.figures else [])
 

@@ -3,6 +3,7 @@ levels, their sum, the resized sources and the fused output."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -21,7 +22,7 @@ from necklab.widgets.text import localised
 
 def asff_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     return [LessonFigure(f"asff-level-{level}", caption("asff_level", lang, level=level),
-                         lambda level=level: weights_figure(analysis, level, lang)) for level in levels(analysis)]
+                         partial(weights_figure, analysis, level, lang)) for level in levels(analysis)]
 
 
 def level_choices(analysis: Analysis, lang: str = "en") -> list[tuple[str, int]]:

@@ -73,7 +73,9 @@ def aspp_click(session: Session, analysis: Analysis | None, evt: gr.SelectData) 
         raise no_picture(session.lang)
     x, y = to_original(analysis.picture, *evt.index)
     level = analysis.topology.node(analysis.topology.inputs[0]).level
-    return aspp_views(session, analysis, cell_at(analysis, level, x, y))
+    if level is None:
+        raise ValueError("ASPP's input has no pyramid level")
+    return aspp_views(session, analysis, cell_at(analysis, level, float(x), float(y)))
 
 
 def aspp_panel(tab: TabHooks) -> None:

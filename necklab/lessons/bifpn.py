@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -13,7 +14,7 @@ import numpy as np
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, neck_on, rerun
 from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe
-from necklab.models.necks.bifpn import FUSION_EPS, with_edge_weights
+from necklab.models.necks.bifpn import FUSION_EPS, BiFPN, with_edge_weights
 from necklab.viz.bifpn import cells, fused_figure, fusion_graph_figure, fusion_nodes, weight_headers, weights_rows
 from necklab.widgets.common import figure_box, image, no_picture
 from necklab.widgets.events import Shows, event
@@ -26,9 +27,9 @@ def bifpn_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     """The first cell's weighted graph and what each of its fusion nodes does (cells repeat)."""
     cell = cells(analysis)[0]
     return [LessonFigure(f"bifpn-cell-{cell}", caption("bifpn_graph", lang, cell=cell),
-                         lambda: fusion_graph_figure(analysis, cell, lang))] + [
+                         partial(fusion_graph_figure, analysis, cell, lang))] + [
         LessonFigure(f"bifpn-fused-{file_safe(node)}", caption("bifpn_fused", lang, node=node),
-                     lambda node=node: fused_figure(analysis, node, lang)) for node in fusion_nodes(analysis, cell)]
+                     partial(fused_figure, analysis, node, lang)) for node in fusion_nodes(analysis, cell)]
 
 
 MAX_INPUTS = 3  # a BiFPN node fuses two or three inputs
@@ -43,6 +44,8 @@ def edited(analysis: Analysis, edits: Mapping[str, Sequence[float]]) -> Analysis
     if not edits:
         return analysis
     neck = neck_on(analysis.neck_name, analysis.config, analysis.device, analysis.seed)
+    if not isinstance(neck, BiFPN):
+        raise TypeError(f"{analysis.neck_name} has no fusion weights to edit")
     return rerun(analysis, with_edge_weights(neck, edits))
 
 

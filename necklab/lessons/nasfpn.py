@@ -3,9 +3,11 @@ global-pooling attention and output."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import gradio as gr
+from matplotlib.figure import Figure
 
 from necklab.lab.analysis import Analysis
 from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe, first_stage
@@ -23,7 +25,14 @@ def nasfpn_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     cells = [n.id for n in analysis.topology.nodes
              if n.stage == stage and "resized" in analysis.trace.extras.get(n.id, {})]
     return [LessonFigure(f"nasfpn-cell-{file_safe(node)}", caption("nasfpn_cell", lang, node=node),
-                         lambda node=node: cell_figure(analysis, node, lang)) for node in cells]
+                         partial(_cell_figure, analysis, node, lang)) for node in cells]
+
+
+def _cell_figure(analysis: Analysis, node: str, lang: str) -> Figure:
+    figure = cell_figure(analysis, node, lang)
+    if figure is None:
+        raise ValueError(f"{node} is not a merging cell")
+    return figure
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,7 @@ class Stages:
 
 
 def stage_list(session: Session, analysis: Analysis) -> Stages:
-    stages = sorted({n.stage for n in analysis.topology.nodes} - {None})
+    stages = sorted({n.stage for n in analysis.topology.nodes if n.stage is not None})
     return Stages(stage=gr.Dropdown(choices=[str(s) for s in stages], value=None),
                   cells=cell_rows(analysis, session.lang))
 
@@ -54,7 +63,7 @@ def cell_view(session: Session, analysis: Analysis | None, k: float) -> Any:
     order = analysis.topology.order
     cells = [i for i, node in enumerate(order) if "resized" in analysis.trace.extras.get(node, {})]
     shown = next((i for i in cells if i >= int(k)), cells[-1]) if int(k) not in cells else int(k)
-    return image(cell_figure(analysis, order[shown], session.lang))
+    return image(_cell_figure(analysis, order[shown], session.lang))
 
 
 def nasfpn_panel(tab: TabHooks) -> None:

@@ -18,7 +18,7 @@ from necklab.widgets.text import localised
 
 def panet_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     """The long path vs PANet's shortcut, and FPN vs PANet outputs (FPN with the same settings)."""
-    levels = sorted(n.level for n in analysis.topology.nodes if n.is_input)
+    levels = sorted(n.level for n in analysis.topology.nodes if n.is_input and n.level is not None)
     counts = path_count(analysis, backbone_on(analysis.device).conv_layers_between(levels[0], levels[-1]))
     fpn = analyse(analysis.picture, "fpn", analysis.config, analysis.device)
     return [LessonFigure("panet-paths", caption("panet_paths", lang), lambda: path_figure(analysis, counts, lang)),

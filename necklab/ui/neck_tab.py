@@ -6,7 +6,7 @@ built under the common step-through.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -174,7 +174,7 @@ def slug(title: str) -> str:
 
 # Drawn graphs by what they show (neck, config, every node's shape, the nodes drawn): a step then
 # redraws only its highlight. Keyed by structure, not by analysis, so no analysis is kept alive.
-_graphs = LRU(24)
+_graphs: LRU[Hashable, GraphPicture] = LRU(24)
 
 
 def graph_picture(analysis: Analysis, nodes: list[str] | None, lang: str = "en") -> GraphPicture:

@@ -182,8 +182,11 @@ def search(session: Session, rows: Any, name: str, stages: float, proxies: list[
                           progress=lambda i, title: progress((i, total), desc=t("playground.measuring", lang,
                                                                                 title=title)),
                           lang=lang)
-    table = [[i, c.change, c.row.params, round(c.row.flops / 1e9, 3), round(c.row.latency_ms, 2),
-              None if c.row.erf_percent is None else round(c.row.erf_percent, 1), round(c.score, 2)]
+    def rounded(value: float | None, digits: int) -> float | None:  # None: not measured (the neck failed)
+        return None if value is None else round(value, digits)
+
+    table = [[i, c.change, c.row.params, rounded(None if c.row.flops is None else c.row.flops / 1e9, 3),
+              rounded(c.row.latency_ms, 2), rounded(c.row.erf_percent, 1), round(c.score, 2)]
              for i, c in enumerate(found, start=1)]
     measured = len(found) - 1
     budget = (t("playground.budget", lang, seconds=f"{float(seconds):.0f}", count=int(count))
