@@ -24,6 +24,7 @@ import torch
 from necklab.lab.analysis import Analysis, _synchronize, analyse, base_receptive_fields, describe_shape, neck_on
 from necklab.lab.erf import erf_maps, mass_area
 from necklab.lab.imaging import Picture
+from necklab.lab.pyramid import level_of
 from necklab.models.registry import NECKS, NeckSpec
 
 ERF_MASS = 0.95  # share of the gradient mass whose area is reported
@@ -99,7 +100,7 @@ def finest_output(analysis: Analysis) -> str:
     maps = [o for o in analysis.outputs if analysis.trace[o].dim() == 4]
     if not maps:
         return analysis.outputs[0]
-    return min(maps, key=lambda o: analysis.topology.node(o).level)
+    return min(maps, key=lambda o: level_of(analysis.topology.node(o)))
 
 
 def compare_neck(picture: Picture, spec: NeckSpec, device: str = "cpu", repeats: int = 1,
@@ -114,7 +115,8 @@ def compare_neck(picture: Picture, spec: NeckSpec, device: str = "cpu", repeats:
     analysis = analyse(picture, spec.name, config, device)
     neck = neck_on(spec.name, config, device)
     tensors = [analysis.backbone.features[n] for n in neck.input_names]
-    latency = 1000 * statistics.median([analysis.timings["neck"], *wall_times(lambda: neck(tensors), repeats - 1, device)])
+    latency = 1000 * statistics.median([analysis.timings["neck"],
+                                        *wall_times(lambda: neck(tensors), repeats - 1, device)])
     finest = finest_output(analysis)
     fields = analysis.topology.receptive_fields(base_receptive_fields(analysis))[finest]
     sizes = [p.rf.size for p in fields]
@@ -139,11 +141,12 @@ def add_erfs(picture: Picture, rows: list[NeckRow], device: str = "cpu") -> list
     """Fill in the effective receptive field of the centre cell of each row's finest output, all
     necks in one pass (one backbone forward): the slow column, computed after the rest of the
     table is shown."""
-    todo = [r for r in rows if r.cell is not None and not r.error]
-    necks = [neck_on(r.name, r.config, device) for r in todo]
-    maps = erf_maps(picture, device, [(neck, [r.finest], r.cell) for neck, r in zip(necks, todo)])
-    for row, erf in zip(todo, maps):
-        row.erf_px, share = mass_area(erf[row.finest], ERF_MASS)
+    # (row, finest output, its centre cell): a measured row has both
+    todo = [(r, r.finest, r.cell) for r in rows if r.finest is not None and r.cell is not None and not r.error]
+    necks = [neck_on(r.name, r.config, device) for r, _, _ in todo]
+    maps = erf_maps(picture, device, [(neck, [finest], cell) for neck, (_, finest, cell) in zip(necks, todo)])
+    for (row, finest, _), erf in zip(todo, maps):
+        row.erf_px, share = mass_area(erf[finest], ERF_MASS)
         row.erf_percent = 100 * share
     return rows
 

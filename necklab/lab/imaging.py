@@ -19,6 +19,7 @@ import io
 import math
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ MAX_PIXELS = 64_000_000
 ORIENTATION = 0x0112  # EXIF tag; values 5–8 swap width and height
 # Formats Pillow cannot read here but users do upload, by their file signature: the key of what to
 # do instead.
-UNREADABLE = (
+UNREADABLE: tuple[tuple[Callable[[bytes], bool], str], ...] = (
     (lambda head: head.startswith(b"%PDF"), "pdf"),
     (lambda head: b"<svg" in head[:1024].lower(), "svg"),
     (lambda head: head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"),
@@ -64,11 +65,11 @@ class ImageError(ValueError):
         error.args = (self.text(lang),)
         return error
 
-    def __reduce__(self):  # pickles by key and fields, not by the message
-        return _image_error, (self.key, self.fields)
+    def __reduce__(self) -> tuple[Callable[[str, dict[str, Any]], ImageError], tuple[str, dict[str, Any]]]:
+        return _image_error, (self.key, self.fields)  # pickles by key and fields, not by the message
 
 
-def _image_error(key: str, fields: dict) -> ImageError:
+def _image_error(key: str, fields: dict[str, Any]) -> ImageError:
     return ImageError(key, **fields)
 
 
@@ -169,7 +170,15 @@ def unreadable_error(data: bytes) -> ImageError:
     return ImageError("not_picture")
 
 
-def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> Picture:
+def _bomb_limit() -> str:
+    """Pillow's decompression-bomb limit in megapixels: it refuses pictures over twice MAX_IMAGE_PIXELS."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is None:  # the check switched off (Pillow's option; never here): no limit to name
+        raise TypeError("Pillow's decompression-bomb check is off (Image.MAX_IMAGE_PIXELS is None)")
+    return f"{2 * limit / 1e6:.0f}"
+
+
+def decode(source: str | os.PathLike[str] | bytes, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> Picture:
     """Decode a picture file (path or bytes) into an RGB `Picture` following the size policy."""
     try:
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
@@ -181,7 +190,7 @@ def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side
         with warnings.catch_warnings():
             # Above Pillow's warning level the size check below decides (a JPEG may decode reduced).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+            im: Image.Image = Image.open(io.BytesIO(data))
         fmt = im.format or "unknown"
         original = _upright_size(im)
         _reduce_while_decoding(im, max_side)
@@ -189,7 +198,7 @@ def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side
         if w * h > MAX_PIXELS:
             ow, oh = original
             raise ImageError("too_many_pixels", w=ow, h=oh, megapixels=f"{ow * oh / 1e6:.0f}",
-                             limit=f"{MAX_PIXELS / 1e6:.0f}", jpeg=f"{2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f}")
+                             limit=f"{MAX_PIXELS / 1e6:.0f}", jpeg=_bomb_limit())
         frames = getattr(im, "n_frames", 1)
         im.seek(0)
         im.load()
@@ -198,7 +207,7 @@ def decode(source: str | os.PathLike | bytes, max_side: int = MAX_SIDE, min_side
     except ImageError:
         raise
     except Image.DecompressionBombError:
-        raise ImageError("bomb", limit=f"{2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f}") from None
+        raise ImageError("bomb", limit=_bomb_limit()) from None
     except UnidentifiedImageError:
         raise unreadable_error(data) from None
     except MemoryError:

@@ -120,13 +120,13 @@ def random_search(picture: Picture, start: Design, stages: int, proxies: Sequenc
     tries = 0
     while len(jobs) <= count and tries < 50 * count:  # small designs have few distinct variants
         tries += 1
-        design, words = start, []
+        design, changes = start, []
         for _ in range(rng.randint(1, 3)):
             design, change = mutate(design, rng, lang)
-            words.append(change)
+            changes.append(change)
         if design.cells not in seen:
             seen.add(design.cells)
-            jobs.append((replace(design, name=f"candidate {len(jobs)}"), t("design.sep", lang).join(words)))
+            jobs.append((replace(design, name=f"candidate {len(jobs)}"), t("design.sep", lang).join(changes)))
     candidates = []
     for i, (design, words) in enumerate(jobs):
         if i and time.monotonic() > deadline:
@@ -163,7 +163,7 @@ def mutate(design: Design, rng: random.Random, lang: str = "en") -> tuple[Design
             side = rng.choice(("a", "b"))
             old = getattr(cell, side)
             new = rng.choice([r for r in _inputs_for(k) if r != old])
-            changed = replace(cell, **{side: new})
+            changed = replace(cell, a=new) if side == "a" else replace(cell, b=new)
             words = t("design.mutate_input", lang, k=k, side=side.upper(), old=old, new=new)
         elif kind == "op":
             new_op = "sum" if cell.op == "gp" else "gp"

@@ -13,19 +13,22 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from necklab.graph.receptive_field import Layer
 from necklab.graph.topology import Edge, Move, Node, Rule
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
+from necklab.lab.pyramid import level_of
 from necklab.lab.words import edge_label, op_name
 
 Shape = tuple[int, ...]
+Fields = dict[str, Any]  # a rule's numbers, the fields of its words
 
 # The rules in words live in the data files (assets/i18n/<lang>.json), one per kind under
 # `quiz.rule.<kind>`, and the names of the summing ops under `quiz.what.<op>`. {steps} lists how H
 # and W come out of the edge's layers, {result} the derived C×H×W.
-def _text(key: str, lang: str = "en", **fields) -> str:
+def _text(key: str, lang: str = "en", **fields: Any) -> str:
     return t(f"quiz.rule.{key}", lang, **fields)
 
 
@@ -57,7 +60,8 @@ def _shape(analysis: Analysis, node_id: str) -> Shape:
 def level_size(analysis: Analysis, level: int) -> tuple[int, int]:
     """H×W of a pyramid level: that of the first node computed at it."""
     first = next(n.id for n in analysis.topology.nodes if n.level == level)
-    return _shape(analysis, first)[1:3]
+    h, w = _shape(analysis, first)[1:3]
+    return h, w
 
 
 def _through(analysis: Analysis, size: int, layers: Sequence[Layer], level: int | None, axis: int,
@@ -69,6 +73,8 @@ def _through(analysis: Analysis, size: int, layers: Sequence[Layer], level: int 
             size = 1
             steps.append(_text("global", lang))
         elif layer.upsample > 1:
+            if level is None:
+                raise ValueError("an upsampling edge leads to a node without a pyramid level")
             size = level_size(analysis, level)[axis]
             steps.append(_text("up", lang, level=level, size=size))
         elif layer.stride > 1:
@@ -92,7 +98,7 @@ def _spatial(analysis: Analysis, node: Node, edge: Edge, lang: str = "en") -> tu
     return (h2, w2), _text("sep", lang).join(words) or _text("same", lang, size=f"{h}×{w}")
 
 
-def derive_backbone(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+def derive_backbone(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, Fields]:
     pic_h, pic_w = analysis.picture.rgb.shape[:2]
     stride = 2 ** (node.level or 0)
     c = _shape(analysis, node.id)[0]  # the stage's channels: the backbone's, stated by its feature_info
@@ -100,21 +106,21 @@ def derive_backbone(analysis: Analysis, node: Node, lang: str = "en") -> tuple[S
     return (c, h, w), dict(level=node.level, stride=stride, pic_h=pic_h, pic_w=pic_w, h=h, w=w, c=c)
 
 
-def derive_lateral(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+def derive_lateral(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, Fields]:
     edge = node.inputs[0]
     c_in, h, w = _shape(analysis, edge.source)
     c = _shape(analysis, node.id)[0]  # the neck's width: a configuration choice, not derived
     return (c, h, w), dict(source=edge.source, hw=f"{h}×{w}", c=c, c_in=c_in)
 
 
-def derive_conv(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+def derive_conv(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, Fields]:
     edge = node.inputs[0]
     (h, w), steps = _spatial(analysis, node, edge, lang)
     c = _shape(analysis, node.id)[0]  # the conv's filters: a configuration choice, not derived
     return (c, h, w), dict(c=c, c_in=_shape(analysis, edge.source)[0], steps=steps)
 
 
-def derive_resample(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+def derive_resample(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, Fields]:
     edge = node.inputs[0]
     (h, w), steps = _spatial(analysis, node, edge, lang)
     c_in = _shape(analysis, edge.source)[0]
@@ -124,31 +130,31 @@ def derive_resample(analysis: Analysis, node: Node, lang: str = "en") -> tuple[S
                            steps=steps, channels=channels)
 
 
-def derive_pool(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+def derive_pool(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, Fields]:
     edge = node.inputs[0]
     (h, w), steps = _spatial(analysis, node, edge, lang)
     c = _shape(analysis, edge.source)[0]
     return (c, h, w), dict(c=c, steps=steps)
 
 
-def derive_bins(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+def derive_bins(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, Fields]:
     edge = node.inputs[0]
     n = next(step.bins for step in edge.steps if step.move is Move.ADAPTIVE_POOL)
     c, h, w = _shape(analysis, edge.source)
     return (c, n, n), dict(n=n, hw=f"{h}×{w}", c=c)
 
 
-def derive_sum(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+def derive_sum(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, Fields]:
     """Sums need one shape: every input is resized to the node's level (nearest up, pooling or a
     stride-2 conv down — NAS-FPN's cells pad and pool to the exact size), so H×W are the level's."""
-    h, w = level_size(analysis, node.level)
+    h, w = level_size(analysis, level_of(node))
     kept = [_shape(analysis, e.source)[0] for e in node.inputs if not e.changes_channels]
     c = kept[0] if kept else _shape(analysis, node.id)[0]
     return (c, h, w), dict(what=t(f"quiz.what.{node.op}", lang), level=node.level, hw=f"{h}×{w}",
                            how=_text("sum_how", lang), c=c)
 
 
-def derive_concat(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+def derive_concat(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, Fields]:
     shapes = [_shape(analysis, e.source) for e in node.inputs]
     if any(step.move is Move.FLATTEN_CONCAT for e in node.inputs for step in e.steps):
         sizes = [math.prod(s) for s in shapes]
@@ -159,14 +165,14 @@ def derive_concat(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Sha
     return (c, *shapes[0][1:]), dict(sum=" + ".join(str(s[0]) for s in shapes), c=c)
 
 
-def derive_image_pooling(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, dict]:
+def derive_image_pooling(analysis: Analysis, node: Node, lang: str = "en") -> tuple[Shape, Fields]:
     edge = node.inputs[0]
     _, h, w = _shape(analysis, edge.source)
     c = _shape(analysis, node.id)[0]
     return (c, h, w), dict(source=edge.source, hw=f"{h}×{w}", c=c)
 
 
-DERIVE: dict[Rule, Callable[[Analysis, Node, str], tuple[Shape, dict]]] = {
+DERIVE: dict[Rule, Callable[[Analysis, Node, str], tuple[Shape, Fields]]] = {
     Rule.BACKBONE: derive_backbone, Rule.LATERAL: derive_lateral, Rule.CONV: derive_conv,
     Rule.RESAMPLE: derive_resample, Rule.POOL: derive_pool, Rule.BINS: derive_bins, Rule.SUM: derive_sum,
     Rule.CONCAT: derive_concat, Rule.IMAGE_POOLING: derive_image_pooling,

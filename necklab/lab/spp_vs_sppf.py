@@ -36,6 +36,8 @@ def _spp_pair(channels: int, seed: int, device: str) -> tuple[YoloSPP, SPPF]:
     # Built as the registry builds the yolo_spp neck, so the lesson's weights are the app's.
 
     spp = build_neck("yolo_spp", seed=seed, in_channels=channels, out_channels=channels).to(device)
+    if not isinstance(spp, YoloSPP):
+        raise TypeError(f"the registry's yolo_spp builds a {type(spp).__name__}, not a YoloSPP")
     return spp, SPPF.from_spp(spp)
 
 

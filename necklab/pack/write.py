@@ -87,15 +87,15 @@ def lesson_markdown(analysis: Analysis, figures: list[LessonFigure], picture_nam
                device=analysis.device, params=f"{analysis.params:,}", nodes=len(topology.nodes), outputs=outputs),
              t("pack.files", lang, dpi=DPI),
              t("pack.picture", lang), f"![{t('pack.the_picture', lang)}](picture.png)"]
-    steps = [f for f in figures if f.node is not None]
+    steps = [(f, f.node) for f in figures if f.node is not None]
     panel = [f for f in figures if f.node is None and f.name != "graph"]
     parts += [t("pack.graph", lang), *(_image(f, lang) for f in figures if f.name == "graph"), t("pack.steps", lang)]
     first = first_stage(analysis)
     if first is not None:
         count = len({n.stage for n in topology.nodes} - {None})
         parts.append(t("pack.stages", lang, neck=spec.title, count=count, first=first))
-    for f in steps:
-        parts += [narration(analysis, f.node, lang), _image(f, lang)]
+    for f, node in steps:
+        parts += [narration(analysis, node, lang), _image(f, lang)]
     if panel:
         parts += [t("pack.panel", lang), *(_image(f, lang) for f in panel)]
     parts += [t("pack.shapes", lang), _markdown_table(node_table_headers(lang), node_table(analysis, lang))]

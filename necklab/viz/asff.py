@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, describe_shape
+from necklab.lab.pyramid import level_of
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE, mean_map, original_extent, overlay_heatmap, show_picture
 
@@ -18,7 +19,7 @@ PANEL_WIDTH = 3.3  # inches per panel
 
 def levels(analysis: Analysis) -> list[int]:
     """The output levels of an ASFF analysis (3, 4, 5 for A3, A4, A5)."""
-    return [analysis.topology.node(out).level for out in analysis.outputs]
+    return [level_of(analysis.topology.node(out)) for out in analysis.outputs]
 
 
 def _fused_node(analysis: Analysis, level: int) -> str:
@@ -48,7 +49,7 @@ def weights_figure(analysis: Analysis, level: int, lang: str = "en") -> Figure:
     fused = _fused_node(analysis, level)
     output = fused.removesuffix(".fused")
     weights, sources = fusion_weights(analysis, level)
-    source_levels = sorted(analysis.topology.node(n).level for n in analysis.topology.inputs)
+    source_levels = sorted(level_of(analysis.topology.node(n)) for n in analysis.topology.inputs)
     picture, grid = analysis.picture, analysis.grid(level)
     w, h = picture.original_size
     panel_h = PANEL_WIDTH * min(1.4, max(0.5, h / w))

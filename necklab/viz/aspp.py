@@ -24,6 +24,7 @@ from necklab.graph import receptive_field as rfm
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, CellGrid
 from necklab.lab.erf import mass_area
+from necklab.lab.pyramid import level_of
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import HEATMAP_CMAP, LABEL_SIZE, TITLE_SIZE, original_extent, show_picture, to_original
 
@@ -61,7 +62,7 @@ class Branch:
 def branches(analysis: Analysis) -> list[Branch]:
     """The topology's branch nodes (those with a `branch` label), in execution order; all read the
     same map."""
-    return [Branch(n.id, n.branch, n.inputs[0].source, n.level, n.inputs[0].layers)
+    return [Branch(n.id, n.branch, n.inputs[0].source, level_of(n), n.inputs[0].layers)
             for n in analysis.topology.nodes if n.branch is not None]
 
 
@@ -209,7 +210,8 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray],
     (nodes of different levels have their own grids)."""
     if not erfs:
         raise ValueError("no effective receptive fields to draw")
-    cells = cell if isinstance(cell, Mapping) else dict.fromkeys(erfs, tuple(cell))
+    cells: Mapping[str, tuple[int, int]] = (cell if isinstance(cell, Mapping)
+                                            else dict.fromkeys(erfs, (cell[0], cell[1])))
     picture = analysis.picture
     w, h = picture.original_size
     sx, sy = picture.scale_xy
@@ -222,11 +224,12 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray],
         peak = float(shown.max())
         image = ax.imshow(shown / peak if peak > 0 else shown, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
                           cmap=HEATMAP_CMAP, norm=PowerNorm(0.5, vmin=0, vmax=1), alpha=0.75)
-        _mark_cell(ax, analysis, analysis.grid(node.level), cells[node_id])
+        _mark_cell(ax, analysis, analysis.grid(level_of(node)), cells[node_id])
         count, share = mass_area(erf)
         label = f"{node_id} ({node.branch})" if node.branch else node_id
         ax.set_title(t("aspp.erf_title", lang, label=label, area=f"{count / (sx * sy):,.0f}", share=f"{share:.0%}"),
                      fontsize=TITLE_SIZE - 1)
+    assert image is not None  # erfs is not empty: every panel drew one
     bar = fig.colorbar(image, ax=axes, orientation="horizontal", shrink=0.5, aspect=40)
     bar.set_label(t("aspp.erf_bar", lang), fontsize=LABEL_SIZE)
     bar.ax.tick_params(labelsize=LABEL_SIZE - 2)

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
+from necklab.lab.pyramid import level_of, stage_of
 from necklab.lab.words import edge_label
 from necklab.models.necks.bifpn import FUSION_EPS
 from necklab.viz.graph import BEND, GraphPicture, focus_nodes
@@ -35,7 +36,7 @@ def fusion_nodes(analysis: Analysis, cell: int | None = None) -> list[str]:
 
 def cells(analysis: Analysis) -> list[int]:
     """The cells (repeats) of the analysed BiFPN, counted from 1."""
-    return sorted({analysis.topology.node(n).stage for n in fusion_nodes(analysis)})
+    return sorted({stage_of(analysis.topology.node(n)) for n in fusion_nodes(analysis)})
 
 
 def edge_width(weight: float) -> float:
@@ -89,6 +90,14 @@ def weights_rows(analysis: Analysis) -> list[list]:
     return rows
 
 
+def _values(im: AxesImage) -> np.ndarray:
+    """The array an image draws (imshow always gives it one; matplotlib types it as optional)."""
+    values = im.get_array()
+    if values is None:
+        raise ValueError("the image has no data")
+    return values
+
+
 def fused_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure:
     """One fusion node on the picture. Top: each input resampled to the node's level (own colour
     scale) and the node's output. Bottom, on one colour scale so magnitudes compare: each input
@@ -103,7 +112,7 @@ def fused_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure:
     row_height = 3.0 * min(height / width, 1.4) + 1.3  # the picture, a three-line title, a colour bar
     fig = Figure(figsize=(3.6 * cols, 2 * row_height + 0.5), layout="constrained")
     axes = fig.subplots(2, cols)
-    grid = analysis.grid(node.level)
+    grid = analysis.grid(level_of(node))
 
     def heatmap(ax: Axes, values: np.ndarray, title: str) -> AxesImage:
         im = overlay_heatmap(ax, analysis.picture, values, grid)
@@ -118,7 +127,8 @@ def fused_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure:
         bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
 
     for i, (edge, raw, w, values) in enumerate(zip(node.inputs, extras["raw_weights"].tolist(), weights, inputs)):
-        title = t("bifpn.input", lang, i=i + 1, source=edge.source, op=edge_label(edge, lang), raw=f"{raw:.2f}", w=f"{w:.3f}")
+        title = t("bifpn.input", lang, i=i + 1, source=edge.source, op=edge_label(edge, lang), raw=f"{raw:.2f}",
+                  w=f"{w:.3f}")
         colorbar(heatmap(axes[0][i], values, title), axes[0][i])
     shape = "×".join(map(str, analysis.trace[node_id].shape[1:]))
     colorbar(heatmap(axes[0][-1], mean_map(analysis.trace[node_id]),
@@ -126,8 +136,8 @@ def fused_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure:
     terms = [heatmap(axes[1][i], w * values, t("bifpn.term", lang, plus="+ " if i else "", w=f"{w:.3f}", i=i + 1))
              for i, (w, values) in enumerate(zip(weights, inputs))]
     terms.append(heatmap(axes[1][-1], fused, t("bifpn.fused", lang)))
-    low = min(float(term.get_array().min()) for term in terms)
-    high = max(float(term.get_array().max()) for term in terms)
+    low = min(float(_values(term).min()) for term in terms)
+    high = max(float(_values(term).max()) for term in terms)
     for im in terms:
         im.set_clim(low, high)
     colorbar(terms[-1], axes[1], t("bifpn.scale", lang), 80)

@@ -94,13 +94,12 @@ def _title(ax: Axes, title: str, subtitle: str) -> None:
     ax.set_title(f"{title}\n{subtitle}" if subtitle else title, fontsize=TITLE_SIZE, loc="left")
 
 
-def _label_points(ax: Axes, points: Sequence[tuple[float, float, str]]) -> None:
+def _label_points(fig: Figure, ax: Axes, points: Sequence[tuple[float, float, str]]) -> None:
     """Write each label beside its point at the first spot of LABEL_SPOTS where it overlaps no marker
-    and no other label and stays inside the axes; far spots get a leader line. Freezes the layout
-    first, so the measured positions are the drawn ones."""
+    and no other label and stays inside the axes; far spots get a leader line. Freezes the layout of
+    `fig` (the axes' figure) first, so the measured positions are the drawn ones."""
     if not points:
         return
-    fig = ax.figure
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw_without_rendering()
     fig.set_layout_engine("none")
@@ -126,33 +125,36 @@ def _label_points(ax: Axes, points: Sequence[tuple[float, float, str]]) -> None:
 def params_latency_figure(rows: Sequence[NeckRow], subtitle: str = "", lang: str = "en") -> Figure:
     """Scatter of parameters (symmetric log: parameter-free necks sit at 0) against median latency
     (log), one labelled point per neck, coloured and shaped by how the neck reads the backbone."""
-    shown = [r for r in rows if r.params is not None and r.latency_ms is not None]
+    # (row, parameters, latency) of each neck with both measured
+    shown = [(r, r.params, r.latency_ms) for r in rows if r.params is not None and r.latency_ms is not None]
     fig = Figure(figsize=(9.0, 6.0), layout="constrained")
     ax = fig.add_subplot()
     for key, (colour, marker) in FAMILIES.items():
-        group = [r for r in shown if family(r) == key]
+        group = [(params, latency) for r, params, latency in shown if family(r) == key]
         if group:
-            ax.scatter([r.params for r in group], [r.latency_ms for r in group], s=70, color=colour, marker=marker,
-                       edgecolors="black", linewidths=0.7, label=t(f"compare.family_{key}", lang), zorder=3)
+            ax.scatter([params for params, _ in group], [latency for _, latency in group], s=70, color=colour,
+                       marker=marker, edgecolors="black", linewidths=0.7, label=t(f"compare.family_{key}", lang),
+                       zorder=3)
     ax.set_xscale("symlog", linthresh=1e4, linscale=0.5)
     ax.set_yscale("log")
     if shown:
-        ax.set_xlim(-2e3, max(r.params for r in shown) * 4)
-        low, high = min(r.latency_ms for r in shown), max(r.latency_ms for r in shown)
+        ax.set_xlim(-2e3, max(params for _, params, _ in shown) * 4)
+        low, high = min(latency for _, _, latency in shown), max(latency for _, _, latency in shown)
         ax.set_ylim(low / 2.5, high * 2.5)
     ax.set_xlabel(t("compare.params_axis", lang), fontsize=LABEL_SIZE)
     ax.set_ylabel(t("compare.latency_axis", lang), fontsize=LABEL_SIZE)
     ax.grid(True, which="major", color="0.88", zorder=0)
     ax.legend(title=t("compare.reads", lang), fontsize=LABEL_SIZE - 1, title_fontsize=LABEL_SIZE - 1, loc="upper left")
     _title(ax, t("compare.params_title", lang), subtitle)
-    _label_points(ax, [(r.params, r.latency_ms, r.title) for r in shown])
+    _label_points(fig, ax, [(params, latency, r.title) for r, params, latency in shown])
     return fig
 
 
 def erf_area_figure(rows: Sequence[NeckRow], subtitle: str = "", lang: str = "en") -> Figure:
     """Horizontal bars of the ERF 95 %-mass area (% of the picture) of the centre cell of each neck's
     finest output, largest on top, with the theoretical receptive field on the right."""
-    measured = sorted((r for r in rows if r.erf_percent is not None), key=lambda r: r.erf_percent)
+    measured = [r for r, _ in sorted(((r, r.erf_percent) for r in rows if r.erf_percent is not None),
+                                     key=lambda pair: pair[1])]
     order = [r for r in rows if r.erf_percent is None] + measured  # bars run bottom-up
     fig = Figure(figsize=(9.0, 0.42 * len(order) + 1.9), layout="constrained")
     ax = fig.add_subplot()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from threading import Lock
+from typing import Literal, TypedDict
 
 import networkx as nx
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -25,8 +27,18 @@ OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "
 INPUT_COLOUR = "#BBBBBB"
 HIGHLIGHT = "#D55E00"
 NODE_SIZE = 2600  # points², the area the arrows keep clear around a node's label
+
+
+class EdgeStyle(TypedDict):
+    """The keywords every edge drawing shares; `arrows` as the literal True, for which networkx's
+    overloads say the drawing returns arrows (FancyArrowPatch)."""
+
+    arrows: Literal[True]
+    node_size: int
+
+
 # Nodes are text boxes; node_size only tells the arrows where to stop short of them.
-EDGE_STYLE = dict(arrows=True, node_size=NODE_SIZE)
+EDGE_STYLE: EdgeStyle = {"arrows": True, "node_size": NODE_SIZE}
 BEND = 0.06  # arc3 radius of the edges: a slight bow keeps edges along one row apart
 EDGE_LABEL_LIMIT = 45  # above this many edges only the current step's edges are labelled
 EDGE_COLOUR = "#8a8a8a"
@@ -98,15 +110,17 @@ class GraphPicture:
     `lang` is the language of the drawn words.
     """
 
-    def __init__(self, topology: Topology, shapes: Mapping[str, Tensor | Sequence[int]], nodes: Collection[str] | None = None,
-                 title: str = "", dpi: float = 110, edge_widths: Mapping[tuple[str, str], float] | None = None,
+    def __init__(self, topology: Topology, shapes: Mapping[str, Tensor | Sequence[int]],
+                 nodes: Collection[str] | None = None, title: str = "", dpi: float = 110,
+                 edge_widths: Mapping[tuple[str, str], float] | None = None,
                  edge_labels: Mapping[tuple[str, str], str] | None = None,
                  edge_bends: Mapping[tuple[str, str], float] | None = None,
                  width_key: Mapping[str, float] | None = None, stepping: bool = True, lang: str = "en") -> None:
         g = topology.graph()
         if nodes is not None:
             g = g.subgraph(nodes).copy()
-        self.g, self.title, self.shapes, self.lang = g, title or t("graph.title", lang, name=topology.name), shapes, lang
+        self.g, self.shapes, self.lang = g, shapes, lang
+        self.title = title or t("graph.title", lang, name=topology.name)
         self.widths, self.labels, self.bends = dict(edge_widths or {}), dict(edge_labels or {}), dict(edge_bends or {})
         self.pos = pos = layout(topology, g.nodes)
         self.colours = colours = op_colours(topology)
@@ -124,15 +138,17 @@ class GraphPicture:
         if g.number_of_edges() <= EDGE_LABEL_LIMIT:
             self._edge_labels(list(g.edges))
         present = {g.nodes[n]["op"] for n in g.nodes}
-        handles = [Patch(color=c, label=op_name(op, lang)) for op, c in colours.items() if op in present]
+        handles: list[Artist] = [Patch(color=c, label=op_name(op, lang)) for op, c in colours.items()
+                                 if op in present]
         if width_key is None and stepping:
             handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label=t("graph.inputs_of_step", lang)))
-        legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title=t("graph.node_op", lang),
-                           frameon=False)
+        legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9,
+                           title=t("graph.node_op", lang), frameon=False)
         if width_key is not None:
             ax.add_artist(legend)  # a second legend would replace the first
             ax.legend(handles=[Line2D([], [], color=EDGE_COLOUR, lw=w, label=text) for text, w in width_key.items()],
-                      loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=9, title=t("graph.edge_width", lang), frameon=False)
+                      loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=9, title=t("graph.edge_width", lang),
+                      frameon=False)
         rows = row_labels(topology, pos, lang)
         ax.set_yticks(list(rows))
         ax.set_yticklabels(list(rows.values()), fontsize=10)
@@ -179,14 +195,16 @@ class GraphPicture:
                       if not all(edge.is_identity for edge in self.g.edges[e]["edges"])}
             drawn += nx.draw_networkx_edge_labels(
                 self.g, self.pos, labels, ax=self.ax, font_size=8, label_pos=0.5, connectionstyle=style,
-                font_family=FONT_FAMILY, bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)).values()
+                # networkx hands font_family on to Text(family=…), which takes a list (the CJK fallback needs one)
+                font_family=FONT_FAMILY,  # type: ignore[arg-type]  # stub: str; Text(family=) takes a list
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)).values()
         return drawn
 
     def _highlight(self, current: str | None, title: str | None) -> list:
         """Add the step's artists: its incoming edges, its node, its edge labels, the title."""
         artists: list = [self.ax.text(0.5, 1.02, title or self.title, transform=self.ax.transAxes, ha="center",
                                       va="bottom", fontsize=13)]
-        if current in self.g:
+        if current is not None and current in self.g:
             edges = [(u, current) for u in self.g.predecessors(current)]
             if edges:
                 artists += self._edges(edges, HIGHLIGHT, width=3.2)

@@ -2,10 +2,13 @@
 and the shapes table of the backbone levels."""
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 from necklab.i18n import t
 from necklab.lab.analysis import BackboneResult, CellGrid
@@ -17,7 +20,8 @@ TITLE_SIZE = 13
 LABEL_SIZE = 11
 
 
-Coordinate = float | np.ndarray
+# One coordinate or an array of them; both axes of a call are of one kind, and so is the result.
+Coordinate = TypeVar("Coordinate", float, np.ndarray)
 
 
 def to_original(picture: Picture, x: Coordinate, y: Coordinate) -> tuple[Coordinate, Coordinate]:
@@ -79,7 +83,7 @@ def channel_energy(feature: torch.Tensor) -> torch.Tensor:
 
 
 def overlay_heatmap(ax: Axes, picture: Picture, values: np.ndarray, grid: CellGrid, alpha: float = 0.6,
-                    lang: str = "en"):
+                    lang: str = "en") -> AxesImage:
     """Draw the picture and a heatmap of one value per cell aligned on it; returns the image artist."""
     show_picture(ax, picture, lang)
     extent = original_extent(picture, grid, *values.shape)

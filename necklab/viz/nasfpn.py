@@ -1,11 +1,15 @@
 """NAS-FPN's lesson: the merging-cell list of a stage and what one cell does to its two inputs."""
 from __future__ import annotations
 
+from typing import cast
+
 from matplotlib.figure import Figure
 
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
+from necklab.lab.pyramid import level_of
 from necklab.lab.words import edge_label
+from necklab.models.cell_design import StageCell
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 from necklab.viz.step import note_text
 
@@ -19,9 +23,10 @@ CELL_TABLE_HEADERS = cell_table_headers()
 
 def cell_rows(analysis: Analysis, lang: str = "en") -> list[list]:
     """The reference's cell list of one stage, as the neck's topology states it."""
+    cells = cast("tuple[StageCell, ...]", analysis.topology.extras["cells"])  # NAS-FPN's extras: its checked cells
     return [[i + 1, c.name, t("nasfpn.gp" if c.op == "gp" else "nasfpn.sum", lang), c.a, c.b, f"P{c.level}",
              t("nasfpn.out_conv" if c.with_out_conv else "nasfpn.none", lang)]
-            for i, c in enumerate(analysis.topology.extras["cells"])]
+            for i, c in enumerate(cells)]
 
 
 def first_step_of_stage(analysis: Analysis, stage: int) -> int:
@@ -38,7 +43,7 @@ def cell_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure | 
     node = analysis.topology.node(node_id)
     a, b = extras["resized"]
     attention = extras.get("attention")
-    grid = analysis.grid(node.level)
+    grid = analysis.grid(level_of(node))
     shape = "×".join(map(str, analysis.trace[node_id].shape[1:]))
     panels = [(t("nasfpn.input_a", lang, source=node.inputs[0].source, op=edge_label(node.inputs[0], lang)), a),
               (t("nasfpn.input_b", lang, source=node.inputs[1].source, level=node.level), b),
@@ -49,7 +54,8 @@ def cell_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure | 
     for ax, (title, x) in zip(axes, panels):
         im = overlay_heatmap(ax, analysis.picture, mean_map(x), grid, lang=lang)
         ax.set_title(title, fontsize=LABEL_SIZE)
-        fig.colorbar(im, ax=ax, shrink=0.7, label=t("nasfpn.mean_activation", lang)).ax.tick_params(labelsize=LABEL_SIZE - 3)
+        bar = fig.colorbar(im, ax=ax, shrink=0.7, label=t("nasfpn.mean_activation", lang))
+        bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
     if attention is not None:
         ax = axes[-1]
         values = attention.reshape(-1).numpy()
@@ -61,6 +67,8 @@ def cell_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure | 
         rule = t("nasfpn.rule_gp", lang)
     else:
         rule = t("nasfpn.rule_sum", lang)
+    if node.note is None:
+        raise ValueError(f"cell {node_id!r} has no note")  # every merging cell says what its output conv does
     conv = note_text(node.note, lang).rstrip(".。")
     fig.suptitle(t("nasfpn.suptitle", lang, node=node_id, rule=rule, conv=conv), fontsize=TITLE_SIZE)
     return fig

@@ -9,6 +9,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
+from necklab.lab.pyramid import input_levels, level_of
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 
@@ -30,7 +31,7 @@ def path_count(analysis: Analysis, backbone_layers: int) -> PathCount:
     """Count the layers of PANet's two routes in a PAFPN analysis. `backbone_layers` is the number
     of conv layers the backbone runs between the finest and the top input level."""
     topology = analysis.topology
-    levels = sorted(n.level for n in topology.nodes if n.is_input)
+    levels = input_levels(topology)
     fine, top = levels[0], levels[-1]
     long_path = (f"C{top}", f"L{top}", f"F{top}", f"N{top}", f"P{top}")
     short_path = (f"C{fine}", f"L{fine}", f"T{fine}", f"F{fine}",
@@ -42,12 +43,13 @@ def path_count(analysis: Analysis, backbone_layers: int) -> PathCount:
 
 def path_figure(analysis: Analysis, counts: PathCount, lang: str = "en") -> Figure:
     """Backbone, top-down and bottom-up columns with the long and the short route drawn and counted."""
-    levels = sorted(n.level for n in analysis.topology.nodes if n.is_input)
+    levels = input_levels(analysis.topology)
     fine, top = levels[0], levels[-1]
     fig = Figure(figsize=(12, 6.4), layout="constrained")
     ax = fig.add_subplot()
     columns = {"C": 0.0, "F": 1.6, "N": 3.2, "P": 4.6}
-    titles = {kind: t(f"panet.col_{name}", lang) for kind, name in zip("CFNP", ("backbone", "topdown", "bottomup", "outputs"))}
+    titles = {kind: t(f"panet.col_{name}", lang)
+              for kind, name in zip("CFNP", ("backbone", "topdown", "bottomup", "outputs"))}
 
     def xy(kind: str, lvl: int) -> tuple[float, float]:
         return columns[kind], -(lvl - fine) * 1.2
@@ -111,7 +113,7 @@ def outputs_figure(analyses: Sequence[Analysis], names: Sequence[str], lang: str
     for row, (analysis, name) in enumerate(zip(analyses, names)):
         for col, out in enumerate(analysis.outputs):
             ax = axes[row][col]
-            level = analysis.topology.node(out).level
+            level = level_of(analysis.topology.node(out))
             x = analysis.trace[out]
             im = overlay_heatmap(ax, analysis.picture, mean_map(x), analysis.grid(level))
             ax.set_title(t("panet.output_title", lang, name=name, out=out, stride=2 ** level,

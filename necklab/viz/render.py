@@ -9,7 +9,7 @@ MAX_WIDTH_PX = 2400  # wide graphs are drawn at a lower dpi rather than as huge 
 DPI = 110
 
 
-def figure_image(fig: Figure, dpi: int = DPI) -> np.ndarray:
+def figure_image(fig: Figure, dpi: float = DPI) -> np.ndarray:
     """Rasterise a figure to an H×W×3 uint8 array (the figure is then discarded)."""
     dpi = min(dpi, MAX_WIDTH_PX / fig.get_figwidth())
     canvas = FigureCanvasAgg(fig)

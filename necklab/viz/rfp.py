@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from necklab.graph.topology import Op
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
+from necklab.lab.pyramid import level_of, stage_of
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 
@@ -51,7 +52,7 @@ def fusions(analysis: Analysis) -> list[Fusion]:
             continue
         new, old = (edge.source for edge in node.inputs)
         difference = (analysis.trace[new] - analysis.trace[old]).abs().max()
-        found.append(Fusion(node.stage, node.level, new, old, node.id,
+        found.append(Fusion(stage_of(node), level_of(node), new, old, node.id,
                             mean_map(analysis.trace.extras[node.id]["gate"]), float(difference),
                             float(analysis.trace[old].abs().max())))
     return found
@@ -79,7 +80,8 @@ def _verdict(analysis: Analysis, found: list[Fusion], lang: str = "en") -> str:
     if all(_identical(f) for f in found) and all(np.all(f.gate == 0.5) for f in found):
         return t("rfp.verdict_same", lang)
     biggest = max(f.max_difference for f in found)
-    return t("rfp.verdict_differ", lang, biggest=f"{biggest:.3g}", init=analysis.config.get("feedback_init", "reference"))
+    return t("rfp.verdict_differ", lang, biggest=f"{biggest:.3g}",
+             init=analysis.config.get("feedback_init", "reference"))
 
 
 def _fill(line: str, columns: int) -> str:
@@ -87,7 +89,8 @@ def _fill(line: str, columns: int) -> str:
     anywhere, since such text has no spaces to break at."""
     if not any(east_asian_width(c) in "WF" for c in line):
         return textwrap.fill(line, columns)
-    lines, current, width = [], "", 0
+    lines: list[str] = []
+    current, width = "", 0
     for c in line:
         w = 2 if east_asian_width(c) in "WF" else 1
         if width + w > columns:
@@ -180,7 +183,7 @@ def _group(analysis: Analysis, step: int, op: Op | None) -> list[str]:
 
 
 def _levels_text(analysis: Analysis, nodes: list[str], prefix: str) -> str:
-    levels = sorted({analysis.topology.node(n).level for n in nodes})
+    levels = sorted({level_of(analysis.topology.node(n)) for n in nodes})
     return f"{prefix}{levels[0]}…{prefix}{levels[-1]}"
 
 
@@ -205,13 +208,13 @@ def unrolled_figure(analysis: Analysis, lang: str = "en") -> Figure:
     feedback ASPP on the previous pass's outputs, the backbone again with the feedback added, the same
     FPN and the gate. Each box carries the parameters of its part (from the per-node counts)."""
     params = analysis.node_params
-    steps = sorted({n.stage for n in analysis.topology.nodes if n.op is Op.GATE})
+    steps = sorted({stage_of(n) for n in analysis.topology.nodes if n.op is Op.GATE})
     fpn1 = _group(analysis, 1, None)
     fpn_params = sum(params[n] for n in fpn1)
     # The ASPP and the gate conv are one module each, run at every level of every pass: each node's
     # count is that whole module, so one node's count is the module's.
-    aspp_params = max(params[n] for s in steps for n in _group(analysis, s, "aspp"))
-    gate_params = max(params[n] for s in steps for n in _group(analysis, s, "gate"))
+    aspp_params = max(params[n] for s in steps for n in _group(analysis, s, Op.ASPP))
+    gate_params = max(params[n] for s in steps for n in _group(analysis, s, Op.GATE))
     inputs = [n for n in analysis.topology.inputs if n != "image"]
     c_range = f"{inputs[0]}…{inputs[-1]}"
     p_range = _levels_text(analysis, [n for n in fpn1 if analysis.topology.node(n).op in (Op.CONV, Op.EXTRA)], "P")
@@ -228,8 +231,8 @@ def unrolled_figure(analysis: Analysis, lang: str = "en") -> Figure:
     _box(ax, x_pic, last / 2, t("rfp.picture_box", lang), "picture", w_pic,
          height=BOX_HEIGHT - last)
     for step, y in rows.items():
-        ax.text(x_pic - w_pic / 2 - 0.25, y, t("rfp.pass", lang, step=step), ha="right", va="center", fontsize=LABEL_SIZE + 1,
-                fontweight="bold")
+        ax.text(x_pic - w_pic / 2 - 0.25, y, t("rfp.pass", lang, step=step), ha="right", va="center",
+                fontsize=LABEL_SIZE + 1, fontweight="bold")
         _arrow(ax, (x_pic + w_pic / 2, y), (x_back - w_back / 2, y),
                t("rfp.picture" if step == 1 else "rfp.same_picture", lang),
                offset=(0.0, 0.3))
@@ -243,14 +246,14 @@ def unrolled_figure(analysis: Analysis, lang: str = "en") -> Figure:
     for step in steps:
         y = rows[step]
         y_aspp = y + ROW_GAP / 2
-        aspp = _group(analysis, step, "aspp")
-        back = _group(analysis, step, "backbone")
-        strides = "/".join(str(2 ** analysis.topology.node(n).level) for n in aspp)
+        aspp = _group(analysis, step, Op.ASPP)
+        back = _group(analysis, step, Op.BACKBONE)
+        strides = "/".join(str(2 ** level_of(analysis.topology.node(n))) for n in aspp)
         weights = t("rfp.aspp_params", lang, params=f"{aspp_params:,}") if step == 2 else t("rfp.aspp_same", lang)
         _box(ax, x_aspp, y_aspp, t("rfp.aspp_box", lang, weights=weights), "aspp", w_aspp)
         source = _levels_text(analysis, aspp, "P" if step == 2 else "G")
-        _arrow(ax, previous, (x_aspp + 0.6, y_aspp + half), source if step == 2 else t("rfp.fused_source", lang, source=source),
-               offset=(0.15, 0.0), ha="left")
+        _arrow(ax, previous, (x_aspp + 0.6, y_aspp + half),
+               source if step == 2 else t("rfp.fused_source", lang, source=source), offset=(0.15, 0.0), ha="left")
         down = (x_aspp - w_aspp / 2 + x_back + w_back / 2) / 2  # where the ASPP and the backbone overlap
         _arrow(ax, (down, y_aspp - half), (down, y + half),
                t("rfp.feedback", lang, levels=_levels_text(analysis, aspp, "A"), strides=strides),
@@ -260,11 +263,12 @@ def unrolled_figure(analysis: Analysis, lang: str = "en") -> Figure:
         _box(ax, x_fpn, y, t("rfp.fpn_n", lang, step=step, range=p_range), "fpn", w_fpn)
         shared = t("rfp.gate_params", lang, params=f"{gate_params:,}") if step == 2 else t("rfp.gate_same", lang)
         _box(ax, x_gate, y, t("rfp.gate_box", lang, shared=shared), "gate", w_gate)
-        _box(ax, x_out, y, t("rfp.outputs_box", lang, levels=_levels_text(analysis, _group(analysis, step, "gate"), "G")),
-             "outputs", w_out)
+        outputs = _levels_text(analysis, _group(analysis, step, Op.GATE), "G")
+        _box(ax, x_out, y, t("rfp.outputs_box", lang, levels=outputs), "outputs", w_out)
         _arrow(ax, (x_fpn + w_fpn / 2, y), (x_gate - w_gate / 2, y), t("rfp.new", lang, range=p_range),
                offset=(0.0, 0.45))
-        _arrow(ax, old_from, (x_gate, y + half), t("rfp.old", lang, range=p_range) if step == 2 else t("rfp.old_fused", lang),
+        _arrow(ax, old_from, (x_gate, y + half),
+               t("rfp.old", lang, range=p_range) if step == 2 else t("rfp.old_fused", lang),
                at=0.45, offset=(0.15, 0.0), ha="left")
         _arrow(ax, (x_gate + w_gate / 2, y), (x_out - w_out / 2, y), t("rfp.mix", lang), offset=(0.0, 0.5))
         previous, old_from = (x_out - 0.5, y - half), (x_out + 0.3, y - half)
@@ -275,7 +279,7 @@ def unrolled_figure(analysis: Analysis, lang: str = "en") -> Figure:
     init = analysis.config.get("feedback_init", "reference")
     init_note = t("rfp.init_reference" if init == "reference" else "rfp.init_random", lang)
     total = fpn_params + aspp_params + gate_params
-    _suptitle(fig, t("rfp.unrolled_suptitle", lang, passes=len(steps) + 1, fpn=f"{fpn_params:,}", aspp=f"{aspp_params:,}",
-                     gate=f"{gate_params:,}", total=f"{total:,}"),
+    _suptitle(fig, t("rfp.unrolled_suptitle", lang, passes=len(steps) + 1, fpn=f"{fpn_params:,}",
+                     aspp=f"{aspp_params:,}", gate=f"{gate_params:,}", total=f"{total:,}"),
               t("rfp.unrolled_note", lang, init=init, note=init_note))
     return fig

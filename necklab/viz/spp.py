@@ -14,6 +14,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
+from necklab.lab.pyramid import level_of
 from necklab.lab.spp_vs_sppf import SppComparison
 from necklab.models.necks.spp import Bins, WindowRule, adaptive_bins, blog_formula, paper_formula
 from necklab.viz.graph import OKABE_ITO
@@ -45,7 +46,7 @@ def spp_levels(analysis: Analysis) -> list[tuple[str, int]]:
 
 def _source(analysis: Analysis) -> tuple[str, int]:
     name = analysis.topology.inputs[0]
-    return name, analysis.topology.node(name).level
+    return name, level_of(analysis.topology.node(name))
 
 
 def _draw_bins(ax: Axes, edges: tuple[np.ndarray, np.ndarray], centres: tuple[np.ndarray, np.ndarray],
@@ -83,7 +84,7 @@ def bins_figure(analysis: Analysis, channel: int | None = None, lang: str = "en"
     feature = analysis.trace[source]
     _, channels, height, width = feature.shape
     strongest = channel is None
-    channel = int(channel_energy(feature).argmax()) if strongest else channel
+    channel = int(channel_energy(feature).argmax()) if channel is None else channel
     if not 0 <= channel < channels:
         raise ValueError(f"channel must be in 0…{channels - 1}, got {channel}")
     values = feature[0, channel].numpy()
@@ -238,7 +239,7 @@ def formula_figure(size: int, levels: Iterable[int], lang: str = "en") -> Figure
             ax.axvspan(size, size + rule.padding, color=PADDING, zorder=0)
         for x in range(size + 1):
             ax.axvline(x, color="#999999", linewidth=0.6, zorder=0)
-        if rule.accepted:
+        if rule.bins is not None:  # PyTorch accepted the window (`rule.accepted`) and made this many bins
             starts = [i * rule.stride - rule.padding for i in range(rule.bins)]
             _draw_windows(ax, 1, [(s, s + rule.window) for s in starts], size, BLOG)
         else:

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from necklab.graph.topology import Note
 from necklab.i18n import t
-from necklab.lab.analysis import Analysis
+from necklab.lab.analysis import Analysis, CellGrid
 from necklab.lab.words import edge_label, note_words, op_name
 from necklab.viz.maps import CHANNEL_CMAP, LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 
@@ -63,7 +63,7 @@ def note_text(note: Note, lang: str = "en") -> str:
     return t("step.note", lang, note=text[0].upper() + text[1:])
 
 
-def _cell_grid(analysis: Analysis, node_id: str, shape: tuple[int, int]):
+def _cell_grid(analysis: Analysis, node_id: str, shape: tuple[int, int]) -> CellGrid | None:
     """The node's cell grid on the picture, or None for maps not on a pyramid grid (pooled bins)."""
     node = analysis.topology.node(node_id)
     if node.level is None or node.level < 1:
