@@ -112,6 +112,7 @@ def test_rfp_unrolled_figure_shows_each_parts_parameters(rfp_reference):
         assert part in shown
 
 
+@pytest.mark.slow
 def test_panel_handlers_return_images(asff, rfp_random):
     shown = asff_views(EN, asff, None)
     selector, img = shown.level, shown.weights

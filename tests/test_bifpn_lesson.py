@@ -86,6 +86,7 @@ def is_image(picture) -> bool:
     return picture.ndim == 3 and picture.shape[2] == 3 and picture.dtype == np.uint8 and picture.std() > 5
 
 
+@pytest.mark.slow
 def test_panel_handlers(analysis):
     view = panel.panel_views(EN, analysis, {}, None, None)
     cell, graph, table, node, fused, text, edits, shown = (view.cell, view.graph, view.table, view.node, view.fused,

@@ -257,6 +257,7 @@ def smallest() -> Session:
     return Session(picture=keep_picture(decode(encode(Image.new("RGB", (1, 1), (200, 40, 40))))), device="cpu")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NECKS)
 def test_every_neck_at_every_config_extreme_on_the_smallest_picture(name, smallest):
     spec = NECKS[name]

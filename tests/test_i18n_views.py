@@ -89,6 +89,7 @@ def no_missing_glyphs(draw, *args, **kwargs):
     return result
 
 
+@pytest.mark.slow
 def test_every_lesson_panel_draws_in_chinese(chelsea):
     from necklab.lessons import asff as asff_panel
     from necklab.lessons import aspp, nasfpn, panet, spp

@@ -58,6 +58,7 @@ def zh_pack(pafpn, tmp_path_factory):
     return folder, [str(w.message) for w in caught]
 
 
+@pytest.mark.slow
 def test_the_chinese_lesson_page_is_chinese(pafpn, zh_pack):
     folder, _ = zh_pack
     lesson = (folder / "lesson.md").read_text(encoding="utf-8")
@@ -70,6 +71,7 @@ def test_the_chinese_lesson_page_is_chinese(pafpn, zh_pack):
     assert len(CJK.findall(lesson)) > 300
 
 
+@pytest.mark.slow
 def test_no_english_sentence_of_the_english_pack_is_left(pafpn, zh_pack):
     folder, _ = zh_pack
     lesson = (folder / "lesson.md").read_text(encoding="utf-8")
@@ -81,6 +83,7 @@ def test_no_english_sentence_of_the_english_pack_is_left(pafpn, zh_pack):
     assert not left, left
 
 
+@pytest.mark.slow
 def test_the_chinese_figures_are_drawn_with_every_glyph(pafpn, zh_pack):
     folder, caught = zh_pack
     assert not [m for m in caught if "missing" in m.lower()], caught
@@ -93,6 +96,7 @@ def test_the_chinese_figures_are_drawn_with_every_glyph(pafpn, zh_pack):
         assert 'id="NeckLabSansSC-Regular-' in (folder / "figures" / f"{figure.name}.svg").read_text(), figure.name
 
 
+@pytest.mark.slow
 def test_the_chinese_shapes_table_keeps_its_json_keys(pafpn, zh_pack):
     folder, _ = zh_pack
     with open(folder / "shapes.csv", encoding="utf-8", newline="") as f:
@@ -104,6 +108,7 @@ def test_the_chinese_shapes_table_keeps_its_json_keys(pafpn, zh_pack):
     assert records[0]["op"] == "input" and rows[1][2] == t("op.input", "zh")
 
 
+@pytest.mark.slow
 def test_the_cli_writes_a_chinese_pack(tmp_path):
     out = tmp_path / "spp"
     run = subprocess.run([sys.executable, "-m", "necklab.cli.render", str(SAMPLES / "chelsea.png"), "--neck", "spp",

@@ -63,6 +63,7 @@ def test_the_quiz_asks_and_explains_its_nodes(toy):
     assert not wrong.right and wrong.explanation
 
 
+@pytest.mark.slow
 def test_its_pack_holds_the_graph_the_steps_and_its_lesson_figure(toy, tmp_path):
     analysis = analyse(decode(PICTURE), "toy")
     folder = write_pack(analysis, tmp_path / "pack", zip=True)

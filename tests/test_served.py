@@ -85,6 +85,7 @@ def test_browser_upload_analyze_and_heatmaps(server, tmp_path):
     assert not errors, errors
 
 
+@pytest.mark.browser
 def test_browser_a_tab_chosen_while_analyze_runs_shows_the_new_picture(server):
     """The tab on screen is part of the session that Analyze also writes: the learner's choice made
     while Analyze runs survives it, and the chosen tab then runs its neck on the picture."""
