@@ -16,7 +16,7 @@ from necklab.lab.words import note_words
 from necklab.models.registry import NECKS
 from necklab.viz import CJK_FONT
 from necklab.viz.graph import GraphPicture
-from necklab.viz.lesson import lesson_step, op_key
+from necklab.viz.lesson import guidance, lesson_step
 from necklab.viz.maps import levels_overview, top_channels
 from necklab.viz.render import figure_image
 from necklab.viz.step import narration, step_figure
@@ -71,7 +71,7 @@ def test_every_node_note_and_op_has_words_in_chinese(chelsea, name):
     analysis = analyse(chelsea, name)
     for node in analysis.topology.nodes:
         assert node.note is not None and CJK.search(note_words(node.note, "zh")), (name, node.note)
-        assert op_key(node.op) != "lesson.op.other", (name, node.op)
+        assert guidance(analysis, node, "en")[0] != "lesson.op.other", (name, node.op)
     last = analysis.topology.order[-1]
     for lang in ("en", "zh"):
         text = lesson_step(analysis, last, lang)
