@@ -2,8 +2,12 @@
 topology (`necklab.graph.topology`) in any language — the one place they are worded."""
 from __future__ import annotations
 
-from necklab.graph.topology import Edge, Move, Note, Op, Role, Step
+from collections.abc import Mapping
+from typing import cast
+
+from necklab.graph.topology import Edge, Move, Note, Op, Role, Step, Topology
 from necklab.i18n import t
+from necklab.models.cell_design import StageCell
 
 
 def op_name(op: Op, lang: str = "en") -> str:
@@ -46,3 +50,17 @@ def edges_label(edges: list[Edge], lang: str = "en", sep: str | None = None) -> 
 
 def note_words(note: Note, lang: str = "en") -> str:
     return t(f"note.{note.key}", lang, **note.fields)
+
+
+def cell_name_words(topology: Topology, node_id: str, lang: str = "en") -> str | None:
+    """What a merging cell's name says ('gp_64_4': a global-pooling cell that reads levels P6 and P4
+    and writes level P4), worded from the cell's op and levels — never parsed from the name; None
+    for a node that is not a merging cell."""
+    cells = cast("Mapping[str, StageCell]", topology.extras.get("cell_of_node", {}))  # NAS-FPN's extras
+    cell = cells.get(node_id)
+    if cell is None:
+        return None
+    a, b = cell.input_levels
+    repeat = t("cell_name.repeat", lang, n=cell.repeat) if cell.repeat > 1 else ""
+    return t("cell_name.decoded", lang, name=cell.name, op=t(f"cell_name.{cell.op}", lang), a=a, b=b,
+             out=cell.level, repeat=repeat)

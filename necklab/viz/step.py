@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from necklab.graph.topology import Note
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, CellGrid
-from necklab.lab.words import edge_label, note_words, op_name
+from necklab.lab.words import cell_name_words, edge_label, note_words, op_name
 from necklab.viz.maps import CHANNEL_CMAP, LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 
 
@@ -47,6 +47,9 @@ def narration(analysis: Analysis, node_id: str, lang: str = "en") -> str:
              + (t("step.stride", lang, stride=_stride(analysis, node_id)) if node.level is not None else "")]
     if node.note:
         lines.append(note_text(node.note, lang))
+    decoded = cell_name_words(analysis.topology, node_id, lang)
+    if decoded:
+        lines.append(decoded)
     if node.inputs:
         inputs = t("step.sep", lang).join(t("step.via", lang, source=e.source, op=edge_label(e, lang))
                                           for e in node.inputs)
