@@ -2,7 +2,7 @@
 topology (`necklab.graph.topology`) in any language — the one place they are worded."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 from necklab.graph.topology import Edge, Move, Note, Op, Role, Step, Topology
@@ -35,10 +35,12 @@ def step_label(step: Step, lang: str = "en") -> str:
     return t(f"edge.{step.move}", lang)
 
 
-def edge_label(edge: Edge, lang: str = "en", sep: str | None = None) -> str:
+def edge_label(edge: Edge, lang: str = "en", sep: str | None = None, worded: Sequence[str] | None = None) -> str:
     """An edge as the graph labels it: its steps joined by `sep` (the language's list separator by
-    default), in the role its input plays ('↑2 nearest × attention', '× weight')."""
-    steps = (t("edge.sep", lang) if sep is None else sep).join(step_label(step, lang) for step in edge.steps)
+    default), in the role its input plays ('↑2 nearest × attention', '× weight'). `worded`: the
+    steps already in words, where a caller words one differently (the quiz, for a resize)."""
+    words = [step_label(step, lang) for step in edge.steps] if worded is None else worded
+    steps = (t("edge.sep", lang) if sep is None else sep).join(words)
     steps = steps or t("edge.identity", lang)
     return steps if edge.role is Role.PLAIN else t(f"edge.role_{edge.role}", lang, steps=steps)
 
