@@ -15,7 +15,7 @@ from necklab.models.cell_design import NAS_FPN, CellSpec, Design
 from necklab.models.necks.nasfpn import NASFPN
 from necklab.ui.quiz import ask
 from necklab.viz.lesson import lesson_step
-from necklab.viz.step import narration
+from necklab.viz.step import narration, node_table
 from necklab.widgets.session import Session
 
 GP_64_4 = {"en": "a global-pooling cell that reads levels P6 and P4 and writes level P4",
@@ -81,3 +81,12 @@ def test_lesson_mode_on_the_finest_level_does_not_call_its_grid_coarse(chelsea, 
     text = lesson_step(analysis, finest.id, lang)
     assert "coarse" not in text and "有多粗" not in text
     assert ("neighbouring cells are 4 pixels apart" if lang == "en" else "相邻格子在图片上相隔 4 个像素") in text
+
+
+def test_the_narration_and_the_table_state_no_factor_that_does_not_hold(nasfpn):
+    """On chelsea, P6 is 5×7 and P4 19×29: the cell resizes P6 to P4's size, it is no ↑4."""
+    said = narration(nasfpn, "s1.gp_64_4")
+    assert "↑4" not in said and "`P6` via ↑ nearest to level 4's size × attention" in said
+    row = next(row for row in node_table(nasfpn) if row[1] == "s1.gp_64_4")
+    assert row[3].startswith("P6 (↑ nearest to level 4's size × attention)")
+    assert "最近邻 ↑ 到层级 4 的尺寸" in narration(nasfpn, "s1.gp_64_4", "zh")

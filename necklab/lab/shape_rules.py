@@ -196,16 +196,17 @@ def _factor_holds(step: Step, source: Sequence[int], target: Sequence[int]) -> b
     return all(a == b * f for a, b in zip(source, target, strict=True))
 
 
-def _asked_edge(analysis: Analysis, node: Node, edge: Edge, lang: str = "en") -> str:
-    """An input's edge as the question states it: the graph's label, except a ↑f / ↓f whose factor
-    does not hold on this picture, which is worded as what the layer does instead.
+def sized_edge_label(analysis: Analysis, node: Node, edge: Edge, lang: str = "en") -> str:
+    """An input's edge as it acts on this picture — in the quiz's questions, the narration and the
+    node table: the graph's label, except a ↑f / ↓f whose factor does not hold here, which is worded
+    as what the layer does instead.
 
     Into a node whose level an earlier node already has (a merge), such a step resizes to that
-    level's size: the question says "to level N's size" rather than the size itself, which is the
+    level's size: it says "to level N's size" rather than the size itself, which in the quiz is the
     answer's H×W — the learner finds it at the earlier step of that level, so the question stays a
     question and stays answerable. Into the first node of a level (an extra level, made by a pool),
-    the pool's window and stride are what make the size: the question names them (from the edge's
-    layer with that stride), and the size follows from the usual ⌊(n + 2p − k)/s⌋ + 1."""
+    the pool's window and stride are what make the size: it names them (from the edge's layer with
+    that stride), and the size follows from the usual ⌊(n + 2p − k)/s⌋ + 1."""
     source, target = _shape(analysis, edge.source)[1:3], _shape(analysis, node.id)[1:3]
     level_known = next(n.id for n in analysis.topology.nodes if n.level == node.level) != node.id
     worded = []
@@ -213,7 +214,7 @@ def _asked_edge(analysis: Analysis, node: Node, edge: Edge, lang: str = "en") ->
         if step.move not in (Move.UP, Move.DOWN) or step.factor is None or _factor_holds(step, source, target):
             worded.append(step_label(step, lang))
         elif level_known or step.move is Move.UP:
-            worded.append(_text(f"{step.move}_to_level", lang, level=node.level))
+            worded.append(t(f"edge.{step.move}_to_level", lang, level=node.level))
         else:
             pool = next(layer for layer in edge.layers if layer.stride == step.factor)
             worded.append(t("edge.max_pool_strided", lang, k=pool.kernel, s=pool.stride))
@@ -232,7 +233,7 @@ def question(analysis: Analysis, node_id: str, lang: str = "en") -> str:
         return _text("ask_backbone", lang, k=k, node=node_id, level=node.level, stride=2 ** (node.level or 0),
                      w=pic_w, h=pic_h, channels=channels, strides=strides)
     inputs = _text("sep", lang).join(
-        _text("ask_input", lang, source=e.source, op=_asked_edge(analysis, node, e, lang),
+        _text("ask_input", lang, source=e.source, op=sized_edge_label(analysis, node, e, lang),
               shape=shape_text(_shape(analysis, e.source)))
         for e in node.inputs)
     return _text("ask", lang, k=k, node=node_id, op=op_name(node.op, lang), inputs=inputs)
