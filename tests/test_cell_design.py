@@ -183,5 +183,5 @@ def test_messages_and_mutations_in_chinese():
         from_rows([["sum", "P3", "P4", "Px"]])
     assert design_error_text(caught.value, "zh") == "第 1 行：输出层级 'Px' 不是像 P4 这样的层级。"
     words = {mutate(NAS_FPN, random.Random(seed), "zh")[1].split("：")[1].split(" ")[0] for seed in range(60)}
-    assert words == {"输入", "运算", "之后的", "输出层级"}
+    assert words == {"输入", "运算", "去掉合并之后的", "在合并之后加上", "输出层级"}
     assert mutate(NAS_FPN, random.Random(3), "zh")[0] == mutate(NAS_FPN, random.Random(3))[0]

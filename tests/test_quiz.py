@@ -12,6 +12,7 @@ from necklab.graph.topology import Rule
 from necklab.i18n import LANGS, strings
 from necklab.lab.analysis import analyse
 from necklab.lab.shape_rules import check, explain, parse_shape, question
+from necklab.lab.words import edge_label
 from necklab.models.registry import NECKS
 from necklab.ui.quiz import TEXT as QUIZ_TEXT
 from necklab.ui.quiz import Score, Scored, answer, ask, reset
@@ -111,6 +112,32 @@ def test_the_question_never_gives_the_answer_away(chelsea):
         own = asked.split(" from ")[0]
         assert f"`{node}`" in own and shape not in own
     assert "strides 2/4/8/16/32 have 16, 24, 40, 112, 320 channels" in question(analysis, "C2")
+
+
+# An input as the question states it: "`source` C×H×W via <edge>"; a stated factor: ↑4, ↓2.
+ASKED_INPUT = re.compile(r"`([^`]+)` \d+(?:×\d+)* via ([^;]*)")
+FACTOR = re.compile(r"([↑↓])(\d+)")
+
+
+def test_no_question_states_a_factor_that_does_not_hold(analyses):
+    """On chelsea's odd sizes (P6 5×7 → P4 19×29 is no ↑4) a resize is worded as what it does."""
+    inputs = 0
+    for name, analysis in analyses:
+        for node in analysis.topology.order:
+            target = tuple(analysis.trace[node].shape[2:])
+            for source, op in ASKED_INPUT.findall(question(analysis, node)):
+                inputs += 1
+                size = tuple(analysis.trace[source].shape[2:])
+                for arrow, f in FACTOR.findall(op):
+                    exact = [a * int(f) for a in size] if arrow == "↑" else [b * int(f) for b in target]
+                    assert exact == list(target if arrow == "↑" else size), (name, node, source, op)
+    nasfpn = dict(analyses)["nasfpn"]
+    assert inputs > 400 and FACTOR.findall(edge_label(nasfpn.topology.node("s1.gp_64_4").inputs[0])) == [("↑", "4")]
+    gp = question(nasfpn, "s1.gp_64_4")
+    assert "↑4" not in gp and "`P6` 64×5×7 via ↑ nearest to level 4's size × attention" in gp
+    assert "19×29" not in gp.split("`L4`")[0]  # the answer's H×W is not given away
+    assert "via 1×1 conv+BN, max-pool 2×2 s2" in question(nasfpn, "P6")  # a new level: the pool's window
+    assert "最大池化 ↓ 到层级 4 的尺寸" in question(nasfpn, "s1.sum_34_4", "zh")
 
 
 def test_check_against_the_trace(chelsea):

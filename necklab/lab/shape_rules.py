@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from necklab.graph.receptive_field import Layer
-from necklab.graph.topology import Edge, Move, Node, Rule
+from necklab.graph.topology import Edge, Move, Node, Rule, Step
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.lab.pyramid import level_of
-from necklab.lab.words import edge_label, op_name
+from necklab.lab.words import edge_label, op_name, step_label
 
 Shape = tuple[int, ...]
 Fields = dict[str, Any]  # a rule's numbers, the fields of its words
@@ -187,6 +187,40 @@ def explain(analysis: Analysis, node_id: str, lang: str = "en") -> Explanation:
     return Explanation(kind, shape, _text(values.pop("variant", kind), lang, result=shape_text(shape), **values))
 
 
+def _factor_holds(step: Step, source: Sequence[int], target: Sequence[int]) -> bool:
+    """Whether an ↑f / ↓f step takes the source's H×W exactly to the target's (f·H, or H/f with no
+    remainder) — on odd sizes the levels' factor often does not: P6 5×7 → P4 19×29 is no ↑4."""
+    f = step.factor or 1
+    if step.move is Move.UP:
+        return all(a * f == b for a, b in zip(source, target, strict=True))
+    return all(a == b * f for a, b in zip(source, target, strict=True))
+
+
+def sized_edge_label(analysis: Analysis, node: Node, edge: Edge, lang: str = "en") -> str:
+    """An input's edge as it acts on this picture — in the quiz's questions, the narration and the
+    node table: the graph's label, except a ↑f / ↓f whose factor does not hold here, which is worded
+    as what the layer does instead.
+
+    Into a node whose level an earlier node already has (a merge), such a step resizes to that
+    level's size: it says "to level N's size" rather than the size itself, which in the quiz is the
+    answer's H×W — the learner finds it at the earlier step of that level, so the question stays a
+    question and stays answerable. Into the first node of a level (an extra level, made by a pool),
+    the pool's window and stride are what make the size: it names them (from the edge's layer with
+    that stride), and the size follows from the usual ⌊(n + 2p − k)/s⌋ + 1."""
+    source, target = _shape(analysis, edge.source)[1:3], _shape(analysis, node.id)[1:3]
+    level_known = next(n.id for n in analysis.topology.nodes if n.level == node.level) != node.id
+    worded = []
+    for step in edge.steps:
+        if step.move not in (Move.UP, Move.DOWN) or step.factor is None or _factor_holds(step, source, target):
+            worded.append(step_label(step, lang))
+        elif level_known or step.move is Move.UP:
+            worded.append(t(f"edge.{step.move}_to_level", lang, level=node.level))
+        else:
+            pool = next(layer for layer in edge.layers if layer.stride == step.factor)
+            worded.append(t("edge.max_pool_strided", lang, k=pool.kernel, s=pool.stride))
+    return edge_label(edge, lang, worded=worded)
+
+
 def question(analysis: Analysis, node_id: str, lang: str = "en") -> str:
     """What the learner sees before typing: the node, its op and its inputs with their shapes
     (earlier steps, already revealed) — never its own shape."""
@@ -199,7 +233,8 @@ def question(analysis: Analysis, node_id: str, lang: str = "en") -> str:
         return _text("ask_backbone", lang, k=k, node=node_id, level=node.level, stride=2 ** (node.level or 0),
                      w=pic_w, h=pic_h, channels=channels, strides=strides)
     inputs = _text("sep", lang).join(
-        _text("ask_input", lang, source=e.source, op=edge_label(e, lang), shape=shape_text(_shape(analysis, e.source)))
+        _text("ask_input", lang, source=e.source, op=sized_edge_label(analysis, node, e, lang),
+              shape=shape_text(_shape(analysis, e.source)))
         for e in node.inputs)
     return _text("ask", lang, k=k, node=node_id, op=op_name(node.op, lang), inputs=inputs)
 

@@ -2,8 +2,12 @@
 topology (`necklab.graph.topology`) in any language — the one place they are worded."""
 from __future__ import annotations
 
-from necklab.graph.topology import Edge, Move, Note, Op, Role, Step
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+from necklab.graph.topology import Edge, Move, Note, Op, Role, Step, Topology
 from necklab.i18n import t
+from necklab.models.cell_design import StageCell
 
 
 def op_name(op: Op, lang: str = "en") -> str:
@@ -31,10 +35,12 @@ def step_label(step: Step, lang: str = "en") -> str:
     return t(f"edge.{step.move}", lang)
 
 
-def edge_label(edge: Edge, lang: str = "en", sep: str | None = None) -> str:
+def edge_label(edge: Edge, lang: str = "en", sep: str | None = None, worded: Sequence[str] | None = None) -> str:
     """An edge as the graph labels it: its steps joined by `sep` (the language's list separator by
-    default), in the role its input plays ('↑2 nearest × attention', '× weight')."""
-    steps = (t("edge.sep", lang) if sep is None else sep).join(step_label(step, lang) for step in edge.steps)
+    default), in the role its input plays ('↑2 nearest × attention', '× weight'). `worded`: the
+    steps already in words, where a caller words one differently (the quiz, for a resize)."""
+    words = [step_label(step, lang) for step in edge.steps] if worded is None else worded
+    steps = (t("edge.sep", lang) if sep is None else sep).join(words)
     steps = steps or t("edge.identity", lang)
     return steps if edge.role is Role.PLAIN else t(f"edge.role_{edge.role}", lang, steps=steps)
 
@@ -46,3 +52,17 @@ def edges_label(edges: list[Edge], lang: str = "en", sep: str | None = None) -> 
 
 def note_words(note: Note, lang: str = "en") -> str:
     return t(f"note.{note.key}", lang, **note.fields)
+
+
+def cell_name_words(topology: Topology, node_id: str, lang: str = "en") -> str | None:
+    """What a merging cell's name says ('gp_64_4': a global-pooling cell that reads levels P6 and P4
+    and writes level P4), worded from the cell's op and levels — never parsed from the name; None
+    for a node that is not a merging cell."""
+    cells = cast("Mapping[str, StageCell]", topology.extras.get("cell_of_node", {}))  # NAS-FPN's extras
+    cell = cells.get(node_id)
+    if cell is None:
+        return None
+    a, b = cell.input_levels
+    repeat = t("cell_name.repeat", lang, n=cell.repeat) if cell.repeat > 1 else ""
+    return t("cell_name.decoded", lang, name=cell.name, op=t(f"cell_name.{cell.op}", lang), a=a, b=b,
+             out=cell.level, repeat=repeat)

@@ -54,7 +54,9 @@ class CellSpec:
 
 class StageCell(NamedTuple):
     """A cell of a checked design with its name (mmdet's key style: gp_64_4 = global pooling of a
-    level-6 and a level-4 input to level 4); what the neck and its lesson table read."""
+    level-6 and a level-4 input to level 4) and what the name is made of: the levels its inputs
+    are at and, for a repeated name (gp_64_4_2), which of its kind it is; what the neck, its
+    lesson table and the words decoding the name read."""
 
     name: str
     op: str
@@ -62,6 +64,8 @@ class StageCell(NamedTuple):
     b: str
     level: int
     with_out_conv: bool
+    input_levels: tuple[int, int]  # the levels of a and b
+    repeat: int  # 1 for the first cell of its kind in the stage, n for the one named _n
 
 
 def cell_ref(k: int) -> str:
@@ -189,10 +193,11 @@ class Design:
         cells: list[StageCell] = []
         seen: dict[str, int] = {}
         for cell in self.cells:
-            base = f"{cell.op}_{self.level_of(cell.a)}{self.level_of(cell.b)}_{cell.level}"
+            levels = (self.level_of(cell.a), self.level_of(cell.b))
+            base = f"{cell.op}_{levels[0]}{levels[1]}_{cell.level}"
             seen[base] = seen.get(base, 0) + 1
             name = base if seen[base] == 1 else f"{base}_{seen[base]}"
-            cells.append(StageCell(name, cell.op, cell.a, cell.b, cell.level, cell.conv))
+            cells.append(StageCell(name, cell.op, cell.a, cell.b, cell.level, cell.conv, levels, seen[base]))
         return tuple(cells)
 
     def unused(self) -> list[int]:

@@ -73,7 +73,7 @@ def ask(session: Session, analysis: Analysis | None, k: float) -> str:
         return t("common.no_picture", lang)
     k = int(k)
     if k >= _last(analysis):
-        return t("quiz.done", lang, score="")
+        return t("quiz.last", lang)
     return question(analysis, analysis.topology.order[k + 1], lang)
 
 

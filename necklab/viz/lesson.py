@@ -10,7 +10,7 @@ from typing import Any
 from necklab.graph.topology import Edge, Move, Node, Op, Step
 from necklab.i18n import has, t
 from necklab.lab.analysis import Analysis
-from necklab.lab.words import step_label
+from necklab.lab.words import cell_name_words, step_label
 from necklab.models.registry import NECKS
 
 
@@ -70,6 +70,9 @@ def lesson_step(analysis: Analysis, node_id: str, lang: str = "en") -> str:
     if node_id in analysis.outputs:
         look += t("lesson.output", lang)
     lines = [t("lesson.step", lang, k=k, last=last), t("lesson.look", lang, text=look)]
+    decoded = cell_name_words(topology, node_id, lang)
+    if decoded:
+        lines.append(decoded)
     if k == last:
         lines += [t("lesson.key_idea", lang, idea=t(f"lesson.idea.{analysis.neck_name}", lang)),
                   t("lesson.paper", lang, paper=NECKS[analysis.neck_name].paper)]

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.lab.pyramid import level_of
-from necklab.lab.words import edge_label
+from necklab.lab.shape_rules import sized_edge_label
 from necklab.models.cell_design import StageCell
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 from necklab.viz.step import note_text
@@ -45,7 +45,8 @@ def cell_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure | 
     attention = extras.get("attention")
     grid = analysis.grid(level_of(node))
     shape = "×".join(map(str, analysis.trace[node_id].shape[1:]))
-    panels = [(t("nasfpn.input_a", lang, source=node.inputs[0].source, op=edge_label(node.inputs[0], lang)), a),
+    panels = [(t("nasfpn.input_a", lang, source=node.inputs[0].source,
+                 op=sized_edge_label(analysis, node, node.inputs[0], lang)), a),
               (t("nasfpn.input_b", lang, source=node.inputs[1].source, level=node.level), b),
               (t("nasfpn.output", lang, node=node_id, shape=shape), analysis.trace[node_id])]
     cols = len(panels) + (attention is not None)

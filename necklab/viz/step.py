@@ -8,7 +8,8 @@ from matplotlib.figure import Figure
 from necklab.graph.topology import Note
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, CellGrid
-from necklab.lab.words import edge_label, note_words, op_name
+from necklab.lab.shape_rules import sized_edge_label
+from necklab.lab.words import cell_name_words, note_words, op_name
 from necklab.viz.maps import CHANNEL_CMAP, LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 
 
@@ -30,7 +31,7 @@ def node_table(analysis: Analysis, lang: str = "en") -> list[list]:
     for k, node in enumerate(analysis.topology.nodes):
         t = analysis.trace[node.id]
         c, h, w = (list(t.shape[1:]) + [1, 1])[:3]
-        inputs = ", ".join(f"{e.source} ({edge_label(e, lang)})" for e in node.inputs) or "—"
+        inputs = ", ".join(f"{e.source} ({sized_edge_label(analysis, node, e, lang)})" for e in node.inputs) or "—"
         rows.append([k, node.id, op_name(node.op, lang), inputs, _stride(analysis, node.id) or "—", c, h, w,
                      analysis.node_params.get(node.id, 0)])
     return rows
@@ -47,9 +48,12 @@ def narration(analysis: Analysis, node_id: str, lang: str = "en") -> str:
              + (t("step.stride", lang, stride=_stride(analysis, node_id)) if node.level is not None else "")]
     if node.note:
         lines.append(note_text(node.note, lang))
+    decoded = cell_name_words(analysis.topology, node_id, lang)
+    if decoded:
+        lines.append(decoded)
     if node.inputs:
-        inputs = t("step.sep", lang).join(t("step.via", lang, source=e.source, op=edge_label(e, lang))
-                                          for e in node.inputs)
+        inputs = t("step.sep", lang).join(
+            t("step.via", lang, source=e.source, op=sized_edge_label(analysis, node, e, lang)) for e in node.inputs)
         lines.append(t("step.inputs", lang, inputs=inputs))
     lines.append(t("step.stats", lang, params=f"{analysis.node_params.get(node_id, 0):,}",
                    mean=f"{float(values.mean()):.3g}", std=f"{float(values.std()) if values.numel() > 1 else 0.0:.3g}",

@@ -188,6 +188,7 @@ class NASFPN(Neck):
 
         # holder: a design reference ("P4", "cell 2") → the node id it names in the current stage
         holder = {level_ref(FIRST_CELL_LEVEL + i): node_id for i, node_id in enumerate(ids)}
+        cell_of_node: dict[str, StageCell] = {}  # each cell node's cell: what its name says, as data
         out_conv = (conv(3),)
         for k in range(1, self.stack_times + 1):
             for index, cell in enumerate(self.cells, start=1):
@@ -212,10 +213,12 @@ class NASFPN(Neck):
                 note = Note.of("nasfpn_cell_conv" if cell.with_out_conv else "nasfpn_cell", lvl=lvl, how=how)
                 nodes.append(Node(node_id, CELL_OPS[cell.op], inputs, lvl, stage=k, note=note))
                 holder[cell_ref(index)] = node_id
+                cell_of_node[node_id] = cell
             holder.update({level_ref(lvl): holder[cell_ref(c)] for lvl, c in self.design.producers().items()})
         outputs = tuple(holder[level_ref(lvl)] for lvl in LEVELS)
         name = "nas_fpn" if self.design.cells == NAS_FPN.cells else self.design.name
-        return Topology(name, tuple(nodes), outputs, extras={"cells": self.cells, "design": self.design})
+        return Topology(name, tuple(nodes), outputs, extras={"cells": self.cells, "design": self.design,
+                                                               "cell_of_node": cell_of_node})
 
     # --- computation ------------------------------------------------------------------------
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:
