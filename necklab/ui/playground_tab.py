@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,11 @@ from necklab.models.registry import NeckSpec
 from necklab.ui.neck_tab import TabView, build_step_view, summary, tab_view
 from necklab.viz.aspp import erf_figure
 from necklab.viz.compare import COMPARE_TYPES, compare_headers, compare_rows, params_latency_figure
-from necklab.widgets.common import figure_box, image
+from necklab.widgets.common import figure_box, image, upload_path
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Session, session_picture
 from necklab.widgets.tab import Chained
-from necklab.widgets.text import localised
+from necklab.widgets.text import inert, localised
 
 KEY = "playground"
 START = "NAS-FPN"
@@ -91,19 +91,25 @@ def search_headers(lang: str = "en") -> list[str]:
     return t("playground.search_headers", lang).split("|")
 
 
+def error_text(error: DesignError, lang: str) -> str:
+    """Validation's message in `lang`, the learner's own text in it (a cell, an op) made inert."""
+    fields = {k: inert(v) if isinstance(v, str) else v for k, v in error.fields.items()}
+    return design_error_text(DesignError(error.key, **fields), lang)
+
+
 def read_design(rows: Any, name: str, lang: str = "en") -> Design:
     """The table's design, or a gr.Error with validation's message in `lang`."""
     values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
     try:
         return from_rows(values, (name or "my design").strip())
     except DesignError as e:
-        raise gr.Error(design_error_text(e, lang)) from None
+        raise gr.Error(error_text(e, lang)) from None
 
 
 def describe(design: Design, lang: str = "en") -> str:
     """What the stage outputs, and cells that do nothing."""
     outputs = ", ".join(t("playground.output", lang, level=lvl, k=k) for lvl, k in sorted(design.producers().items()))
-    text = t("playground.valid", lang, name=design.name, n=len(design.cells), outputs=outputs)
+    text = t("playground.valid", lang, name=inert(design.name), n=len(design.cells), outputs=outputs)
     unused = design.unused()
     if unused:
         text += t("playground.unused", lang, cells=", ".join(t("playground.cell", lang, k=k) for k in unused))
@@ -140,8 +146,9 @@ def run(session: Session, rows: Any, name: str, stages: float, progress: gr.Prog
 
 
 def spec_in(design: Design, lang: str) -> NeckSpec:
-    """The design's registry entry with its words in `lang`."""
-    return design_spec(design, lang)
+    """The design's registry entry with its words in `lang`; its title (with the design's name) goes
+    into the summary's Markdown."""
+    return design_spec(replace(design, name=inert(design.name)), lang)
 
 
 def mutate_table(session: Session, rows: Any, name: str) -> Cells:
@@ -219,14 +226,14 @@ def load(session: Session, upload: Any) -> DesignShown | None:
     lang = session.lang
     if upload is None:
         return None
-    path = upload if isinstance(upload, str) else getattr(upload, "name", None) or upload.get("path")
+    path = upload_path(upload, lang, "playground.only_uploads")  # an API client can send any path
     try:
         design = from_json(Path(path).read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise gr.Error(t("playground.not_text", lang)) from None
     except DesignError as e:
-        raise gr.Error(t("playground.cannot_load", lang, message=design_error_text(e, lang))) from None
-    return show_design(design, t("playground.loaded", lang, name=design.name, describe=describe(design, lang)))
+        raise gr.Error(t("playground.cannot_load", lang, message=error_text(e, lang))) from None
+    return show_design(design, t("playground.loaded", lang, name=inert(design.name), describe=describe(design, lang)))
 
 
 def proxy_choices(lang: str) -> list[tuple[str, str]]:

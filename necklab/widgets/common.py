@@ -19,10 +19,10 @@ def no_picture(lang: str = "en") -> gr.Error:
     return gr.Error(t("common.no_picture", lang))
 
 
-def upload_path(value: Any, lang: str = "en") -> str:
+def upload_path(value: Any, lang: str = "en", refused: str = "common.only_uploads") -> str:
     """The server-side file of an upload event run without preprocessing. Only files in Gradio's
     upload cache are opened: Gradio checks that only for values marked as files, and an API client
-    can send any dict, e.g. {"path": "/etc/passwd"}."""
+    can send any dict, e.g. {"path": "/etc/passwd"}. `refused`: the text key that says so."""
     if value is None:
         raise gr.Error(t("common.choose_picture", lang))
     if isinstance(value, dict):
@@ -31,7 +31,7 @@ def upload_path(value: Any, lang: str = "en") -> str:
         raise gr.Error(t("common.upload_lost", lang))
     path = Path(str(value)).resolve()
     if not is_in_or_equal(path, get_upload_folder()):
-        raise gr.Error(t("common.only_uploads", lang))
+        raise gr.Error(t(refused, lang))
     return str(path)
 
 
