@@ -23,6 +23,7 @@ from necklab.ui.compare_tab import build_compare_tab
 from necklab.ui.neck_tab import NeckTab, build_neck_tab, slug
 from necklab.ui.offline import forbid_outbound
 from necklab.ui.playground_tab import build_playground_tab
+from necklab.widgets.common import language
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Session, SessionBox
 from necklab.widgets.text import Words, follow, localised
@@ -51,6 +52,7 @@ class Switched:
 
 
 def switch_language(session: Session, lang: str, words: Words) -> Switched:
+    lang = language(lang, session.lang)
     return Switched(words=words.updates(lang), session=replace(session, lang=lang))
 
 

@@ -9,7 +9,7 @@ import gradio as gr
 from necklab.i18n import t
 from necklab.lab.analysis import available_devices, keep_picture, run_backbone
 from necklab.viz.maps import backbone_table, backbone_table_headers, levels_overview, top_channels
-from necklab.widgets.common import figure_box, image, load_picture
+from necklab.widgets.common import figure_box, image, language, load_picture
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Facts, Session, session_picture
 from necklab.widgets.text import localised
@@ -54,6 +54,7 @@ def analyze(session: Session, value: Any, device: str, level: str, lang: str = "
             progress: gr.Progress = gr.Progress()) -> Analyzed:
     """Decode the picture, run the backbone, draw every level; the session remembers the picture,
     the device and the language (`lang`: the API's, the page's switch in a browser)."""
+    lang = language(lang, session.lang)
     check_level(level, lang)
     progress(0.05, desc=t("backbone.decoding", lang))
     picture = load_picture(value, lang)

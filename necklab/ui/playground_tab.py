@@ -30,7 +30,7 @@ from necklab.models.registry import NeckSpec
 from necklab.ui.neck_tab import TabView, build_step_view, summary, tab_view
 from necklab.viz.aspp import erf_figure
 from necklab.viz.compare import COMPARE_TYPES, compare_headers, compare_rows, params_latency_figure
-from necklab.widgets.common import figure_box, image, upload_path
+from necklab.widgets.common import figure_box, image, number, upload_path, whole
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Session, session_picture
 from necklab.widgets.tab import Chained
@@ -137,9 +137,10 @@ def run(session: Session, rows: Any, name: str, stages: float, progress: gr.Prog
     """Build the design and run it on the session's picture."""
     lang = session.lang
     design = read_design(rows, name, lang)
+    stages = whole(stages, lang)
     picture, device = session_picture(session)
-    progress(0.1, desc=t("playground.running", lang, name=design.name, stages=int(stages), device=device))
-    analysis = run_design(picture, design, int(stages), device)
+    progress(0.1, desc=t("playground.running", lang, name=design.name, stages=stages, device=device))
+    analysis = run_design(picture, design, stages, device)
     progress(0.6, desc=t("playground.drawing", lang))
     return DesignRun(**vars(tab_view(analysis, summary(analysis, spec_in(design, lang), lang), lang)),
                      status=describe(design, lang))
@@ -163,14 +164,15 @@ def compare(session: Session, rows: Any, name: str, stages: float,
             progress: gr.Progress = gr.Progress()) -> DesignCompared:
     lang = session.lang
     design = read_design(rows, name, lang)
+    stages = whole(stages, lang)
     picture, device = session_picture(session)
-    result = compare_design(picture, design, int(stages), device,
+    result = compare_design(picture, design, stages, device,
                             progress=lambda i, title: progress((i, 5),
                                                                desc=t("playground.measuring", lang, title=title)))
     progress((4, 5), desc=t("playground.erfs", lang))
-    analysis = run_design(picture, design, int(stages), device)
+    analysis = run_design(picture, design, stages, device)
     erfs, cells = output_erfs(analysis)
-    subtitle = t("playground.subtitle", lang, w=picture.size[0], h=picture.size[1], device=device, stages=int(stages))
+    subtitle = t("playground.subtitle", lang, w=picture.size[0], h=picture.size[1], device=device, stages=stages)
     return DesignCompared(compared=compare_rows(result, lang),
                           params=image(params_latency_figure(result, subtitle, lang)),
                           erf=image(erf_figure(analysis, erfs, cells, lang)))
@@ -180,11 +182,12 @@ def search(session: Session, rows: Any, name: str, stages: float, proxies: list[
            seconds: float, progress: gr.Progress = gr.Progress()) -> Searched:
     lang = session.lang
     design = read_design(rows, name, lang)
+    stages, count, seconds = whole(stages, lang), whole(count, lang), number(seconds, lang)
     if not proxies:
         raise gr.Error(t("playground.no_proxy", lang))
     picture, device = session_picture(session)
-    total = int(count) + 1
-    found = random_search(picture, design, int(stages), proxies, int(count), float(seconds), device,
+    total = count + 1
+    found = random_search(picture, design, stages, proxies, count, seconds, device,
                           seed=random.randrange(2 ** 31),
                           progress=lambda i, title: progress((i, total), desc=t("playground.measuring", lang,
                                                                                 title=title)),
@@ -196,8 +199,8 @@ def search(session: Session, rows: Any, name: str, stages: float, proxies: list[
               rounded(c.row.latency_ms, 2), rounded(c.row.erf_percent, 1), round(c.score, 2)]
              for i, c in enumerate(found, start=1)]
     measured = len(found) - 1
-    budget = (t("playground.budget", lang, seconds=f"{float(seconds):.0f}", count=int(count))
-              if measured < int(count) else "")
+    budget = (t("playground.budget", lang, seconds=f"{seconds:.0f}", count=count)
+              if measured < count else "")
     note = (t("playground.measured", lang, n=measured, budget=budget, proxies=", ".join(proxies))
             + t("playground.honest", lang))
     return Searched(results=table, found=found, note=note)

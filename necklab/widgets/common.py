@@ -1,6 +1,7 @@
 """Pieces every tab uses: upload handling, figures as images."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,10 @@ import numpy as np
 from gradio.utils import get_upload_folder, is_in_or_equal
 from matplotlib.figure import Figure
 
-from necklab.i18n import t
+from necklab.i18n import LANGS, t
 from necklab.lab.imaging import ImageError, Picture, decode
 from necklab.viz.render import figure_image
-from necklab.widgets.text import localised
+from necklab.widgets.text import inert, localised
 
 
 def no_picture(lang: str = "en") -> gr.Error:
@@ -33,6 +34,29 @@ def upload_path(value: Any, lang: str = "en", refused: str = "common.only_upload
     if not is_in_or_equal(path, get_upload_folder()):
         raise gr.Error(t(refused, lang))
     return str(path)
+
+
+def number(value: Any, lang: str = "en") -> float:
+    """A slider's value as a finite number, or a gr.Error in `lang`: Gradio's slider lets NaN through,
+    and an API client can send anything."""
+    try:
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool) and math.isfinite(float(value)):
+            return float(value)
+    except ValueError:  # text that is no number (float() reads "nan" and "1e400" too: isfinite refuses them)
+        pass
+    raise gr.Error(t("common.not_a_number", lang, value=inert(repr(value)[:40])))
+
+
+def whole(value: Any, lang: str = "en") -> int:
+    """A step or count slider's value as a whole number (see `number`)."""
+    return int(number(value, lang))
+
+
+def language(value: Any, lang: str = "en") -> str:
+    """A language an API client sent (one of LANGS), or a gr.Error in the session's language `lang`."""
+    if isinstance(value, str) and value in LANGS:
+        return value
+    raise gr.Error(t("common.unknown_language", lang, value=inert(repr(value)[:40])))
 
 
 def load_picture(value: Any, lang: str = "en") -> Picture:
