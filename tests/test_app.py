@@ -49,3 +49,15 @@ def test_missing_picture_and_unknown_device():
 def test_api_calls_with_a_level_that_does_not_exist():
     with pytest.raises(gr.Error, match="does not exist"):
         app.analyze(Session(), upload(SAMPLES / "chelsea.png"), "cpu", "C9")
+
+
+def test_the_address_comes_from_flags_then_gradios_variables_then_this_machine(capsys):
+    assert vars(app.server_address([], {})) == {"host": "127.0.0.1", "port": 7860}
+    env = {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8080"}
+    assert vars(app.server_address([], env)) == {"host": "0.0.0.0", "port": 8080}
+    assert vars(app.server_address(["--host", "127.0.0.1", "--port", "9000"], env)) == {"host": "127.0.0.1",
+                                                                                         "port": 9000}
+    assert vars(app.server_address(["--port", "9001"], env)) == {"host": "0.0.0.0", "port": 9001}
+    with pytest.raises(SystemExit):
+        app.server_address([], {"GRADIO_SERVER_PORT": "eighty"})
+    assert "invalid int value: 'eighty'" in capsys.readouterr().err

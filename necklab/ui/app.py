@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -128,12 +129,22 @@ def browser_language(request: gr.Request) -> str:
     return from_accept_language(request.headers.get("accept-language"))
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def server_address(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> argparse.Namespace:
+    """The address to serve on (`host`, `port`): the command line's flags, else Gradio's own
+    GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (what a container or service file sets), else this
+    machine only, port 7860. A bad port (flag or variable) stops with argparse's message."""
     parser = argparse.ArgumentParser(prog="necklab", description="NeckLab web app")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind; use 0.0.0.0 to serve a class network (default: this machine only)")
-    parser.add_argument("--port", type=int, default=7860)
-    args = parser.parse_args(argv)
+    parser.add_argument("--host", default=environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to bind; use 0.0.0.0 to serve a class network (default: $GRADIO_SERVER_NAME, "
+                             "else 127.0.0.1: this machine only)")
+    # argparse converts a string default with `type`, so a bad GRADIO_SERVER_PORT is reported as a bad port
+    parser.add_argument("--port", type=int, default=environ.get("GRADIO_SERVER_PORT", "7860"),
+                        help="port (default: $GRADIO_SERVER_PORT, else 7860)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = server_address(argv)
     forbid_outbound(also=[args.host])
     build_app().queue(**QUEUE).launch(**launch_settings(args.host, args.port))
 
