@@ -4,7 +4,6 @@ and save or load it as JSON."""
 from __future__ import annotations
 
 import random
-import tempfile
 import uuid
 from dataclasses import dataclass, replace
 from functools import partial
@@ -30,7 +29,7 @@ from necklab.models.registry import NeckSpec
 from necklab.ui.neck_tab import TabView, build_step_view, summary, tab_view
 from necklab.viz.aspp import erf_figure
 from necklab.viz.compare import COMPARE_TYPES, compare_headers, compare_rows, params_latency_figure
-from necklab.widgets.common import figure_box, image, number, upload_path, whole
+from necklab.widgets.common import ScratchFolder, figure_box, image, number, upload_path, whole
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Session, session_picture
 from necklab.widgets.tab import Chained
@@ -38,7 +37,7 @@ from necklab.widgets.text import inert, localised
 
 KEY = "playground"
 START = "NAS-FPN"
-FILES = Path(tempfile.mkdtemp(prefix="necklab-designs-"))  # saved designs, one folder per server process
+FILES = ScratchFolder("necklab-designs-")  # saved designs, one folder per server process
 
 
 @dataclass(frozen=True)
@@ -218,7 +217,7 @@ def take_best(session: Session, found: list[Candidate] | None) -> DesignShown:
 def save(rows: Any, name: str) -> str:
     design = read_design(rows, name)
     stem = "".join(c if c.isalnum() else "_" for c in design.name)[:40] or "design"
-    folder = FILES / uuid.uuid4().hex[:8]  # one folder per save: the file keeps its readable name
+    folder = FILES.path / uuid.uuid4().hex[:8]  # one folder per save: the file keeps its readable name
     folder.mkdir()
     path = folder / f"{stem}.json"
     path.write_text(design.to_json(), encoding="utf-8")

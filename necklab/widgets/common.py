@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,30 @@ from necklab.i18n import LANGS, t
 from necklab.lab.imaging import ImageError, Picture, decode
 from necklab.viz.render import figure_image
 from necklab.widgets.text import inert, localised
+
+
+class ScratchFolder:
+    """A temporary folder for the files a tab hands to Gradio (which serves its own copies), made
+    on first use — building or importing the app leaves nothing behind — and removed when the
+    process exits (or on `remove()`)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._path: Path | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = Path(tempfile.mkdtemp(prefix=self.prefix))
+            self._finalizer = weakref.finalize(self, shutil.rmtree, self._path, ignore_errors=True)
+        return self._path
+
+    def remove(self) -> None:
+        """Remove the folder now; the next use makes a new one."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._path = self._finalizer = None
 
 
 def no_picture(lang: str = "en") -> gr.Error:
