@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from necklab import ASSETS
 from necklab.i18n import from_accept_language, t
@@ -21,6 +22,7 @@ from necklab.models.registry import NECKS, NeckSpec
 from necklab.ui.backbone_tab import analyze, build_backbone_tab
 from necklab.ui.backbone_tab import redraw as redraw_backbone
 from necklab.ui.compare_tab import build_compare_tab
+from necklab.ui.headers import SecurityHeaders
 from necklab.ui.neck_tab import NeckTab, build_neck_tab, slug
 from necklab.ui.offline import forbid_outbound
 from necklab.ui.playground_tab import build_playground_tab
@@ -150,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def launch_settings(host: str, port: int) -> dict[str, Any]:
-    """Offline and safe launch settings (see ../shared/GRADIO6.md)."""
+    """Offline and safe launch settings (see ../shared/GRADIO6.md); `app_kwargs` reach Gradio's
+    FastAPI app, whose every response then carries the security headers."""
     return dict(server_name=host, server_port=port, share=False, ssr_mode=False, run_history=False,
                 enable_monitoring=False, max_file_size=MAX_UPLOAD, show_error=False,
-                theme=gr.themes.Soft(), footer_links=["api"])
+                theme=gr.themes.Soft(), footer_links=["api"],
+                app_kwargs={"middleware": [Middleware(SecurityHeaders)]})
