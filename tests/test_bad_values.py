@@ -80,3 +80,10 @@ def test_a_language_that_is_not_offered_is_refused_in_words(bad):
     says = {"en": "is not offered: choose en or zh", "zh": "不支持语言"}
     refused(lambda s: analyze(s, None, "cpu", "C3", bad, progress=lambda *_, **__: None), says)
     refused(lambda s: switch_language(s, bad, Words()), says)
+
+
+def test_a_level_or_device_an_api_client_invents_is_named_as_text():
+    """Error messages render HTML: what the client sent is escaped in them."""
+    with pytest.raises(gr.Error, match="does not exist") as raised:
+        analyze(EN, None, "cpu", "<img src=x onerror=alert(1)>", "en", progress=lambda *_, **__: None)
+    assert "<img" not in raised.value.message and "&lt;img" in raised.value.message

@@ -12,7 +12,7 @@ from necklab.viz.maps import backbone_table, backbone_table_headers, levels_over
 from necklab.widgets.common import figure_box, image, language, load_picture
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Facts, Session, session_picture
-from necklab.widgets.text import localised
+from necklab.widgets.text import inert, localised
 
 LEVELS = ["C1", "C2", "C3", "C4", "C5"]
 
@@ -38,7 +38,7 @@ class Analyzed(Levels):
 
 def check_level(level: str, lang: str) -> None:
     if level not in LEVELS:
-        raise gr.Error(t("backbone.no_level", lang, level=repr(level), levels=", ".join(LEVELS)))
+        raise gr.Error(t("backbone.no_level", lang, level=inert(repr(level)[:40]), levels=", ".join(LEVELS)))
 
 
 def status_text(session: Session) -> str:
@@ -59,7 +59,7 @@ def analyze(session: Session, value: Any, device: str, level: str, lang: str = "
     progress(0.05, desc=t("backbone.decoding", lang))
     picture = load_picture(value, lang)
     if device not in available_devices():
-        raise gr.Error(t("backbone.no_device", lang, device=repr(device), devices=available_devices()))
+        raise gr.Error(t("backbone.no_device", lang, device=inert(repr(device)[:40]), devices=available_devices()))
     progress(0.25, desc=t("backbone.running", lang, device=device))
     backbone = run_backbone(picture, device)
     progress(0.6, desc=t("backbone.drawing", lang))
