@@ -1,14 +1,23 @@
 """App handlers called directly, as Gradio would call them (no server)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 import pytest
 
 import app
 from necklab.ui.backbone_tab import show_level
+from necklab.widgets.common import ScratchFolder
 from necklab.widgets.session import Session, session_picture
 from tests.conftest import SAMPLES, upload
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_analyze_a_sample():
@@ -49,3 +58,49 @@ def test_missing_picture_and_unknown_device():
 def test_api_calls_with_a_level_that_does_not_exist():
     with pytest.raises(gr.Error, match="does not exist"):
         app.analyze(Session(), upload(SAMPLES / "chelsea.png"), "cpu", "C9")
+
+
+def test_the_address_comes_from_flags_then_gradios_variables_then_this_machine(capsys):
+    assert vars(app.server_address([], {})) == {"host": "127.0.0.1", "port": 7860}
+    env = {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8080"}
+    assert vars(app.server_address([], env)) == {"host": "0.0.0.0", "port": 8080}
+    assert vars(app.server_address(["--host", "127.0.0.1", "--port", "9000"], env)) == {"host": "127.0.0.1",
+                                                                                         "port": 9000}
+    assert vars(app.server_address(["--port", "9001"], env)) == {"host": "0.0.0.0", "port": 9001}
+    with pytest.raises(SystemExit):
+        app.server_address([], {"GRADIO_SERVER_PORT": "eighty"})
+    assert "invalid int value: 'eighty'" in capsys.readouterr().err
+
+
+def test_a_scratch_folder_is_made_on_first_use_and_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = ScratchFolder("necklab-test-")
+    assert not list(tmp_path.iterdir())
+    (folder.path / "design.json").write_text("{}")
+    assert folder.path.parent == tmp_path and folder.path.name.startswith("necklab-test-")
+    folder.remove()
+    assert not list(tmp_path.iterdir())
+
+
+CHILD = """
+import tempfile
+from pathlib import Path
+from necklab.ui import compare_tab, playground_tab
+from necklab.ui.app import build_app
+build_app()
+made = [p.name for p in Path(tempfile.gettempdir()).glob("necklab-*")]
+assert not made, f"building the app made {made}"
+print(playground_tab.save(playground_tab.PRESETS["NAS-FPN"].rows(), "mine"), compare_tab.CSV_DIR.path)
+"""
+
+
+@pytest.mark.slow
+def test_the_app_leaves_no_temporary_folder_behind(tmp_path):
+    """Building the app makes none of its temporary folders; those made by using it go at exit."""
+    env = {**os.environ, "TMPDIR": str(tmp_path), "GRADIO_ANALYTICS_ENABLED": "False"}
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    saved, csv_dir = done.stdout.split()
+    assert Path(saved).is_relative_to(tmp_path) and Path(csv_dir).is_relative_to(tmp_path)
+    assert not list(tmp_path.glob("necklab-*")), list(tmp_path.glob("necklab-*"))  # removed at exit

@@ -3,6 +3,7 @@ PANet and NAS-FPN, the proxy ranking, a bounded random search, and save/load thr
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import gradio as gr
 import numpy as np
@@ -16,7 +17,7 @@ from necklab.lab.playground import PROXIES, Candidate, compare_design, random_se
 from necklab.models.cell_design import FPN_CELLS, NAS_FPN, PANET_CELLS
 from necklab.ui import playground_tab as tab
 from necklab.widgets.session import Session
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, upload
 
 EN, ZH = Session(), Session(lang="zh")
 
@@ -84,18 +85,73 @@ def test_handlers_explain_bad_tables_and_round_trip_files(tmp_path):
 
     path = tab.save(PANET_CELLS.rows(), "PANet / mine")
     assert path.endswith("PANet___mine.json") and json.loads(open(path, encoding="utf-8").read())["name"]
-    loaded = tab.load(EN, path)
+    loaded = tab.load(EN, upload(path)["path"])
     assert loaded.table == PANET_CELLS.rows() and loaded.name == "PANet / mine" and "Loaded" in loaded.status
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "necklab-cell-design", "cells": [{"op": "sum", "a": "P3", "b": "P9", "level": "P3"}]}')
     with pytest.raises(gr.Error, match="Cannot load this design: Cell 1, input B: P9 is outside P3…P7"):
-        tab.load(EN, str(bad))
+        tab.load(EN, upload(bad)["path"])
     with pytest.raises(gr.Error, match="单元 1 的输入 B：P9 超出了 P3…P7"):
-        tab.load(ZH, str(bad))
+        tab.load(ZH, upload(bad))
     assert "单元 1 的输入 A：读取单元 4 会形成环" in tab.check(ZH, rows, "x")
     with pytest.raises(gr.Error, match="单元 2 还不存在"):
         tab.mutate_table(ZH, [["sum", "cell 2", "P3", "P3"], ["sum", "P4", "P4", "P4"]], "x")
     assert "单元 " in tab.mutate_table(ZH, FPN_CELLS.rows(), "x").status
+
+
+@pytest.mark.parametrize("forged", ["/etc/passwd", {"path": "/etc/passwd"}, {"path": "{saved}"}])
+def test_load_reads_only_uploaded_files(forged):
+    """Load, like Analyze, opens only files in Gradio's upload cache: an API client can send any
+    path, including a design this server saved (outside the cache)."""
+    saved = tab.save(PANET_CELLS.rows(), "mine")
+    if isinstance(forged, dict):
+        forged = {"path": forged["path"].replace("{saved}", saved)}
+    with pytest.raises(gr.Error, match="Only files uploaded here can be loaded"):
+        tab.load(EN, forged)
+    with pytest.raises(gr.Error, match="只能加载在这里上传的文件"):
+        tab.load(ZH, forged)
+
+
+HOSTILE_NAME = "<img src=x onerror=alert(1)> [a](javascript:x) ![p](http://203.0.113.7/p.png)"
+HOSTILE_CELL = "<form><input type=password></form>[a](javascript:x)"
+
+
+def no_markup(text: str) -> None:
+    """Nothing of the learner's text that Markdown or HTML would turn into an element or a link."""
+    for raw in ("<img", "<form", "<input", "[a]", "![p]", "](", "onerror=alert(1)>"):
+        assert raw not in text, (raw, text)
+
+
+def test_a_designs_name_and_cells_are_shown_as_text_not_markup(tmp_path):
+    """A design's name and cell texts come back escaped in every handler output that shows them:
+    statuses (Markdown), error messages (rendered as HTML) and the run's summary title."""
+    for lang in ("en", "zh"):
+        session = Session(lang=lang)
+        status = tab.check(session, NAS_FPN.rows(), HOSTILE_NAME)
+        no_markup(status)
+        assert "&lt;img src=x onerror=alert(1)&gt;" in status and "&#91;a&#93;(javascript:x)" in status
+        no_markup(tab.mutate_table(session, NAS_FPN.rows(), HOSTILE_NAME).status)
+        no_markup(tab.relanguage(session, NAS_FPN.rows(), HOSTILE_NAME).status)
+        no_markup(tab.spec_in(replace(NAS_FPN, name=HOSTILE_NAME), lang).title)
+        bad = NAS_FPN.rows()
+        bad[0][1] = HOSTILE_CELL
+        bad[1][0] = HOSTILE_CELL
+        no_markup(tab.check(session, bad, "x"))
+        assert "&lt;form&gt;" in tab.check(session, bad, "x")
+        with pytest.raises(gr.Error) as raised:
+            tab.mutate_table(session, bad, "x")
+        no_markup(raised.value.message)
+        design = tmp_path / f"hostile-{lang}.json"
+        design.write_text(replace(NAS_FPN, name=HOSTILE_NAME).to_json(), encoding="utf-8")
+        loaded = tab.load(session, upload(design))
+        no_markup(loaded.status)
+        assert loaded.name == HOSTILE_NAME  # the name box is a text box: the name itself is kept
+        data = json.loads(design.read_text(encoding="utf-8"))
+        data["cells"][0]["a"] = HOSTILE_CELL
+        design.write_text(json.dumps(data), encoding="utf-8")
+        with pytest.raises(gr.Error) as raised:
+            tab.load(session, upload(design))
+        no_markup(raised.value.message)
 
 
 def test_run_handler_fills_the_step_view(small):

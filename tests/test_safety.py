@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,3 +173,31 @@ def test_out_of_memory_message_follows_the_session_language():
         with pytest.raises(gr.Error) as raised:
             event(handler)(SessionBox(Session(lang=lang)), None, 0)
         assert raised.value.message == t("common.out_of_memory", lang)
+
+
+class Leaked(AssertionError):
+    """Raised by a hook installed after the guard, which sees only what the guard let through."""
+
+
+def test_a_datagram_to_another_host_is_refused_before_it_is_sent():
+    """UDP needs no connect: sendto (and sendmsg) name the peer, and the guard refuses those too.
+    Audit hooks run before the call and in order, so a datagram the guard missed would raise Leaked
+    here instead of leaving: nothing is sent to the (documentation-range) address either way."""
+    forbid_outbound()  # as app.main does
+
+    def leaked(event: str, args: tuple) -> None:
+        if outbound_host(event, args) is not None:
+            raise Leaked(f"{event} {args[1]}")
+
+    sys.addaudithook(leaked)
+    outside = ("203.0.113.7", 9)  # TEST-NET-3 (RFC 5737), the discard port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as inside, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        inside.bind(("127.0.0.1", 0))
+        inside.settimeout(30)
+        with pytest.raises(ConnectionRefusedError, match="refused 203.0.113.7"):
+            sender.sendto(b"out", outside)
+        with pytest.raises(ConnectionRefusedError, match="refused 203.0.113.7"):
+            sender.sendmsg([b"out"], [], 0, outside)
+        sender.sendto(b"loopback", inside.getsockname())
+        assert inside.recv(64) == b"loopback"

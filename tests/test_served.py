@@ -1,17 +1,20 @@
 """The app served on 127.0.0.1: a gradio_client call and a real browser (Debian chromium + playwright)."""
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
 import app
 from necklab.models.registry import NECKS
+from necklab.ui.headers import HEADERS
 from necklab.ui.neck_tab import slug
 from tests.conftest import SAMPLES
 
@@ -204,3 +207,36 @@ def test_browser_quiz_answer_and_lesson_export(server, tmp_path):
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             assert "lesson.md" in z.namelist() and "figures/spp-bins.png" in z.namelist()
     assert not errors, errors
+
+
+@pytest.mark.slow
+def test_every_response_carries_the_security_headers(server):
+    """The page, its scripts, its configuration, the API and a 404 all carry the CSP, DENY and nosniff."""
+    with httpx.Client(base_url=server, timeout=30, trust_env=False) as http:
+        page = http.get("/")
+        script = re.search(r'<script type="module"[^>]* src="\.?/?([^"]+\.js)"', page.text)
+        assert page.status_code == 200 and script, page.text[:500]
+        responses = [page, http.get(script.group(1)), http.get("/config"), http.get("/gradio_api/info"),
+                     http.get("/no-such-page")]
+    for response in responses:
+        for name, value in HEADERS.items():
+            assert response.headers.get(name) == value, (str(response.url), name, response.headers.get(name))
+
+
+@pytest.mark.browser
+def test_browser_the_page_works_under_its_content_security_policy(server):
+    """Gradio's front end loads, uploads, analyses and shows figures with no CSP violation (each is a
+    console error); and the policy is in force: a picture from another origin is refused. That
+    origin is 127.0.0.2 (loopback), so nothing would leave the machine even if it were not."""
+    with browser_page(server) as (page, errors):
+        analyse_in_browser(page, str(SAMPLES / "coffee.png"))
+        assert "espresso" in page.locator("#top5").inner_text()
+        page.locator("button[data-tab-id=playground]").click()
+        page.locator("#playground-validate").click()
+        expect(page.locator("#playground-status")).to_contain_text("Valid", timeout=30_000)
+        assert not errors, errors
+        blocked = page.evaluate("""() => new Promise(done => {
+            document.addEventListener('securitypolicyviolation', e => done(e.violatedDirective), {once: true});
+            const img = new Image(); img.src = 'http://127.0.0.2:9/p.png'; document.body.appendChild(img);
+        })""")
+    assert blocked == "img-src"

@@ -39,12 +39,18 @@ class Explanation:
     text: str  # Markdown: the rule with this node's numbers
 
 
+MAX_ANSWER = 60  # characters of a typed shape: "1024 × 1024 × 1024" with room to spare
+
+
 def parse_shape(text: str) -> Shape | None:
     """A typed shape, leniently: "256x64x64", "256 × 64 × 64", "256,64,64", "(256, 64, 64)", or one
-    number for a vector. None when it is not a list of whole numbers."""
+    number for a vector. None when it is not a list of whole numbers, or longer than MAX_ANSWER."""
+    if len(str(text)) > MAX_ANSWER:
+        return None
     cleaned = re.sub(r"[()\[\]]", " ", str(text)).strip()
     parts = re.split(r"[x×X*,;\s]+", cleaned)  # a dangling separator leaves an empty part: rejected
-    if not all(p.isdigit() for p in parts):
+    # ASCII digits only: str.isdigit() also accepts "²" or "①", which int() cannot read
+    if not all(p.isascii() and p.isdigit() for p in parts):
         return None
     return tuple(int(p) for p in parts)
 

@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from necklab import ASSETS
 from necklab.i18n import from_accept_language, t
@@ -20,9 +22,11 @@ from necklab.models.registry import NECKS, NeckSpec
 from necklab.ui.backbone_tab import analyze, build_backbone_tab
 from necklab.ui.backbone_tab import redraw as redraw_backbone
 from necklab.ui.compare_tab import build_compare_tab
+from necklab.ui.headers import SecurityHeaders
 from necklab.ui.neck_tab import NeckTab, build_neck_tab, slug
 from necklab.ui.offline import forbid_outbound
 from necklab.ui.playground_tab import build_playground_tab
+from necklab.widgets.common import language
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Session, SessionBox
 from necklab.widgets.text import Words, follow, localised
@@ -51,6 +55,7 @@ class Switched:
 
 
 def switch_language(session: Session, lang: str, words: Words) -> Switched:
+    lang = language(lang, session.lang)
     return Switched(words=words.updates(lang), session=replace(session, lang=lang))
 
 
@@ -126,18 +131,30 @@ def browser_language(request: gr.Request) -> str:
     return from_accept_language(request.headers.get("accept-language"))
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def server_address(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> argparse.Namespace:
+    """The address to serve on (`host`, `port`): the command line's flags, else Gradio's own
+    GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (what a container or service file sets), else this
+    machine only, port 7860. A bad port (flag or variable) stops with argparse's message."""
     parser = argparse.ArgumentParser(prog="necklab", description="NeckLab web app")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind; use 0.0.0.0 to serve a class network (default: this machine only)")
-    parser.add_argument("--port", type=int, default=7860)
-    args = parser.parse_args(argv)
+    parser.add_argument("--host", default=environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to bind; use 0.0.0.0 to serve a class network (default: $GRADIO_SERVER_NAME, "
+                             "else 127.0.0.1: this machine only)")
+    # argparse converts a string default with `type`, so a bad GRADIO_SERVER_PORT is reported as a bad port
+    parser.add_argument("--port", type=int, default=environ.get("GRADIO_SERVER_PORT", "7860"),
+                        help="port (default: $GRADIO_SERVER_PORT, else 7860)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = server_address(argv)
     forbid_outbound(also=[args.host])
     build_app().queue(**QUEUE).launch(**launch_settings(args.host, args.port))
 
 
 def launch_settings(host: str, port: int) -> dict[str, Any]:
-    """Offline and safe launch settings (see ../shared/GRADIO6.md)."""
+    """Offline and safe launch settings (see ../shared/GRADIO6.md); `app_kwargs` reach Gradio's
+    FastAPI app, whose every response then carries the security headers."""
     return dict(server_name=host, server_port=port, share=False, ssr_mode=False, run_history=False,
                 enable_monitoring=False, max_file_size=MAX_UPLOAD, show_error=False,
-                theme=gr.themes.Soft(), footer_links=["api"])
+                theme=gr.themes.Soft(), footer_links=["api"],
+                app_kwargs={"middleware": [Middleware(SecurityHeaders)]})

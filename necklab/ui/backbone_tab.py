@@ -9,10 +9,10 @@ import gradio as gr
 from necklab.i18n import t
 from necklab.lab.analysis import available_devices, keep_picture, run_backbone
 from necklab.viz.maps import backbone_table, backbone_table_headers, levels_overview, top_channels
-from necklab.widgets.common import figure_box, image, load_picture
+from necklab.widgets.common import figure_box, image, language, load_picture
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Facts, Session, session_picture
-from necklab.widgets.text import localised
+from necklab.widgets.text import inert, localised
 
 LEVELS = ["C1", "C2", "C3", "C4", "C5"]
 
@@ -38,7 +38,7 @@ class Analyzed(Levels):
 
 def check_level(level: str, lang: str) -> None:
     if level not in LEVELS:
-        raise gr.Error(t("backbone.no_level", lang, level=repr(level), levels=", ".join(LEVELS)))
+        raise gr.Error(t("backbone.no_level", lang, level=inert(repr(level)[:40]), levels=", ".join(LEVELS)))
 
 
 def status_text(session: Session) -> str:
@@ -54,11 +54,12 @@ def analyze(session: Session, value: Any, device: str, level: str, lang: str = "
             progress: gr.Progress = gr.Progress()) -> Analyzed:
     """Decode the picture, run the backbone, draw every level; the session remembers the picture,
     the device and the language (`lang`: the API's, the page's switch in a browser)."""
+    lang = language(lang, session.lang)
     check_level(level, lang)
     progress(0.05, desc=t("backbone.decoding", lang))
     picture = load_picture(value, lang)
     if device not in available_devices():
-        raise gr.Error(t("backbone.no_device", lang, device=repr(device), devices=available_devices()))
+        raise gr.Error(t("backbone.no_device", lang, device=inert(repr(device)[:40]), devices=available_devices()))
     progress(0.25, desc=t("backbone.running", lang, device=device))
     backbone = run_backbone(picture, device)
     progress(0.6, desc=t("backbone.drawing", lang))

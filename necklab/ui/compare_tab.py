@@ -2,10 +2,8 @@
 and a CSV download."""
 from __future__ import annotations
 
-import tempfile
 import uuid
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -21,13 +19,13 @@ from necklab.viz.compare import (
     params_latency_figure,
     to_csv,
 )
-from necklab.widgets.common import figure_box, image
+from necklab.widgets.common import ScratchFolder, figure_box, image
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Session, session_picture
 from necklab.widgets.text import localised
 
 REPEATS = 1  # timed forwards per neck (the analysis's own traced one first); the table shows their median
-CSV_DIR = Path(tempfile.mkdtemp(prefix="necklab-compare-"))  # one folder per server process
+CSV_DIR = ScratchFolder("necklab-compare-")  # one folder per server process
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ def compare_erfs(session: Session, rows: list[NeckRow] | None, progress: gr.Prog
 
 
 def _csv(rows: list[NeckRow]) -> str:
-    return str(to_csv(rows, CSV_DIR / f"necklab_compare_{uuid.uuid4().hex[:8]}.csv"))
+    return str(to_csv(rows, CSV_DIR.path / f"necklab_compare_{uuid.uuid4().hex[:8]}.csv"))
 
 
 def build_compare_tab(session: gr.State) -> tuple[gr.Button, list[gr.components.Component]]:

@@ -23,7 +23,7 @@ from necklab.ui.quiz import quiz_box
 from necklab.viz.graph import GraphPicture, focus_nodes
 from necklab.viz.lesson import lesson_step
 from necklab.viz.step import narration, node_table, node_table_headers, step_figure
-from necklab.widgets.common import figure_box, image
+from necklab.widgets.common import figure_box, image, whole
 from necklab.widgets.controls import control_label, parse_value
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Session, session_picture
@@ -231,19 +231,21 @@ def refresh_neck(specs: list[NeckSpec], key: str, session: Session, shown: Analy
     return run_neck(specs, session, neck_title, *values, progress=progress)
 
 
-def clamp(analysis: Analysis, k: float) -> int:
-    return min(max(int(k), 0), len(analysis.topology.nodes) - 1)
+def clamp(analysis: Analysis, k: float, lang: str = "en") -> int:
+    """Step k (a slider's value, or whatever an API client sent: a gr.Error in `lang` if no number)
+    as a step of the analysis."""
+    return min(max(whole(k, lang), 0), len(analysis.topology.nodes) - 1)
 
 
 def show_step(session: Session, analysis: Analysis | None, k: float) -> StepShown | None:
-    return None if analysis is None else render_step(analysis, clamp(analysis, k), session.lang)
+    return None if analysis is None else render_step(analysis, clamp(analysis, k, session.lang), session.lang)
 
 
 def lesson_text(analysis: Analysis | None, k: float, lang: str = "en") -> str:
     """The lesson's guidance for step k: what to look at, and at the last step the key idea."""
     if analysis is None:
         return t("lesson.intro", lang)
-    return lesson_step(analysis, analysis.topology.order[clamp(analysis, k)], lang)
+    return lesson_step(analysis, analysis.topology.order[clamp(analysis, k, lang)], lang)
 
 
 def show_lesson(session: Session, analysis: Analysis | None, k: float) -> str:
@@ -258,7 +260,7 @@ def redraw_words(session: Session, analysis: Analysis | None, k: float) -> Redra
         skip = gr.skip()
         return Redrawn(graph=skip, figure=skip, narration=skip, summary=skip, table=skip,
                        lesson=lesson_text(None, k, lang))
-    return Redrawn(**vars(render_step(analysis, clamp(analysis, k), lang)),
+    return Redrawn(**vars(render_step(analysis, clamp(analysis, k, lang), lang)),
                    summary=summary(analysis, NECKS[analysis.neck_name], lang), table=node_table(analysis, lang),
                    lesson=lesson_text(analysis, k, lang))
 

@@ -1,6 +1,7 @@
-"""No outbound network from the app process: the app needs none, so every non-local connection or
-name lookup is refused. Without this, Gradio fetches any http URL an API client puts in a file
-input (its SSRF filter first asks dns.google to resolve the name)."""
+"""No outbound network from the app process: the app needs none, so every non-local connection,
+datagram (UDP needs no connect: `sendto` names its peer) or name lookup is refused. Without this,
+Gradio fetches any http URL an API client puts in a file input (its SSRF filter first asks
+dns.google to resolve the name)."""
 from __future__ import annotations
 
 import ipaddress
@@ -26,8 +27,9 @@ def is_local(host: object, also: Iterable[str] = ()) -> bool:
 
 
 def outbound_host(event: str, args: tuple, also: Iterable[str] = ()) -> str | None:
-    """The remote host of an audit event that connects to or looks up a non-local host, else None."""
-    if event == "socket.connect" and isinstance(args[1], tuple):
+    """The remote host of an audit event that connects to, sends to or looks up a non-local host,
+    else None. Audit hooks run before the call, so a refused datagram is never sent."""
+    if event in ("socket.connect", "socket.sendto", "socket.sendmsg") and isinstance(args[1], tuple):
         host = args[1][0]
     elif event == "socket.getaddrinfo":
         host = args[0]
@@ -37,8 +39,8 @@ def outbound_host(event: str, args: tuple, also: Iterable[str] = ()) -> str | No
 
 
 def forbid_outbound(also: Iterable[str] = ()) -> None:
-    """Refuse, from now on and in this whole process, connections and name lookups for any host
-    but this machine's loopback and `also` (the address the app serves on, which launch calls)."""
+    """Refuse, from now on and in this whole process, connections, datagrams and name lookups for any
+    host but this machine's loopback and `also` (the address the app serves on, which launch calls)."""
     allowed = frozenset(also)
 
     def refuse(event: str, args: tuple) -> None:

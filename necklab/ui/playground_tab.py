@@ -4,9 +4,8 @@ and save or load it as JSON."""
 from __future__ import annotations
 
 import random
-import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,15 +29,15 @@ from necklab.models.registry import NeckSpec
 from necklab.ui.neck_tab import TabView, build_step_view, summary, tab_view
 from necklab.viz.aspp import erf_figure
 from necklab.viz.compare import COMPARE_TYPES, compare_headers, compare_rows, params_latency_figure
-from necklab.widgets.common import figure_box, image
+from necklab.widgets.common import ScratchFolder, figure_box, image, number, upload_path, whole
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Session, session_picture
 from necklab.widgets.tab import Chained
-from necklab.widgets.text import localised
+from necklab.widgets.text import inert, localised
 
 KEY = "playground"
 START = "NAS-FPN"
-FILES = Path(tempfile.mkdtemp(prefix="necklab-designs-"))  # saved designs, one folder per server process
+FILES = ScratchFolder("necklab-designs-")  # saved designs, one folder per server process
 
 
 @dataclass(frozen=True)
@@ -91,19 +90,25 @@ def search_headers(lang: str = "en") -> list[str]:
     return t("playground.search_headers", lang).split("|")
 
 
+def error_text(error: DesignError, lang: str) -> str:
+    """Validation's message in `lang`, the learner's own text in it (a cell, an op) made inert."""
+    fields = {k: inert(v) if isinstance(v, str) else v for k, v in error.fields.items()}
+    return design_error_text(DesignError(error.key, **fields), lang)
+
+
 def read_design(rows: Any, name: str, lang: str = "en") -> Design:
     """The table's design, or a gr.Error with validation's message in `lang`."""
     values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
     try:
         return from_rows(values, (name or "my design").strip())
     except DesignError as e:
-        raise gr.Error(design_error_text(e, lang)) from None
+        raise gr.Error(error_text(e, lang)) from None
 
 
 def describe(design: Design, lang: str = "en") -> str:
     """What the stage outputs, and cells that do nothing."""
     outputs = ", ".join(t("playground.output", lang, level=lvl, k=k) for lvl, k in sorted(design.producers().items()))
-    text = t("playground.valid", lang, name=design.name, n=len(design.cells), outputs=outputs)
+    text = t("playground.valid", lang, name=inert(design.name), n=len(design.cells), outputs=outputs)
     unused = design.unused()
     if unused:
         text += t("playground.unused", lang, cells=", ".join(t("playground.cell", lang, k=k) for k in unused))
@@ -131,17 +136,19 @@ def run(session: Session, rows: Any, name: str, stages: float, progress: gr.Prog
     """Build the design and run it on the session's picture."""
     lang = session.lang
     design = read_design(rows, name, lang)
+    stages = whole(stages, lang)
     picture, device = session_picture(session)
-    progress(0.1, desc=t("playground.running", lang, name=design.name, stages=int(stages), device=device))
-    analysis = run_design(picture, design, int(stages), device)
+    progress(0.1, desc=t("playground.running", lang, name=design.name, stages=stages, device=device))
+    analysis = run_design(picture, design, stages, device)
     progress(0.6, desc=t("playground.drawing", lang))
     return DesignRun(**vars(tab_view(analysis, summary(analysis, spec_in(design, lang), lang), lang)),
                      status=describe(design, lang))
 
 
 def spec_in(design: Design, lang: str) -> NeckSpec:
-    """The design's registry entry with its words in `lang`."""
-    return design_spec(design, lang)
+    """The design's registry entry with its words in `lang`; its title (with the design's name) goes
+    into the summary's Markdown."""
+    return design_spec(replace(design, name=inert(design.name)), lang)
 
 
 def mutate_table(session: Session, rows: Any, name: str) -> Cells:
@@ -156,14 +163,15 @@ def compare(session: Session, rows: Any, name: str, stages: float,
             progress: gr.Progress = gr.Progress()) -> DesignCompared:
     lang = session.lang
     design = read_design(rows, name, lang)
+    stages = whole(stages, lang)
     picture, device = session_picture(session)
-    result = compare_design(picture, design, int(stages), device,
+    result = compare_design(picture, design, stages, device,
                             progress=lambda i, title: progress((i, 5),
                                                                desc=t("playground.measuring", lang, title=title)))
     progress((4, 5), desc=t("playground.erfs", lang))
-    analysis = run_design(picture, design, int(stages), device)
+    analysis = run_design(picture, design, stages, device)
     erfs, cells = output_erfs(analysis)
-    subtitle = t("playground.subtitle", lang, w=picture.size[0], h=picture.size[1], device=device, stages=int(stages))
+    subtitle = t("playground.subtitle", lang, w=picture.size[0], h=picture.size[1], device=device, stages=stages)
     return DesignCompared(compared=compare_rows(result, lang),
                           params=image(params_latency_figure(result, subtitle, lang)),
                           erf=image(erf_figure(analysis, erfs, cells, lang)))
@@ -173,11 +181,12 @@ def search(session: Session, rows: Any, name: str, stages: float, proxies: list[
            seconds: float, progress: gr.Progress = gr.Progress()) -> Searched:
     lang = session.lang
     design = read_design(rows, name, lang)
+    stages, count, seconds = whole(stages, lang), whole(count, lang), number(seconds, lang)
     if not proxies:
         raise gr.Error(t("playground.no_proxy", lang))
     picture, device = session_picture(session)
-    total = int(count) + 1
-    found = random_search(picture, design, int(stages), proxies, int(count), float(seconds), device,
+    total = count + 1
+    found = random_search(picture, design, stages, proxies, count, seconds, device,
                           seed=random.randrange(2 ** 31),
                           progress=lambda i, title: progress((i, total), desc=t("playground.measuring", lang,
                                                                                 title=title)),
@@ -189,8 +198,8 @@ def search(session: Session, rows: Any, name: str, stages: float, proxies: list[
               rounded(c.row.latency_ms, 2), rounded(c.row.erf_percent, 1), round(c.score, 2)]
              for i, c in enumerate(found, start=1)]
     measured = len(found) - 1
-    budget = (t("playground.budget", lang, seconds=f"{float(seconds):.0f}", count=int(count))
-              if measured < int(count) else "")
+    budget = (t("playground.budget", lang, seconds=f"{seconds:.0f}", count=count)
+              if measured < count else "")
     note = (t("playground.measured", lang, n=measured, budget=budget, proxies=", ".join(proxies))
             + t("playground.honest", lang))
     return Searched(results=table, found=found, note=note)
@@ -208,7 +217,7 @@ def take_best(session: Session, found: list[Candidate] | None) -> DesignShown:
 def save(rows: Any, name: str) -> str:
     design = read_design(rows, name)
     stem = "".join(c if c.isalnum() else "_" for c in design.name)[:40] or "design"
-    folder = FILES / uuid.uuid4().hex[:8]  # one folder per save: the file keeps its readable name
+    folder = FILES.path / uuid.uuid4().hex[:8]  # one folder per save: the file keeps its readable name
     folder.mkdir()
     path = folder / f"{stem}.json"
     path.write_text(design.to_json(), encoding="utf-8")
@@ -219,14 +228,14 @@ def load(session: Session, upload: Any) -> DesignShown | None:
     lang = session.lang
     if upload is None:
         return None
-    path = upload if isinstance(upload, str) else getattr(upload, "name", None) or upload.get("path")
+    path = upload_path(upload, lang, "playground.only_uploads")  # an API client can send any path
     try:
         design = from_json(Path(path).read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise gr.Error(t("playground.not_text", lang)) from None
     except DesignError as e:
-        raise gr.Error(t("playground.cannot_load", lang, message=design_error_text(e, lang))) from None
-    return show_design(design, t("playground.loaded", lang, name=design.name, describe=describe(design, lang)))
+        raise gr.Error(t("playground.cannot_load", lang, message=error_text(e, lang))) from None
+    return show_design(design, t("playground.loaded", lang, name=inert(design.name), describe=describe(design, lang)))
 
 
 def proxy_choices(lang: str) -> list[tuple[str, str]]:

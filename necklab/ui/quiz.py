@@ -11,8 +11,8 @@ import gradio as gr
 
 from necklab.i18n import strings, t
 from necklab.lab.analysis import Analysis
-from necklab.lab.shape_rules import check, question, shape_text
-from necklab.widgets.common import no_picture
+from necklab.lab.shape_rules import MAX_ANSWER, check, question, shape_text
+from necklab.widgets.common import no_picture, whole
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
@@ -71,7 +71,7 @@ def ask(session: Session, analysis: Analysis | None, k: float) -> str:
     lang = session.lang
     if analysis is None:
         return t("common.no_picture", lang)
-    k = int(k)
+    k = whole(k, lang)
     if k >= _last(analysis):
         return t("quiz.last", lang)
     return question(analysis, analysis.topology.order[k + 1], lang)
@@ -82,7 +82,10 @@ def answer(session: Session, analysis: Analysis | None, k: float, typed: str, sc
     lang = session.lang
     if analysis is None:
         raise no_picture(lang)
-    k = int(k)
+    k = whole(k, lang)
+    typed = typed or ""
+    if len(typed) > MAX_ANSWER:  # an API client can send any length; no shape needs this many characters
+        raise gr.Error(t("quiz.too_long", lang, most=MAX_ANSWER))
     if k >= _last(analysis):
         return Answered(t("quiz.done", lang, score=score_text(score, lang)), score, score_text(score, lang), k, typed)
     node = analysis.topology.order[k + 1]

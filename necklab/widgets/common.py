@@ -1,6 +1,10 @@
 """Pieces every tab uses: upload handling, figures as images."""
 from __future__ import annotations
 
+import math
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -9,20 +13,44 @@ import numpy as np
 from gradio.utils import get_upload_folder, is_in_or_equal
 from matplotlib.figure import Figure
 
-from necklab.i18n import t
+from necklab.i18n import LANGS, t
 from necklab.lab.imaging import ImageError, Picture, decode
 from necklab.viz.render import figure_image
-from necklab.widgets.text import localised
+from necklab.widgets.text import inert, localised
+
+
+class ScratchFolder:
+    """A temporary folder for the files a tab hands to Gradio (which serves its own copies), made
+    on first use — building or importing the app leaves nothing behind — and removed when the
+    process exits (or on `remove()`)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._path: Path | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = Path(tempfile.mkdtemp(prefix=self.prefix))
+            self._finalizer = weakref.finalize(self, shutil.rmtree, self._path, ignore_errors=True)
+        return self._path
+
+    def remove(self) -> None:
+        """Remove the folder now; the next use makes a new one."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._path = self._finalizer = None
 
 
 def no_picture(lang: str = "en") -> gr.Error:
     return gr.Error(t("common.no_picture", lang))
 
 
-def upload_path(value: Any, lang: str = "en") -> str:
+def upload_path(value: Any, lang: str = "en", refused: str = "common.only_uploads") -> str:
     """The server-side file of an upload event run without preprocessing. Only files in Gradio's
     upload cache are opened: Gradio checks that only for values marked as files, and an API client
-    can send any dict, e.g. {"path": "/etc/passwd"}."""
+    can send any dict, e.g. {"path": "/etc/passwd"}. `refused`: the text key that says so."""
     if value is None:
         raise gr.Error(t("common.choose_picture", lang))
     if isinstance(value, dict):
@@ -31,8 +59,31 @@ def upload_path(value: Any, lang: str = "en") -> str:
         raise gr.Error(t("common.upload_lost", lang))
     path = Path(str(value)).resolve()
     if not is_in_or_equal(path, get_upload_folder()):
-        raise gr.Error(t("common.only_uploads", lang))
+        raise gr.Error(t(refused, lang))
     return str(path)
+
+
+def number(value: Any, lang: str = "en") -> float:
+    """A slider's value as a finite number, or a gr.Error in `lang`: Gradio's slider lets NaN through,
+    and an API client can send anything."""
+    try:
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool) and math.isfinite(float(value)):
+            return float(value)
+    except ValueError:  # text that is no number (float() reads "nan" and "1e400" too: isfinite refuses them)
+        pass
+    raise gr.Error(t("common.not_a_number", lang, value=inert(repr(value)[:40])))
+
+
+def whole(value: Any, lang: str = "en") -> int:
+    """A step or count slider's value as a whole number (see `number`)."""
+    return int(number(value, lang))
+
+
+def language(value: Any, lang: str = "en") -> str:
+    """A language an API client sent (one of LANGS), or a gr.Error in the session's language `lang`."""
+    if isinstance(value, str) and value in LANGS:
+        return value
+    raise gr.Error(t("common.unknown_language", lang, value=inert(repr(value)[:40])))
 
 
 def load_picture(value: Any, lang: str = "en") -> Picture:

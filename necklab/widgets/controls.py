@@ -7,6 +7,7 @@ import gradio as gr
 
 from necklab.i18n import t
 from necklab.models.spec import Control
+from necklab.widgets.common import whole
 
 
 def control_label(control: Control, lang: str = "en", key: str | None = None) -> str:
@@ -16,7 +17,7 @@ def control_label(control: Control, lang: str = "en", key: str | None = None) ->
 
 def parse_value(control: Control, value: Any, lang: str = "en") -> Any:
     if control.kind == "int":
-        return int(value)
+        return whole(value, lang)
     if control.kind == "choice":
         return {str(c): c for c in control.choices}[str(value)]
     label = control_label(control, lang)

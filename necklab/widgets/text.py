@@ -7,6 +7,7 @@ the updated props in the session). Handlers that return text read the language f
 """
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -62,3 +63,11 @@ def follow(component: C, texts: Mapping[str, TextSpec]) -> C:
 def localised(make: Callable[..., C], texts: Mapping[str, TextSpec], **kwargs: Any) -> C:
     """`make(**kwargs)` with its text props in English, following the session's language."""
     return follow(make(**{prop: text(spec, "en") for prop, spec in texts.items()}, **kwargs), texts)
+
+
+def inert(typed: Any) -> str:
+    """Text a user typed (a design's name, a cell) made safe to put into Markdown or a gr.Error
+    message, which both render HTML: tags and entities escaped, and no brackets left to open a
+    Markdown link or image (a student's text must not load a picture or draw a form on the teacher's
+    screen)."""
+    return html.escape(str(typed)).replace("[", "&#91;").replace("]", "&#93;")
