@@ -27,8 +27,9 @@ from necklab.i18n import t
 from necklab.lab.analysis import Analysis, analyse, available_devices
 from necklab.lab.imaging import ImageError, decode
 from necklab.lab.shape_rules import explain
-from necklab.lab.words import op_name
+from necklab.lab.words import op_name, refusal_text
 from necklab.lessons import lesson_figures
+from necklab.models.refusal import Refusal
 from necklab.models.registry import NECKS, Control
 from necklab.pack.write import check_language, shapes_records, write_pack
 from necklab.viz.step import narration, step_figure
@@ -153,4 +154,8 @@ def analyse_picture(picture: str | Path, neck: str, config: Mapping[str, Any] | 
         decoded = decode(picture)
     except ImageError as e:
         raise e.worded(lang) from None
-    return Lab(analyse(decoded, key, settings, device, seed), Path(picture).name, lang)
+    try:
+        analysis = analyse(decoded, key, settings, device, seed)
+    except Refusal as e:  # a configuration the neck cannot take, said in `lang`
+        raise ValueError(refusal_text(e, lang)) from None
+    return Lab(analysis, Path(picture).name, lang)

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from necklab.lab.analysis import analyse
-from necklab.lab.playground import design_error_text, mutate
+from necklab.lab.playground import mutate
+from necklab.lab.words import refusal_text
 from necklab.models.cell_design import (
     FPN_CELLS,
     NAS_FPN,
@@ -81,7 +82,7 @@ def test_nas_fpn_design_is_the_zoo_neck_graph_and_parameters():
 def test_validation_names_each_bad_case(cells, message):
     with pytest.raises(DesignError) as caught:
         design(*cells).validate()
-    assert message in design_error_text(caught.value)
+    assert message in refusal_text(caught.value)
 
 
 @contextmanager
@@ -89,7 +90,7 @@ def refused(pattern: str) -> Iterator[None]:
     """Expect a DesignError whose English words match `pattern`."""
     with pytest.raises(DesignError) as caught:
         yield
-    assert re.search(pattern, design_error_text(caught.value)), design_error_text(caught.value)
+    assert re.search(pattern, refusal_text(caught.value)), refusal_text(caught.value)
 
 
 def test_rows_from_the_table_are_read_and_checked():
@@ -175,13 +176,13 @@ def test_messages_and_mutations_in_chinese():
     `e.text("zh")` is Chinese with the same cell, input and level."""
     with pytest.raises(DesignError) as caught:
         design(("sum", "cell 2", "P3", 3), ("sum", "cell 1", "P5", 4)).validate()
-    zh = design_error_text(caught.value, "zh")
+    zh = refusal_text(caught.value, "zh")
     assert zh.startswith("单元 1 的输入 A：读取单元 2 会形成环（cell 1 → cell 2 → cell 1）")
     assert "cycle" not in zh
-    assert design_error_text(caught.value).startswith("Cell 1, input A: reading cell 2 makes a cycle")
+    assert refusal_text(caught.value).startswith("Cell 1, input A: reading cell 2 makes a cycle")
     with pytest.raises(DesignError) as caught:
         from_rows([["sum", "P3", "P4", "Px"]])
-    assert design_error_text(caught.value, "zh") == "第 1 行：输出层级 'Px' 不是像 P4 这样的层级。"
+    assert refusal_text(caught.value, "zh") == "第 1 行：输出层级 'Px' 不是像 P4 这样的层级。"
     words = {mutate(NAS_FPN, random.Random(seed), "zh")[1].split("：")[1].split(" ")[0] for seed in range(60)}
     assert words == {"输入", "运算", "去掉合并之后的", "在合并之后加上", "输出层级"}
     assert mutate(NAS_FPN, random.Random(3), "zh")[0] == mutate(NAS_FPN, random.Random(3))[0]

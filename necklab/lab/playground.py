@@ -140,11 +140,6 @@ def random_search(picture: Picture, start: Design, stages: int, proxies: Sequenc
     return rank(candidates, proxies)
 
 
-def design_error_text(error: DesignError, lang: str = "en") -> str:
-    """What is wrong with a design, naming the cell, in `lang`."""
-    return t(f"design.{error.key}", lang, **error.fields)
-
-
 def _inputs_for(k: int) -> list[str]:
     """Every node cell k may read: the five levels and the cells before it."""
     return [level_ref(lvl) for lvl in LEVELS] + [cell_ref(j) for j in range(1, k)]

@@ -8,6 +8,7 @@ from typing import cast
 from necklab.graph.topology import Edge, Move, Note, Op, Role, Step, Topology
 from necklab.i18n import t
 from necklab.models.cell_design import StageCell
+from necklab.models.refusal import Refusal
 
 
 def op_name(op: Op, lang: str = "en") -> str:
@@ -48,6 +49,11 @@ def edge_label(edge: Edge, lang: str = "en", sep: str | None = None, worded: Seq
 def edges_label(edges: list[Edge], lang: str = "en", sep: str | None = None) -> str:
     """Several inputs from one source (one graph edge), each labelled."""
     return t("edge.joined", lang).join(edge_label(edge, lang, sep) for edge in edges)
+
+
+def refusal_text(refusal: Refusal, lang: str = "en") -> str:
+    """What the model side refused (a design, a configuration), in `lang`."""
+    return t(f"{refusal.area}.{refusal.key}", lang, **refusal.fields)
 
 
 def note_words(note: Note, lang: str = "en") -> str:

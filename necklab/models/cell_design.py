@@ -14,9 +14,11 @@ FPN and PANet are two other points of this space, up to differences the presets 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from necklab.models.refusal import Refusal
 
 LEVELS = (3, 4, 5, 6, 7)  # pyramid positions P3…P7 a stage reads and writes
 OPS = {"sum": "sum", "gp": "global pooling"}  # op key → how the app names it
@@ -24,21 +26,10 @@ MAX_CELLS = 24  # a stage longer than this is refused: it would only make the st
 FORMAT = "necklab-cell-design"
 
 
-class DesignError(ValueError):
-    """A design that cannot be built: which problem (`key`, worded as `design.<key>` in the language
-    files — `necklab.lab.playground.design_error_text` says it) and where (`fields`)."""
+class DesignError(Refusal):
+    """A design that cannot be built (`design.<key>`): which problem, and where (`fields`)."""
 
-    def __init__(self, key: str, **fields: Any) -> None:
-        self.key, self.fields = key, fields
-        super().__init__(f"{key}: {fields}")
-
-    def __reduce__(self) -> tuple[Callable[[str, dict[str, Any]], DesignError], tuple[str, dict[str, Any]]]:
-        # pickles (e.g. across processes) by key and fields, not by the message
-        return _design_error, (self.key, self.fields)
-
-
-def _design_error(key: str, fields: dict[str, Any]) -> DesignError:
-    return DesignError(key, **fields)
+    area = "design"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ import gradio as gr
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, analyse, picture_key
 from necklab.lab.cache import LRU
+from necklab.lab.words import refusal_text
 from necklab.lessons import lesson_for
+from necklab.models.refusal import Refusal
 from necklab.models.registry import NECKS, Control, NeckSpec
 from necklab.ui.export import export_box
 from necklab.ui.quiz import quiz_box
@@ -205,8 +207,9 @@ def run_neck(specs: list[NeckSpec], session: Session, neck_title: str, *values: 
     progress(0.1, desc=t("neck.running", lang, title=spec.title, device=device))
     try:
         analysis = analyse(picture, spec.name, config, device)
-    except ValueError as e:  # a configuration the neck cannot take
-        raise gr.Error(t("neck.cannot_build", lang, title=spec.title, reason=e)) from None
+    except ValueError as e:  # a configuration the neck cannot take (a Refusal has its words in `lang`)
+        reason = refusal_text(e, lang) if isinstance(e, Refusal) else str(e)
+        raise gr.Error(t("neck.cannot_build", lang, title=spec.title, reason=reason)) from None
     progress(0.5, desc=t("neck.drawing", lang))
     return tab_view(analysis, summary(analysis, spec, lang), lang)
 

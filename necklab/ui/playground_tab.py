@@ -17,13 +17,13 @@ from necklab.lab.playground import (
     PROXIES,
     Candidate,
     compare_design,
-    design_error_text,
     design_spec,
     mutate,
     output_erfs,
     random_search,
     run_design,
 )
+from necklab.lab.words import refusal_text
 from necklab.models.cell_design import LEVELS, MAX_CELLS, OPS, PRESETS, Design, DesignError, from_json, from_rows
 from necklab.models.registry import NeckSpec
 from necklab.ui.neck_tab import TabView, build_step_view, summary, tab_view
@@ -93,7 +93,7 @@ def search_headers(lang: str = "en") -> list[str]:
 def error_text(error: DesignError, lang: str) -> str:
     """Validation's message in `lang`, the learner's own text in it (a cell, an op) made inert."""
     fields = {k: inert(v) if isinstance(v, str) else v for k, v in error.fields.items()}
-    return design_error_text(DesignError(error.key, **fields), lang)
+    return refusal_text(DesignError(error.key, **fields), lang)
 
 
 def read_design(rows: Any, name: str, lang: str = "en") -> Design:

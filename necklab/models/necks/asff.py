@@ -43,6 +43,7 @@ from necklab.graph.receptive_field import Layer, conv, up
 from necklab.graph.topology import Edge, Node, Note, Op, Role, Step, Topology, input_nodes
 from necklab.graph.trace import record
 from necklab.models.layers import Neck, conv_block, init_convs, upsample_to
+from necklab.models.refusal import ConfigError
 from necklab.models.spec import NeckSpec
 
 COMPRESS_C = 16  # channels of each weight conv (the reference uses 8 only with its RFB option)
@@ -105,8 +106,7 @@ class ASFF(Neck):
     ) -> None:
         super().__init__()
         if len(in_channels) != NUM_LEVELS or len(out_channels) != NUM_LEVELS:
-            raise ValueError(f"ASFF fuses exactly {NUM_LEVELS} levels, got in_channels={tuple(in_channels)}, "
-                             f"out_channels={tuple(out_channels)}")
+            raise ConfigError("asff_levels", n=NUM_LEVELS, got=max(len(in_channels), len(out_channels)))
         self.in_channels = list(in_channels)
         self.out_channels = list(out_channels)
         self.first_level = first_level

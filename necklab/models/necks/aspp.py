@@ -30,6 +30,7 @@ from necklab.graph.receptive_field import GLOBAL, conv
 from necklab.graph.topology import Edge, Move, Node, Note, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record
 from necklab.models.layers import Neck, conv_block, init_convs
+from necklab.models.refusal import ConfigError
 from necklab.models.spec import Control, NeckSpec
 
 
@@ -49,7 +50,7 @@ class ASPP(Neck):
     ) -> None:
         super().__init__()
         if len(set(atrous_rates)) != len(atrous_rates):
-            raise ValueError(f"atrous rates must be distinct (they name the branches), got {tuple(atrous_rates)}")
+            raise ConfigError("distinct_rates", rates=", ".join(map(str, atrous_rates)))
         self.in_channels = in_channels
         self.atrous_rates = tuple(atrous_rates)
         self.out_channels = out_channels

@@ -25,6 +25,7 @@ from necklab.graph.receptive_field import Layer, conv, up
 from necklab.graph.topology import Edge, Node, Note, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record, recording
 from necklab.models.layers import RNG_LOCK, Neck, conv_block, init_convs, upsample_to
+from necklab.models.refusal import ConfigError
 from necklab.models.spec import OUT_CHANNELS, Control, NeckSpec
 
 BN_EPS = 1e-3  # TF's BN epsilon, kept by efficientdet-pytorch
@@ -130,11 +131,11 @@ class BiFPN(Neck):
         self.in_channels = list(in_channels)
         self.out_channels = out_channels
         if num_outs != PYRAMID:
-            raise ValueError(f"the BiFPN node list is written for {PYRAMID} levels, got num_outs={num_outs}")
+            raise ConfigError("wired_levels", neck="BiFPN", n=PYRAMID, got=num_outs)
         if not 1 <= len(self.in_channels) <= PYRAMID:
-            raise ValueError(f"{len(self.in_channels)} input levels do not fit a {PYRAMID}-level pyramid")
+            raise ConfigError("inputs_fit", got=len(self.in_channels), n=PYRAMID)
         if stack_times < 1:
-            raise ValueError("BiFPN needs at least one cell")
+            raise ConfigError("one_repeat", neck="BiFPN")
         self.num_outs = num_outs
         self.stack_times = stack_times
         self.first_level = first_level

@@ -17,6 +17,7 @@ from necklab.graph.receptive_field import conv, up
 from necklab.graph.topology import Edge, Node, Note, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record
 from necklab.models.layers import Neck, conv_block, init_convs, upsample_to
+from necklab.models.refusal import ConfigError
 from necklab.models.spec import EXTRA_CONVS, NUM_OUTS, OUT_CHANNELS, STANDARD_FPN, NeckSpec
 
 EXTRA_SOURCES = (False, "on_input", "on_lateral", "on_output")
@@ -38,13 +39,13 @@ class FPN(Neck):
         if add_extra_convs is True:
             add_extra_convs = "on_input"
         if add_extra_convs not in EXTRA_SOURCES:
-            raise ValueError(f"add_extra_convs must be one of {EXTRA_SOURCES}")
+            raise ConfigError("choice", setting="add_extra_convs", choices=", ".join(map(str, EXTRA_SOURCES)))
         self.in_channels = list(in_channels)
         self.out_channels = out_channels
         self.start_level = start_level
         self.used = len(self.in_channels) - start_level  # backbone levels the FPN consumes
         if not 1 <= self.used <= num_outs:
-            raise ValueError(f"num_outs ({num_outs}) must cover the {self.used} used input levels")
+            raise ConfigError("outs_cover_inputs", outs=num_outs, used=self.used)
         self.num_outs = num_outs
         self.add_extra_convs = add_extra_convs
         self.relu_before_extra_convs = relu_before_extra_convs

@@ -30,6 +30,7 @@ from necklab.graph.topology import Edge, Node, Note, Op, Role, Step, Topology, i
 from necklab.graph.trace import record, recording
 from necklab.models.cell_design import LEVELS, NAS_FPN, Design, StageCell, cell_ref, level_ref
 from necklab.models.layers import Neck, conv_block, init_convs
+from necklab.models.refusal import ConfigError
 from necklab.models.spec import OUT_CHANNELS, STANDARD_FPN, Control, NeckSpec
 
 PYRAMID = len(LEVELS)  # the cells are wired for exactly five levels, P3 … P7
@@ -132,11 +133,11 @@ class NASFPN(Neck):
         self.start_level = start_level
         self.used = len(self.in_channels) - start_level  # backbone levels the neck consumes
         if num_outs != PYRAMID:
-            raise ValueError(f"NAS-FPN's cells are wired for {PYRAMID} levels, got num_outs={num_outs}")
+            raise ConfigError("wired_levels", neck="NAS-FPN", n=PYRAMID, got=num_outs)
         if not 1 <= self.used <= PYRAMID:
-            raise ValueError(f"{self.used} used input levels do not fit a {PYRAMID}-level pyramid")
+            raise ConfigError("inputs_fit", got=self.used, n=PYRAMID)
         if stack_times < 1:
-            raise ValueError("NAS-FPN needs at least one stage")
+            raise ConfigError("one_repeat", neck="NAS-FPN")
         self.num_outs = num_outs
         self.stack_times = stack_times
         self.norm = norm

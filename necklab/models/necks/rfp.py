@@ -32,6 +32,7 @@ from necklab.graph.trace import record
 from necklab.models.backbone import LevelInfo, build_backbone
 from necklab.models.layers import bias_of
 from necklab.models.necks.fpn import FPN
+from necklab.models.refusal import ConfigError
 from necklab.models.spec import STANDARD_FPN, Control, NeckSpec
 
 FEEDBACK_INITS = ("reference", "random")
@@ -45,7 +46,7 @@ class FeedbackASPP(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, dilations: Sequence[int] = (1, 3, 6, 1)) -> None:
         super().__init__()
         if dilations[-1] != 1:
-            raise ValueError("the last (image-pooling) branch of the feedback ASPP must have dilation 1")
+            raise ConfigError("pool_branch_dilation")
         self.dilations = tuple(dilations)
         branches = [
             nn.Conv2d(in_channels, out_channels, 3 if d > 1 else 1, dilation=d, padding=d if d > 1 else 0, bias=True)
@@ -94,11 +95,12 @@ class RFP(FPN):
     ) -> None:
         super().__init__(in_channels, out_channels, num_outs, start_level, first_level=first_level)
         if rfp_steps < 2:
-            raise ValueError("rfp_steps must be at least 2 (one feedback pass)")
+            raise ConfigError("two_passes", got=rfp_steps)
         if feedback_init not in FEEDBACK_INITS:
-            raise ValueError(f"feedback_init must be one of {FEEDBACK_INITS}")
+            raise ConfigError("choice", setting="feedback_init", choices=", ".join(FEEDBACK_INITS))
         if aspp_out_channels * len(aspp_dilations) != out_channels:
-            raise ValueError("the feedback ASPP must give out_channels: aspp_out_channels × branches")
+            raise ConfigError("feedback_channels", branch=aspp_out_channels, branches=len(aspp_dilations),
+                              out=out_channels)
         self.rfp_steps = rfp_steps
         self.aspp_dilations = tuple(aspp_dilations)
         self.rfp_modules = nn.ModuleList(backbone(out_channels) for _ in range(rfp_steps - 1))

@@ -30,6 +30,7 @@ from necklab.graph.receptive_field import GLOBAL
 from necklab.graph.topology import Edge, Move, Node, Note, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record, recording
 from necklab.models.layers import Neck
+from necklab.models.refusal import ConfigError
 from necklab.models.spec import Control, NeckSpec
 
 POOLS = ("max", "avg")
@@ -102,9 +103,9 @@ class SPPNet(Neck):
     ) -> None:
         super().__init__()
         if pool not in POOLS:
-            raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+            raise ConfigError("choice", setting="pool", choices=", ".join(POOLS))
         if not levels or any(n < 1 for n in levels) or len(set(levels)) != len(levels):
-            raise ValueError(f"levels must be distinct positive bin counts, got {tuple(levels)}")
+            raise ConfigError("distinct_levels", levels=", ".join(map(str, levels)))
         self.in_channels = in_channels
         self.levels = tuple(levels)
         self.pool = pool

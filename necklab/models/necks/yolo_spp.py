@@ -29,6 +29,7 @@ from necklab.graph.receptive_field import conv
 from necklab.graph.topology import Edge, Move, Node, Note, Op, Step, Topology, input_nodes
 from necklab.graph.trace import record, recording
 from necklab.models.layers import Neck, conv_block, init_convs
+from necklab.models.refusal import ConfigError
 from necklab.models.spec import Control, NeckSpec
 
 BN_EPS = 1e-3  # set by YOLOv5's initialize_weights, not by its Conv
@@ -62,7 +63,7 @@ class _SPPBase(Neck):
                  first_level: int, name: str) -> None:
         super().__init__()
         if any(k % 2 == 0 for _, _, k in pools):
-            raise ValueError("max-pool kernels must be odd to keep the map size")
+            raise ConfigError("odd_kernels", kernels=", ".join(str(k) for _, _, k in pools))
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.first_level = first_level
