@@ -32,6 +32,7 @@ def test_analyze_a_sample():
     assert session_picture(shown.session)[0].size == (451, 300)
 
 
+@pytest.mark.slow
 def test_switching_level_redraws_from_the_cache():
     shown = app.analyze(Session(), upload(SAMPLES / "coffee.png"), "cpu", "C3")
     c1 = show_level(shown.session, "C1")

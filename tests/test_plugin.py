@@ -49,6 +49,7 @@ def test_the_app_gives_it_a_tab_with_its_lesson_panel(toy):
     assert {"toy-neck-run", "toy-neck-graph", "toy-neck-quiz-answer", "toy-lesson-panel"} <= ids
 
 
+@pytest.mark.slow
 def test_compare_measures_it(toy):
     rows = {row.name: row for row in compare_zoo(decode(PICTURE))}
     assert rows["toy"].params == toy.reference_params and not rows["toy"].error

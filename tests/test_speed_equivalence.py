@@ -79,6 +79,7 @@ def test_shared_backbone_pass_gives_the_same_gradients_as_separate_ones():
         np.testing.assert_allclose(shared[node], alone[node], rtol=1e-5, atol=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
 def test_large_pictures_decode_fast_and_close_to_a_plain_lanczos_resize(fmt, tmp_path):
     """A 4096² JPEG decodes at a DCT scale (Pillow's draft) and every big picture is reduced by a
