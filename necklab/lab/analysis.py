@@ -6,7 +6,6 @@ only the neck.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
@@ -114,7 +113,7 @@ class Analysis:
 
 _backbones: LRU[str, EfficientNetLite0] = LRU(4)
 _necks: LRU[tuple[str, str, str, int], Neck] = LRU(16)
-_features: LRU[tuple[str, tuple[int, ...], str], BackboneResult] = LRU(8)
+_features: LRU[tuple[str, str], BackboneResult] = LRU(8)
 _flops: LRU[Hashable, int] = LRU(64)
 _meta_models: LRU[Hashable, nn.Module] = LRU(16)
 
@@ -125,18 +124,10 @@ PICTURES = 64
 _pictures: LRU[str, Picture] = LRU(PICTURES)
 
 
-def picture_key(picture: Picture) -> str:
-    """A key for a picture's content: its pixels and what was decoded with them."""
-    digest = hashlib.sha1(picture.rgb.tobytes())
-    digest.update(repr((picture.rgb.shape, picture.original_size, picture.source_format, picture.frames)).encode())
-    return digest.hexdigest()
-
-
 def keep_picture(picture: Picture) -> str:
-    """Keep a picture where sessions find it by its content key, which this returns."""
-    key = picture_key(picture)
-    _pictures.get_or_make(key, lambda: picture)
-    return key
+    """Keep a picture where sessions find it by its content key (`Picture.key`), which this returns."""
+    _pictures.get_or_make(picture.key, lambda: picture)
+    return picture.key
 
 
 def kept_picture(key: str) -> Picture | None:
@@ -164,7 +155,7 @@ def _grids(model: EfficientNetLite0, height: int, width: int) -> dict[str, CellG
 
 def run_backbone(picture: Picture, device: str = "cpu") -> BackboneResult:
     """C1…C5 and the top-5 of a picture, cached per picture and device."""
-    key = (hashlib.sha1(picture.rgb.tobytes()).hexdigest(), picture.rgb.shape, device)
+    key = (picture.pixels_key, device)
 
     def make() -> BackboneResult:
         model = backbone_on(device)

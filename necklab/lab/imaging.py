@@ -15,12 +15,14 @@ bomb limit (2 × Image.MAX_IMAGE_PIXELS) refuses files that merely declare a hug
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,17 @@ class Picture:
     @property
     def scale_xy(self) -> tuple[float, float]:
         return self.size[0] / self.original_size[0], self.size[1] / self.original_size[1]
+
+    @cached_property
+    def pixels_key(self) -> str:
+        """A key for the pixels the backbone sees, hashed once per picture (every cache and every
+        session check asks for it)."""
+        return hashlib.sha1(self.rgb.tobytes() + repr(self.rgb.shape).encode()).hexdigest()
+
+    @property
+    def key(self) -> str:
+        """A key for the picture as decoded: its pixels and what the file said about them."""
+        return f"{self.pixels_key}-{self.original_size[0]}x{self.original_size[1]}-{self.source_format}-{self.frames}"
 
     def tensor(self) -> torch.Tensor:
         """1×3×H×W float tensor in [0, 1]."""

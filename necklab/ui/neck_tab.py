@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from necklab.i18n import t
-from necklab.lab.analysis import Analysis, analyse, picture_key
+from necklab.lab.analysis import Analysis, analyse
 from necklab.lab.cache import LRU
 from necklab.lab.words import refusal_text
 from necklab.lessons import lesson_for
@@ -229,7 +229,7 @@ def refresh_neck(specs: list[NeckSpec], key: str, session: Session, shown: Analy
         return None
     spec = next(s for s in specs if s.title == neck_title)
     if (shown is not None and shown.device == session.device and shown.neck_name == spec.name
-            and picture_key(shown.picture) == session.picture):
+            and shown.picture.key == session.picture):
         return None
     return run_neck(specs, session, neck_title, *values, progress=progress)
 
