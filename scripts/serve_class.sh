@@ -29,36 +29,46 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# answer_or_fail NAME PID HOST: wait until HOST answers HTTP, or fail once process PID has ended.
+answer_or_fail() {
+  "$PY" - "$@" <<'WAIT'
+import sys, time, urllib.request
+from pathlib import Path
+name, pid, host = sys.argv[1:4]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+for _ in range(480):
+    try:
+        opener.open(f"http://{host}/", timeout=2).close()
+        sys.exit(0)
+    except OSError:
+        if not Path(f"/proc/{pid}").exists():
+            sys.exit(f"{name} ended before it answered")
+        time.sleep(0.5)
+sys.exit(f"{name} did not answer in 4 minutes")
+WAIT
+}
+
 servers=""
+hosts=()
 for i in $(seq 1 "$N"); do
   port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   "$PY" app.py --port "$port" >"$RUN/app-$i.log" 2>&1 &
   pids+=($!)
   echo $! >"$RUN/app-$i.pid"
+  hosts+=("127.0.0.1:$port")
   servers+="server 127.0.0.1:$port max_fails=0; "
 done
 # Every process answers before nginx sends it anyone.
-"$PY" - "$RUN" $(grep -o '127.0.0.1:[0-9]*' <<<"$servers") <<'WAIT' || exit 1
-import sys, time, urllib.request
-from pathlib import Path
-run, hosts = Path(sys.argv[1]), sys.argv[2:]
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-for i, host in enumerate(hosts, 1):
-    for _ in range(480):
-        try:
-            opener.open(f"http://{host}/", timeout=2).close()
-            break
-        except OSError:
-            if not Path(f"/proc/{(run / f'app-{i}.pid').read_text().strip()}").exists():
-                sys.exit(f"app {i} failed: see {run}/app-{i}.log")
-            time.sleep(0.5)
-    else:
-        sys.exit(f"app {i} did not answer in 4 minutes: see {run}/app-{i}.log")
-WAIT
+for i in $(seq 1 "$N"); do
+  answer_or_fail "app $i (log: $RUN/app-$i.log)" "${pids[$((i - 1))]}" "${hosts[$((i - 1))]}" || exit 1
+done
 sed -e "s|@RUN_DIR@|$RUN|g" -e "s|@LISTEN@|$HOST:$PORT|g" -e "s|@SERVERS@|$servers|g" \
   deploy/nginx.conf.template >"$RUN/nginx.conf"
 "$NGINX" -p "$RUN" -c "$RUN/nginx.conf" &
 pids+=($!)
+# The address is printed only once nginx itself answers: whoever reads it may connect at once.
+local_host=$([ "$HOST" = 0.0.0.0 ] && echo 127.0.0.1 || echo "$HOST")
+answer_or_fail "nginx (log: $RUN/nginx-error.log)" "${pids[-1]}" "$local_host:$PORT" || exit 1
 echo "NeckLab: http://$HOST:$PORT/ → $N process(es) (run dir $RUN; Ctrl-C stops everything)"
 wait -n "${pids[@]}"  # any process ending ends the service
 echo "a process ended; stopping the rest" >&2
