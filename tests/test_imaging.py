@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -60,6 +62,23 @@ def test_16_bit_grey_uses_its_whole_range():
     rgb = decode(encode(im)).rgb
     assert rgb.min() == 0 and rgb.max() == 255
     assert rgb[0, 1, 0] <= rgb[0, 2, 0]  # monotone, not clipped to white
+
+
+@pytest.mark.slow
+def test_a_huge_16_bit_grey_decodes_without_a_float_copy(tmp_path):
+    """A 150 KB PNG of 7990×7990 16-bit grey (64 MP): decoding it once added ~1.2 GB (float64 copies);
+    now it costs about its 16-bit pixels (128 MB) and the decoder's buffers. Measured in a fresh process."""
+    a = np.zeros((7990, 7990), np.uint16)
+    a[::97], a[:, ::89] = 60000, 3000
+    Image.fromarray(a).save(tmp_path / "big16.png")
+    script = ("import resource, sys; from necklab.lab.imaging import decode\n"
+              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+              "p = decode(sys.argv[1])\n"
+              "print(p.rgb.shape, p.rgb.max(), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "big16.png")], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[:3] == ["(1024,", "1024,", "3)"] and out[3] == "255"
+    assert int(out[4]) < 400, f"decoding added {out[4]} MB"
 
 
 def test_exif_orientation_is_applied():

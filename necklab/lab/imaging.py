@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -113,18 +113,26 @@ class Picture:
         return torch.from_numpy(self.rgb).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
 
 
+# Grey with more than 8 bits (16-bit, 32-bit integer, float): fitted to size in its own mode, then
+# its actual range is scaled to 0–255 by Pillow's point transform: no full-size float copy.
+WIDE_GREY = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+def _wide_grey_to_8_bit(im: Image.Image) -> Image.Image:
+    if im.mode == "F":  # NaN or inf would poison the range: they become 0, as before
+        a = np.asarray(im)
+        if not np.isfinite(a).all():
+            im = Image.fromarray(np.nan_to_num(a, posinf=0.0, neginf=0.0).astype(np.float32), "F")
+    elif im.mode != "I":
+        im = im.convert("I")  # Pillow's point transform works on 32-bit modes
+    lo, hi = cast(tuple[float, float], im.getextrema())  # one band: (min, max)
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    return im.point(lambda v: v * scale - lo * scale + 0.5).convert("L")  # + 0.5: rounded, not cut
+
+
 def _to_rgb(im: Image.Image) -> Image.Image:
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit grey: scale the actual range to 0–255 instead of clipping at 255.
-        a = np.asarray(im, dtype=np.float64)
-        lo, hi = float(a.min()), float(a.max())
-        a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
-        im = Image.fromarray(a.round().astype(np.uint8), "L")
-    elif im.mode == "F":
-        a = np.nan_to_num(np.asarray(im, dtype=np.float64))
-        lo, hi = float(a.min()), float(a.max())
-        a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
-        im = Image.fromarray(a.round().astype(np.uint8), "L")
+    if im.mode in WIDE_GREY:
+        im = _wide_grey_to_8_bit(im)
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     if im.mode in ("LA", "La", "PA"):
@@ -146,7 +154,9 @@ def _fit(im: Image.Image, max_side: int, min_side: int, uploaded: tuple[int, int
     if max(uploaded) > max_side:
         s = max_side / max(uploaded)
         size = (max(1, round(uploaded[0] * s)), max(1, round(uploaded[1] * s)))
-        im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+        # Pillow cannot reduce 16-bit modes; those are resized in one (slower, copy-free) LANCZOS pass.
+        gap = None if im.mode.startswith("I;16") else REDUCING_GAP
+        im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=gap)
         w, h = im.size
     if min(w, h) < min_side:
         s = min_side / min(w, h)
@@ -216,7 +226,10 @@ def decode(source: str | os.PathLike[str] | bytes, max_side: int = MAX_SIDE, min
         im.seek(0)
         im.load()
         im = ImageOps.exif_transpose(im)
-        rgb = _fit(_to_rgb(im), max_side, min_side, original)
+        # Wide grey is fitted first (its 8-bit conversion then touches only the fitted pixels);
+        # everything else is converted first (a palette picture must not be resized as indices).
+        rgb = (_to_rgb(_fit(im, max_side, min_side, original)) if im.mode in WIDE_GREY
+               else _fit(_to_rgb(im), max_side, min_side, original))
     except ImageError:
         raise
     except Image.DecompressionBombError:
