@@ -31,6 +31,7 @@ from necklab.lab.words import op_name, refusal_text
 from necklab.lessons import lesson_figures
 from necklab.models.refusal import Refusal
 from necklab.models.registry import NECKS, Control
+from necklab.models.spec import MAX_LIST_TEXT
 from necklab.pack.write import check_language, shapes_records, write_pack
 from necklab.viz.step import narration, step_figure
 
@@ -54,6 +55,8 @@ def _value(control: Control, value: Any, lang: str) -> Any:
             raise ValueError(t("api.bad_choice", lang, setting=control.arg,
                                choices=", ".join(map(str, control.choices)), value=value))
         return choices[text.lower()]
+    if control.kind == "ints" and len(text) > MAX_LIST_TEXT:
+        raise ValueError(t("neck.ints_count", lang, label=control.arg, longest=control.longest))
     parts = text.strip("()[]").replace(",", " ").split()
     numbers = [int(p) for p in parts if p.lstrip("-").isdigit()]
     in_range = len(numbers) == len(parts) and all(control.minimum <= n <= control.maximum for n in numbers)
@@ -62,6 +65,8 @@ def _value(control: Control, value: Any, lang: str) -> Any:
             raise ValueError(t("api.bad_int", lang, setting=control.arg, low=control.minimum, high=control.maximum,
                                value=value))
         return numbers[0]
+    if len(numbers) > control.longest:
+        raise ValueError(t("neck.ints_count", lang, label=control.arg, longest=control.longest))
     if not numbers or not in_range or len(set(numbers)) != len(numbers):
         raise ValueError(t("api.bad_ints", lang, setting=control.arg, low=control.minimum, high=control.maximum,
                            value=value))

@@ -87,3 +87,18 @@ def test_a_level_or_device_an_api_client_invents_is_named_as_text():
     with pytest.raises(gr.Error, match="does not exist") as raised:
         analyze(EN, None, "cpu", "<img src=x onerror=alert(1)>", "en", progress=lambda *_, **__: None)
     assert "<img" not in raised.value.message and "&lt;img" in raised.value.message
+
+
+@pytest.mark.parametrize("typed", ["1, 2, 3, 4, 5, 6, 7", " ".join(["1"] * 300), "1," * 150])
+def test_a_list_of_numbers_is_bounded_in_count_and_length(typed):
+    """64 atrous rates made one ASPP click take 64 s: a typed list holds at most `longest` numbers
+    and `MAX_LIST_TEXT` characters, refused in the session's language by the tab and the API."""
+    from necklab.api import neck_config
+
+    rates = next(c for c in NECKS["aspp"].controls if c.arg == "atrous_rates")
+    says = {"en": f"at most {rates.longest} numbers", "zh": f"最多 {rates.longest} 个数"}
+    refused(lambda s: parse_value(rates, typed, s.lang), says)
+    for lang in ("en", "zh"):
+        with pytest.raises(ValueError, match=says[lang]):
+            neck_config("aspp", {"atrous_rates": typed}, lang)
+    assert parse_value(rates, "1, 2, 3, 4, 5, 6", "en") == (1, 2, 3, 4, 5, 6)  # `longest` itself is fine

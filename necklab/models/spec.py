@@ -16,6 +16,9 @@ from necklab.models.layers import Neck
 STANDARD_FPN: Mapping[str, Any] = dict(in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5)
 
 
+MAX_LIST_TEXT = 200  # characters a typed list of numbers may have: far more than `longest` numbers need
+
+
 @dataclass(frozen=True)
 class Control:
     """A configuration argument a learner may change in the app: integer slider, choice, or a list
@@ -30,6 +33,7 @@ class Control:
     minimum: int = 1
     maximum: int = 512
     step: int = 1
+    longest: int = 6  # how many numbers an "ints" list may hold: each one is a branch to run and draw
 
 
 @dataclass(frozen=True)

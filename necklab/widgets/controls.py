@@ -6,7 +6,7 @@ from typing import Any
 import gradio as gr
 
 from necklab.i18n import t
-from necklab.models.spec import Control
+from necklab.models.spec import MAX_LIST_TEXT, Control
 from necklab.widgets.common import whole
 
 
@@ -21,12 +21,17 @@ def parse_value(control: Control, value: Any, lang: str = "en") -> Any:
     if control.kind == "choice":
         return {str(c): c for c in control.choices}[str(value)]
     label = control_label(control, lang)
+    text = str(value)
+    if len(text) > MAX_LIST_TEXT:
+        raise gr.Error(t("neck.ints_count", lang, label=label, longest=control.longest))
     try:
-        numbers = tuple(int(part) for part in str(value).replace(",", " ").replace("，", " ").split())
+        numbers = tuple(int(part) for part in text.replace(",", " ").replace("，", " ").split())
     except ValueError:
         raise gr.Error(t("neck.ints_syntax", lang, label=label, example=", ".join(map(str, control.default)))) from None
     if not numbers or any(not control.minimum <= n <= control.maximum for n in numbers):
         raise gr.Error(t("neck.ints_range", lang, label=label, minimum=control.minimum, maximum=control.maximum))
+    if len(numbers) > control.longest:
+        raise gr.Error(t("neck.ints_count", lang, label=label, longest=control.longest))
     if len(set(numbers)) != len(numbers):
         raise gr.Error(t("neck.ints_unique", lang, label=label))
     return numbers
