@@ -137,6 +137,33 @@ def test_an_upload_over_the_limit_is_refused_with_413(server, tmp_path):
     assert "25" in r.text or "size" in r.text.lower(), r.text
 
 
+def multipart_parts(data: bytes, count: int) -> Iterator[bytes]:
+    """A multipart body of `count` files, streamed (so sent chunked, with no Content-Length)."""
+    for i in range(count):
+        yield f'--x\r\nContent-Disposition: form-data; name="files"; filename="{i}.png"\r\n'.encode()
+        yield b"Content-Type: image/png\r\n\r\n" + data + b"\r\n"
+    yield b"--x--\r\n"
+
+
+@pytest.mark.slow
+def test_a_request_is_bounded_as_a_whole_not_only_per_file(server):
+    """Five 6 MB files pass the per-file limit, one request of 30 MB does not; nor does a body sent
+    without a length (chunked). A one-file upload under the bound still works."""
+    from necklab.ui.limits import MAX_BODY_BYTES
+
+    chunk = bytes(6 * 1024 * 1024)
+    with httpx.Client(base_url=server, timeout=120, trust_env=False) as http:
+        five = http.post("/gradio_api/upload", files=[("files", (f"{i}.png", chunk, "image/png")) for i in range(5)])
+        chunked = http.post("/gradio_api/upload", content=multipart_parts(chunk, 5),
+                            headers={"content-type": "multipart/form-data; boundary=x"})
+        one = http.post("/gradio_api/upload", files={"files": ("chelsea.png", (SAMPLES / "chelsea.png").read_bytes(),
+                                                                "image/png")})
+    assert 5 * len(chunk) > MAX_BODY_BYTES
+    assert (five.status_code, chunked.status_code) == (413, 413), (five.text, chunked.text)
+    assert "one file of at most 25 MB" in five.text and "one file of at most 25 MB" in chunked.text
+    assert one.status_code == 200 and one.json()[0].endswith("chelsea.png"), one.text
+
+
 @pytest.mark.slow
 def test_out_of_memory_is_reported_with_a_suggestion_and_the_server_keeps_serving(server, tmp_path, monkeypatch):
     from gradio_client import Client, handle_file

@@ -23,6 +23,7 @@ from necklab.ui.backbone_tab import analyze, build_backbone_tab
 from necklab.ui.backbone_tab import redraw as redraw_backbone
 from necklab.ui.compare_tab import build_compare_tab
 from necklab.ui.headers import SecurityHeaders
+from necklab.ui.limits import MAX_FILE_MB, BodyLimit
 from necklab.ui.neck_tab import NeckTab, build_neck_tab, slug
 from necklab.ui.offline import forbid_outbound
 from necklab.ui.playground_tab import build_playground_tab
@@ -32,7 +33,6 @@ from necklab.widgets.session import Session, SessionBox
 from necklab.widgets.text import Words, follow, localised
 
 SAMPLES = sorted(p for p in (ASSETS / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
-MAX_UPLOAD = "25mb"
 # Two model runs at a time per process (each may hold a few hundred MB); a class's burst waits in line
 # and sees its place in the queue; beyond 100 waiting events a new one is told the queue is full.
 QUEUE = dict(default_concurrency_limit=2, max_size=100)
@@ -155,6 +155,6 @@ def launch_settings(host: str, port: int) -> dict[str, Any]:
     """Offline and safe launch settings (see ../shared/GRADIO6.md); `app_kwargs` reach Gradio's
     FastAPI app, whose every response then carries the security headers."""
     return dict(server_name=host, server_port=port, share=False, ssr_mode=False, run_history=False,
-                enable_monitoring=False, max_file_size=MAX_UPLOAD, show_error=False,
+                enable_monitoring=False, max_file_size=f"{MAX_FILE_MB}mb", show_error=False,
                 theme=gr.themes.Soft(), footer_links=["api"],
-                app_kwargs={"middleware": [Middleware(SecurityHeaders)]})
+                app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(BodyLimit)]})
