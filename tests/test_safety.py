@@ -228,3 +228,9 @@ def test_a_datagram_to_another_host_is_refused_before_it_is_sent():
             sender.sendmsg([b"out"], [], 0, outside)
         sender.sendto(b"loopback", inside.getsockname())
         assert inside.recv(64) == b"loopback"
+
+
+def test_the_app_deletes_its_temp_files_on_a_schedule():
+    """Every upload, drawn step and export is a Gradio temp file: without delete_cache they stayed forever."""
+    frequency, age = app.build_app().delete_cache
+    assert 0 < frequency <= 3600 and 3600 <= age <= 86400

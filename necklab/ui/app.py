@@ -35,6 +35,9 @@ from necklab.widgets.text import Words, follow, localised
 SAMPLES = sorted(p for p in (ASSETS / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
 # Two model runs at a time per process (each may hold a few hundred MB); a class's burst waits in line
 # and sees its place in the queue; beyond 100 waiting events a new one is told the queue is full.
+# Uploads, drawn steps and exports are Gradio temp files: every 10 minutes those older than 2 hours go
+# (a lesson's length: an idle learner's picture is still there when they come back to it).
+DELETE_CACHE = (600, 7200)
 QUEUE = dict(default_concurrency_limit=2, max_size=100)
 
 
@@ -64,7 +67,7 @@ def show_tab(session: Session, key: str) -> Session:
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="NeckLab") as demo, Words() as words:
+    with gr.Blocks(title="NeckLab", delete_cache=DELETE_CACHE) as demo, Words() as words:
         with gr.Row(equal_height=True):
             localised(gr.Markdown, {"value": "app.title"})
             # The session's language: the browser's on load (Accept-Language), then this switch.
