@@ -2,9 +2,9 @@
 
 Only wires: the app is built in `necklab.ui.app` (the `necklab` command runs the same `main`).
 """
-from necklab.ui.app import QUEUE, analyze, build_app, launch_settings, main, server_address, tab_groups
+from necklab.ui.app import analyze, build_app, launch_settings, main, server_address, tab_groups
 
-__all__ = ["QUEUE", "analyze", "build_app", "launch_settings", "main", "server_address", "tab_groups"]
+__all__ = ["analyze", "build_app", "launch_settings", "main", "server_address", "tab_groups"]
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from necklab.ui import backbone_tab
+from necklab.ui.fair_queue import WORKERS
 from tests.conftest import SAMPLES
 from tests.test_served import browser_page, server  # noqa: F401  (a module-scoped app of its own)
 
@@ -34,9 +35,7 @@ class Gate:
 def test_a_waiting_browser_sees_its_queue_position(server, tmp_path, monkeypatch):  # noqa: F811
     from gradio_client import Client, handle_file
 
-    from necklab.ui.app import QUEUE
-
-    gate = Gate(backbone_tab.run_backbone, holders=QUEUE["default_concurrency_limit"])
+    gate = Gate(backbone_tab.run_backbone, holders=WORKERS)
     monkeypatch.setattr(backbone_tab, "run_backbone", gate)
     client = Client(server, verbose=False, analytics_enabled=False, download_files=False)
     try:

@@ -18,6 +18,7 @@ from PIL import Image
 
 import app
 from necklab.models.backbone import EfficientNetLite0
+from necklab.ui.fair_queue import serve_fairly
 from necklab.ui.offline import forbid_outbound, outbound_host
 from tests.conftest import SAMPLES
 from tests.test_served import free_port
@@ -64,7 +65,7 @@ class Watch:
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     forbid_outbound()  # as app.main does
-    demo = app.build_app().queue(**app.QUEUE)
+    demo = serve_fairly(app.build_app())
     settings = app.launch_settings("127.0.0.1", free_port())
     demo.launch(prevent_thread_lock=True, quiet=True, **settings)
     yield f"http://127.0.0.1:{settings['server_port']}"

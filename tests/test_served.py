@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 import app
 from necklab.models.registry import NECKS
+from necklab.ui.fair_queue import serve_fairly
 from necklab.ui.headers import HEADERS
 from necklab.ui.neck_tab import slug
 from tests.conftest import SAMPLES
@@ -31,7 +32,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    demo = app.build_app().queue(**app.QUEUE)  # as app.main serves it
+    demo = serve_fairly(app.build_app())  # as app.main serves it
     settings = app.launch_settings("127.0.0.1", free_port())
     demo.launch(prevent_thread_lock=True, quiet=True, **settings)
     yield f"http://127.0.0.1:{settings['server_port']}/"

@@ -22,6 +22,7 @@ from necklab.models.registry import NECKS, NeckSpec
 from necklab.ui.backbone_tab import analyze, build_backbone_tab
 from necklab.ui.backbone_tab import redraw as redraw_backbone
 from necklab.ui.compare_tab import build_compare_tab
+from necklab.ui.fair_queue import serve_fairly
 from necklab.ui.headers import SecurityHeaders
 from necklab.ui.limits import MAX_FILE_MB, BodyLimit
 from necklab.ui.neck_tab import NeckTab, build_neck_tab, slug
@@ -33,12 +34,9 @@ from necklab.widgets.session import Session, SessionBox
 from necklab.widgets.text import Words, follow, localised
 
 SAMPLES = sorted(p for p in (ASSETS / "samples").iterdir() if p.suffix.lower() in (".png", ".jpg"))
-# Two model runs at a time per process (each may hold a few hundred MB); a class's burst waits in line
-# and sees its place in the queue; beyond 100 waiting events a new one is told the queue is full.
 # Uploads, drawn steps and exports are Gradio temp files: every 10 minutes those older than 2 hours go
 # (a lesson's length: an idle learner's picture is still there when they come back to it).
 DELETE_CACHE = (600, 7200)
-QUEUE = dict(default_concurrency_limit=2, max_size=100)
 
 
 def tab_groups() -> dict[str, list[NeckSpec]]:
@@ -151,7 +149,7 @@ def server_address(argv: Sequence[str] | None = None, environ: Mapping[str, str]
 def main(argv: Sequence[str] | None = None) -> None:
     args = server_address(argv)
     forbid_outbound(also=[args.host])
-    build_app().queue(**QUEUE).launch(**launch_settings(args.host, args.port))
+    serve_fairly(build_app()).launch(**launch_settings(args.host, args.port))
 
 
 def launch_settings(host: str, port: int) -> dict[str, Any]:

@@ -1,0 +1,85 @@
+"""One fair line for the whole process, so that one client cannot block a class.
+
+Gradio's queue (6.31) keeps a first-come line per event and caps concurrency per event, not per
+process: 100 Analyze calls from one script made the next student wait 88 s, 100 cheap calls filled
+the whole queue for everyone, and "two model runs at a time" was true of each event only. Here:
+
+- every queued event shares one concurrency id, so at most WORKERS handlers run at once, process-wide
+  (each may hold a few hundred MB and the machine has two cores);
+- the line is served round-robin across sessions: a session's k-th waiting event goes behind every
+  other session's k-th, so a student with one Analyze waits for one event of each other session,
+  not for a script's hundred;
+- a session may have at most WAITING_PER_SESSION events waiting (a browser has one or two; a
+  script more is refused with a message that says why), and the line holds at most LINE_LENGTH.
+
+Clients that make many sessions are the proxy's to limit (nginx `limit_req` / `limit_conn` per
+address, deploy/nginx.conf.template). This relies on `Queue.push`, `create_event_queue_for_fn` and
+`EventQueue.queue` (a list the queue appends to and serves from its head) of the pinned Gradio;
+tests/test_fair_queue.py fails if they change.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import gradio as gr
+from gradio import queueing
+
+from necklab.i18n import t
+
+WORKERS = 2
+WAITING_PER_SESSION = 6
+LINE_LENGTH = 240  # a class of 30 with a few events each, and room to spare
+WORK = "necklab-work"  # the one concurrency id
+
+
+class FairLine(list[queueing.Event]):
+    """A waiting line that interleaves sessions: an event joins behind every event of the same or a
+    lower rank within its own session (rank: how many of its session's events wait before it)."""
+
+    def append(self, event: queueing.Event) -> None:
+        rank = sum(e.session_hash == event.session_hash for e in self)
+        seen: Counter[str] = Counter()
+        for i, waiting in enumerate(self):
+            if seen[waiting.session_hash] > rank:  # the first event of a higher rank: join before it
+                super().insert(i, event)
+                return
+            seen[waiting.session_hash] += 1
+        super().append(event)
+
+
+class FairQueue(queueing.Queue):
+    """Gradio's queue with a FairLine per concurrency id and a per-session bound on waiting events."""
+
+    def create_event_queue_for_fn(self, block_fn: Any) -> None:
+        super().create_event_queue_for_fn(block_fn)
+        event_queue = self.event_queue_per_concurrency_id[block_fn.concurrency_id]
+        if not isinstance(event_queue.queue, FairLine):
+            event_queue.queue = FairLine(event_queue.queue)
+
+    def waiting(self, session_hash: str | None) -> int:
+        return sum(e.session_hash == session_hash for q in self.event_queue_per_concurrency_id.values()
+                   for e in q.queue)
+
+    async def push(self, body: Any, request: Any, username: str | None) -> Any:
+        if body.session_hash is not None and self.waiting(body.session_hash) >= WAITING_PER_SESSION:
+            # The page's language is not known here: the message is in both.
+            message = " / ".join(t("app.too_many_waiting", lang, n=WAITING_PER_SESSION) for lang in ("en", "zh"))
+            return False, message, "queue_full"
+        return await super().push(body, request, username)
+
+
+def share_one_line(fns: Iterable[Any]) -> None:
+    """Every queued event into the one pool of WORKERS (a lower limit on any one would bind them all)."""
+    for fn in fns:
+        if fn.queue:
+            fn.concurrency_id, fn.concurrency_limit = WORK, WORKERS
+
+
+def serve_fairly(demo: gr.Blocks) -> gr.Blocks:
+    """`demo` queued with one process-wide pool of workers and a fair, bounded line."""
+    demo.queue(default_concurrency_limit=WORKERS, max_size=LINE_LENGTH)
+    share_one_line(demo.fns.values())
+    demo._queue.__class__ = FairQueue  # a subclass adding no state: the queue Gradio made, served fairly
+    return demo

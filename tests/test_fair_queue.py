@@ -1,0 +1,95 @@
+"""One client cannot block a class: every queued event shares one pool of WORKERS, the line is
+served round-robin across sessions, and a session's waiting events are bounded. The workers are
+held by a gate the test opens (tests/test_queue.py), so the line forms on any machine."""
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+import app
+from necklab.ui import backbone_tab
+from necklab.ui.fair_queue import WAITING_PER_SESSION, WORK, WORKERS, FairLine, serve_fairly
+from tests.conftest import SAMPLES
+from tests.test_queue import Gate
+from tests.test_served import free_port
+
+
+def line_of(*sessions: str) -> FairLine:
+    line = FairLine()
+    for session in sessions:
+        line.append(SimpleNamespace(session_hash=session))
+    return line
+
+
+def test_the_line_interleaves_sessions_by_rank():
+    assert [e.session_hash for e in line_of(*"AAAAB")] == list("ABAAA")
+    assert [e.session_hash for e in line_of(*"AAABBC")] == list("ABCABA")
+    assert [e.session_hash for e in line_of(*"ABAB")] == list("ABAB")  # already fair: unchanged
+
+
+def test_every_queued_event_shares_one_pool():
+    demo = serve_fairly(app.build_app())
+    queued = [fn for fn in demo.fns.values() if fn.queue]
+    assert len(queued) > 20 and {(fn.concurrency_id, fn.concurrency_limit) for fn in queued} == {(WORK, WORKERS)}
+
+
+@pytest.fixture()
+def fair_server(monkeypatch):
+    gate = Gate(backbone_tab.run_backbone, holders=WORKERS)
+    monkeypatch.setattr(backbone_tab, "run_backbone", gate)
+    demo = serve_fairly(app.build_app())
+    settings = app.launch_settings("127.0.0.1", free_port())
+    demo.launch(prevent_thread_lock=True, quiet=True, **settings)
+    try:
+        yield demo, gate, f"http://127.0.0.1:{settings['server_port']}/"
+    finally:
+        gate.open.set()
+        demo.close()
+
+
+def wait_until(condition, what: str) -> None:
+    """Polls a condition the server reaches on its own (an event joining the line), with a generous bound."""
+    for _ in range(3000):
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"never happened: {what}")
+
+
+@pytest.mark.slow
+def test_a_script_flooding_the_line_does_not_delay_a_student_and_is_bounded(fair_server):
+    from gradio_client import Client, handle_file
+
+    demo, gate, url = fair_server
+    line = demo._queue.event_queue_per_concurrency_id
+    clients = {name: Client(url, verbose=False, analytics_enabled=False, download_files=False)
+               for name in ("busy", "script", "student")}
+    picture = handle_file(str(SAMPLES / "coffee.png"))
+
+    def analyze(name: str):
+        return clients[name].submit(picture, "cpu", "C3", api_name="/analyze")
+
+    def waiting(name: str) -> int:
+        return sum(e.session_hash == clients[name].session_hash for q in line.values() for e in q.queue)
+
+    busy = [analyze("busy") for _ in range(WORKERS)]
+    assert gate.entered.wait(timeout=300), "the workers never started"
+    script = [analyze("script") for _ in range(WAITING_PER_SESSION)]
+    wait_until(lambda: waiting("script") == WAITING_PER_SESSION, "the script's events waiting")
+    # One more than a session may have waiting: refused (gradio_client words any 503 as "Queue is full").
+    with pytest.raises(Exception, match="Queue is full"):
+        analyze("script").result(timeout=120)
+    fn_index = next(i for i, fn in demo.fns.items() if fn.api_name == "analyze")
+    joined = httpx.post(url + "gradio_api/queue/join", trust_env=False, timeout=60,
+                        json={"data": [], "fn_index": fn_index, "session_hash": clients["script"].session_hash})
+    assert joined.status_code == 503 and "already has 6 requests waiting" in joined.json()["detail"], joined.text
+    student = analyze("student")
+    wait_until(lambda: waiting("student") == 1, "the student's event waiting")
+    order = [e.session_hash for e in line[WORK].queue]
+    assert order.index(clients["student"].session_hash) == 1, "the student waits for one script event, not six"
+    gate.open.set()
+    assert student.result(timeout=300)[-1].startswith("Analysed at")
+    assert all(job.result(timeout=300)[-1].startswith("Analysed at") for job in busy + script)
