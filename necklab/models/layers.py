@@ -110,7 +110,8 @@ def init_convs(module: nn.Module, method: str) -> None:
 
     xavier_uniform — mmdet FPN/PAFPN/RFP; caffe2_xavier — mmdet NAS-FPN (kaiming-uniform, a=1);
     glorot_avg — efficientdet-pytorch `_glorot_uniform` (uniform ±√(3 / fan average), its fans per
-    `effdet_fans`); default — PyTorch's own (torchvision ASPP, YOLOv5 keep it).
+    `effdet_fans`); yolov3_asff — GOATmessi7/ASFF `main.py` `init_yolo` (kaiming-normal, a=0.1,
+    fan_in); default — PyTorch's own (torchvision ASPP, YOLOv5 keep it).
     """
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
@@ -118,6 +119,8 @@ def init_convs(module: nn.Module, method: str) -> None:
                 nn.init.xavier_uniform_(m.weight)
             elif method == "caffe2_xavier":
                 nn.init.kaiming_uniform_(m.weight, a=1, mode="fan_in", nonlinearity="leaky_relu")
+            elif method == "yolov3_asff":
+                nn.init.kaiming_normal_(m.weight, a=0.1, mode="fan_in", nonlinearity="leaky_relu")
             elif method == "glorot_avg":
                 fan_in, fan_out = effdet_fans(m.weight, m.groups)
                 limit = (3.0 / max(1.0, (fan_in + fan_out) / 2.0)) ** 0.5
