@@ -94,12 +94,24 @@ class Neck(nn.Module):
         return list(self.topology.outputs)
 
 
+def effdet_fans(weight: Tensor, groups: int) -> tuple[int, int]:
+    """Fan-in and fan-out as efficientdet-pytorch's `_init_weight` counts them for a conv weight
+    (out, in/groups, kh, kw): fan_in = in/groups · kh·kw, fan_out = out · kh·kw // groups.
+
+    PyTorch's `_calculate_fan_in_and_fan_out` does not divide fan_out by the groups: for a 64-channel
+    depthwise 3×3 it gives fan_out 576 where the reference has 9, and a ~6× narrower uniform.
+    """
+    receptive_field = weight[0][0].numel()
+    return weight.shape[1] * receptive_field, weight.shape[0] * receptive_field // groups
+
+
 def init_convs(module: nn.Module, method: str) -> None:
     """Initialise every Conv2d the way a reference does; biases to 0, BN to (1, 0).
 
     xavier_uniform — mmdet FPN/PAFPN/RFP; caffe2_xavier — mmdet NAS-FPN (kaiming-uniform, a=1);
-    glorot_avg — efficientdet-pytorch (variance scaling, fan average); default — PyTorch's own
-    (torchvision ASPP, YOLOv5, ASFF keep it).
+    glorot_avg — efficientdet-pytorch `_glorot_uniform` (uniform ±√(3 / fan average), its fans per
+    `effdet_fans`); yolov3_asff — GOATmessi7/ASFF `main.py` `init_yolo` (kaiming-normal, a=0.1,
+    fan_in); default — PyTorch's own (torchvision ASPP, YOLOv5 keep it).
     """
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
@@ -107,8 +119,10 @@ def init_convs(module: nn.Module, method: str) -> None:
                 nn.init.xavier_uniform_(m.weight)
             elif method == "caffe2_xavier":
                 nn.init.kaiming_uniform_(m.weight, a=1, mode="fan_in", nonlinearity="leaky_relu")
+            elif method == "yolov3_asff":
+                nn.init.kaiming_normal_(m.weight, a=0.1, mode="fan_in", nonlinearity="leaky_relu")
             elif method == "glorot_avg":
-                fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(m.weight)
+                fan_in, fan_out = effdet_fans(m.weight, m.groups)
                 limit = (3.0 / max(1.0, (fan_in + fan_out) / 2.0)) ** 0.5
                 nn.init.uniform_(m.weight, -limit, limit)
             elif method != "default":

@@ -7,7 +7,9 @@ level finer gets a 3×3 stride-2 conv; two levels finer, a 3×3 stride-2 max-poo
 stride-2 conv. Each resized map goes through its own 1×1 "weight" conv (to 16 channels); the three
 are concatenated and a 1×1 conv with bias gives 3 channels, softmaxed over the levels per pixel. The
 output is the weighted sum of the resized maps, widened by a 3×3 "expand" conv. Every conv except
-that 3-channel one is bias-free + BN (eps 1e-5) + LeakyReLU(0.1); PyTorch's default init is kept.
+that 3-channel one is bias-free + BN (eps 1e-5) + LeakyReLU(0.1). Init: the reference's training
+script (`main.py`, `init_yolo`, applied to the whole fresh model) draws every conv from
+kaiming_normal_(a=0.1, mode="fan_in") — std √(2 / 1.01) / √fan_in — with biases 0 and BN (1, 0).
 
 Mapping to the reference. It numbers levels coarse → fine (its level 0 is the coarsest, 512
 channels); here `in_channels` and `out_channels` run fine → coarse, like every neck in the zoo, and
@@ -114,7 +116,7 @@ class ASFF(Neck):
         names = self._input_names()
         self.fusions = nn.ModuleDict({self.output_id(lvl): ASFFLevel(self.in_channels, names, t, self.out_channels[t])
                                       for t, lvl in enumerate(self.levels)})
-        init_convs(self, "default")
+        init_convs(self, "yolov3_asff")
         self.topology = self._topology()
 
     def _level_fusions(self) -> list[tuple[str, ASFFLevel]]:

@@ -7,8 +7,11 @@ P6 → P3 and a bottom-up path P4 → P7 — listed in `NODES` exactly as fpn_co
 resamples each input to its level (nearest up to the exact size, 3×3/2 max-pool down; in the first
 cell a 1×1 conv + BN first, separately for every use of a backbone input whose channels differ),
 fuses them with fast normalised weights w = relu(w) / (Σ relu(w) + 1e-4), then runs swish →
-depthwise 3×3 → pointwise 1×1 (no biases) → BN (eps 1e-3, momentum 0.01). Glorot (fan-average)
-init, fusion weights start at one. `with_edge_weights` gives a copy with other fusion weights, for
+depthwise 3×3 → pointwise 1×1 (no biases) → BN (eps 1e-3, momentum 0.01). Init follows
+efficientdet-pytorch's `_init_weight` for the FPN (not the heads): every conv, separable parts and
+resample 1×1s alike, `_glorot_uniform` — uniform ±√(3 / max(1, (fan_in + fan_out) / 2)) with
+fan_out divided by the groups (a depthwise 3×3 has fans 9 and 9) — BN weight 1, bias 0, fusion
+weights start at one. `with_edge_weights` gives a copy with other fusion weights, for
 the lesson that lets a learner edit them without touching the model every session shares.
 EfficientDet-D0 ([40, 112, 320] → 64, 5 outputs, 3 cells): 194,361 parameters.
 """

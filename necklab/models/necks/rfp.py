@@ -52,6 +52,11 @@ class FeedbackASPP(nn.Module):
             nn.Conv2d(in_channels, out_channels, 3 if d > 1 else 1, dilation=d, padding=d if d > 1 else 0, bias=True)
             for d in dilations]
         self.branches = nn.ModuleList(branches)
+        # The ASPP's declared rule, mmdet `init_cfg=dict(type='Kaiming')` (mmcv kaiming_init: normal,
+        # fan_out, relu; bias 0), which mmdet before 2.12 applied in __init__. Since then
+        # RFP.init_weights never calls the ASPP's init_weights (nor does DetectoRS_ResNet's reach the
+        # Bottleneck's zero `rfp_conv` init_cfg when it loads its checkpoint), so a fresh mmdet 3.x
+        # model in fact keeps PyTorch's default for both; NeckLab follows the declared rules.
         for branch in branches:
             nn.init.kaiming_normal_(branch.weight, mode="fan_out", nonlinearity="relu")
             nn.init.zeros_(bias_of(branch))
