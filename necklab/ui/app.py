@@ -24,6 +24,7 @@ from necklab.ui.backbone_tab import redraw as redraw_backbone
 from necklab.ui.compare_tab import build_compare_tab
 from necklab.ui.fair_queue import serve_fairly
 from necklab.ui.headers import SecurityHeaders
+from necklab.ui.lifetimes import forget_closed_sessions
 from necklab.ui.limits import MAX_FILE_MB, BodyLimit
 from necklab.ui.neck_tab import NeckTab, build_neck_tab, slug
 from necklab.ui.offline import forbid_outbound
@@ -124,6 +125,7 @@ def build_app() -> gr.Blocks:
                                  api_visibility="private").then(*playground_words, api_visibility="private")
         for neck_tab in neck_tabs:
             switched = neck_tab.relabel_after(switched)
+    forget_closed_sessions(demo)
     return demo
 
 
