@@ -6,9 +6,16 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 from necklab.graph.topology import Edge, Move, Note, Op, Role, Step, Topology
-from necklab.i18n import t
+from necklab.i18n import class_names, t
 from necklab.models.cell_design import StageCell
 from necklab.models.refusal import Refusal
+
+
+def top_classes(top: Sequence[tuple[int, str, float]], lang: str = "en") -> dict[str, float]:
+    """The backbone's top classes ((index, English label, probability), most likely first) as
+    {name in `lang`: probability}: the analysis keeps indices, so every language shares one run."""
+    names = class_names(lang)
+    return {names[index]: p for index, _, p in top}
 
 
 def op_name(op: Op, lang: str = "en") -> str:
