@@ -18,6 +18,15 @@ def top_classes(top: Sequence[tuple[int, str, float]], lang: str = "en") -> dict
     return {names[index]: p for index, _, p in top}
 
 
+def branch_words(branch: str, lang: str = "en") -> str:
+    """A node's branch as labels show it: ASPP's 'rate 6' and 'image pool' in `lang`; any other
+    branch (a code name such as pool5, or 1×1) as it is."""
+    kind, _, rate = branch.partition(" ")
+    if branch == "image pool":
+        return t("branch.image_pool", lang)
+    return t("branch.rate", lang, r=rate) if kind == "rate" and rate.isdigit() else branch
+
+
 def op_name(op: Op, lang: str = "en") -> str:
     return t(f"op.{op}", lang)
 

@@ -143,7 +143,7 @@ def write_pack(analysis: Analysis, out_dir: str | Path, lang: str = "en", pictur
     files = [folder / "lesson.md", folder / "picture.png", *write_shapes(analysis, folder, lang)]
     figures = lesson_figures(analysis, steps, lang)
     for i, figure in enumerate(figures):
-        report(i / (len(figures) + 1), t("pack.drawing", lang, name=figure.name, i=i + 1, n=len(figures)))
+        report(i / (len(figures) + 1), t("pack.drawing", lang, caption=figure.caption, i=i + 1, n=len(figures)))
         files += save_figure(figure, folder / "figures")
     (folder / "lesson.md").write_text(lesson_markdown(analysis, figures, picture_name, lang), encoding="utf-8")
     if zip:
