@@ -3,6 +3,7 @@
     from necklab.api import analyse_picture
 
     lab = analyse_picture("assets/samples/chelsea.png", "PAFPN")   # backbone + neck, one traced forward
+    lab.top5()                  # the backbone's ImageNet top-5: {"Egyptian cat": 0.87, …}
     lab.shapes()[:3]            # one dict per node: step, node, op, inputs, stride, C, H, W, shape …
     lab.step(4)                 # a step: its node, shape, narration (Markdown) and figure
     lab.explain("N4")           # the rule that gives a node its C×H×W
@@ -27,7 +28,7 @@ from necklab.i18n import t
 from necklab.lab.analysis import Analysis, analyse, available_devices
 from necklab.lab.imaging import ImageError, decode
 from necklab.lab.shape_rules import explain
-from necklab.lab.words import op_name, refusal_text
+from necklab.lab.words import op_name, refusal_text, top_classes
 from necklab.lessons import lesson_figures
 from necklab.models.refusal import Refusal
 from necklab.models.registry import NECKS, Control
@@ -111,6 +112,11 @@ class Lab:
     def shapes(self) -> list[dict]:
         """One record per node in execution order (what the pack's shapes.json holds)."""
         return shapes_records(self.analysis)
+
+    def top5(self) -> dict[str, float]:
+        """The backbone's five most likely ImageNet classes, {name in `lang`: probability}, most
+        likely first."""
+        return top_classes(self.analysis.backbone.top5, self.lang)
 
     def step(self, index: int) -> Step:
         """Step `index` of the execution order (negative counts from the end)."""

@@ -54,6 +54,15 @@ def t(key: str, lang: str = "en", **fields: Any) -> str:
     return strings(lang_of(lang))[key].format(**fields)
 
 
+@cache
+def class_names(lang: str = "en") -> tuple[str, ...]:
+    """The 1000 ImageNet-1k class names in `lang`, in index order: assets/imagenet_classes.txt in
+    English, assets/imagenet_classes_<lang>.txt in another language."""
+    lang = lang_of(lang)
+    path = ASSETS / ("imagenet_classes.txt" if lang == LANGS[0] else f"imagenet_classes_{lang}.txt")
+    return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
 def has(key: str) -> bool:
     return key in strings(LANGS[0])
 

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import app
-from necklab.ui.backbone_tab import show_level
+from necklab.ui.backbone_tab import redraw, show_level
 from necklab.widgets.common import ScratchFolder
 from necklab.widgets.session import Session, session_picture
 from tests.conftest import SAMPLES, upload
@@ -30,6 +31,13 @@ def test_analyze_a_sample():
     assert table[4][1:5] == [32, 320, 10, 15]  # C5 of 451×300: stride 32, 320 × ⌈300/32⌉ × ⌈451/32⌉
     assert "451×300" in status and "cpu" in status
     assert session_picture(shown.session)[0].size == (451, 300)
+
+
+def test_the_top5_follows_the_language():
+    shown = app.analyze(Session(), upload(SAMPLES / "chelsea.png"), "cpu", "C4", "zh")
+    assert next(iter(shown.top5)) == "埃及猫" and len(shown.top5) == 5
+    switched = redraw(replace(shown.session, lang="en"), "C4")  # the page's switch back to English
+    assert next(iter(switched.top5)) == "Egyptian cat"
 
 
 @pytest.mark.slow
@@ -85,6 +93,7 @@ def test_a_scratch_folder_is_made_on_first_use_and_removed(tmp_path, monkeypatch
 
 CHILD = """
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from necklab.ui import compare_tab, playground_tab
 from necklab.ui.app import build_app

@@ -4,8 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from necklab.i18n import class_names
 from necklab.lab.analysis import run_backbone
 from necklab.lab.imaging import decode
+from necklab.lab.words import top_classes
 from necklab.models.backbone import EfficientNetLite0, build_backbone, load_state_dict, normalise, same_pad
 from tests.conftest import SAMPLES
 
@@ -51,6 +53,22 @@ def test_imagenet_top1(name, index, label):
     top5 = run_backbone(decode(SAMPLES / name)).top5
     assert top5[0][:2] == (index, label)
     assert top5[0][2] > 0.5
+
+
+def test_the_chinese_class_names_fit_the_english_list():
+    en, zh = class_names("en"), class_names("zh")
+    assert len(en) == len(zh) == 1000 and all(zh)
+    # Two classes share a Chinese name only where they share the English one.
+    shared = {name for name in zh if zh.count(name) > 1}
+    assert all(len({en[i] for i, name in enumerate(zh) if name == n}) == 1 for n in shared)
+    assert (zh[285], zh[967]) == ("埃及猫", "浓缩咖啡")
+
+
+def test_the_top5_is_named_in_the_chosen_language(chelsea):
+    top5 = run_backbone(chelsea).top5
+    zh, en = top_classes(top5, "zh"), top_classes(top5, "en")
+    assert next(iter(zh)) == "埃及猫" and next(iter(en)) == "Egyptian cat"
+    assert list(zh.values()) == list(en.values()) == [p for *_, p in top5]
 
 
 def test_forward_is_deterministic(backbone):

@@ -27,6 +27,7 @@ from necklab.models.cell_design import (
 )
 from necklab.models.necks.nasfpn import NASFPN
 from necklab.models.registry import NECKS, build_neck, neck_parameters
+from necklab.ui.playground_tab import preset_notes
 
 # mmdetection's nas_fpn.py stage with its own keys: (name, input 1, input 2, key written). Keys p4_1,
 # p4_2, p5_tmp, p7_tmp are temporaries; p3…p7 are overwritten and carry into the next stage.
@@ -148,8 +149,9 @@ def test_json_errors_are_explained():
 
 
 def test_presets_state_where_they_differ_from_their_neck():
-    assert "3×3 stride-2 conv" in PANET_CELLS.notes and "max-pool" in PANET_CELLS.notes
-    assert "ReLU → 3×3 conv" in FPN_CELLS.notes
+    notes = {lang: {d.preset: preset_notes(d, lang) for d in PRESETS.values()} for lang in ("en", "zh")}
+    assert "3×3 stride-2 conv" in notes["en"]["panet"] and "max-pool" in notes["en"]["panet"]
+    assert "ReLU → 3×3 conv" in notes["en"]["fpn"] and "ReLU → 3×3 卷积" in notes["zh"]["fpn"]
     assert FPN_CELLS.unused() == [] and PANET_CELLS.unused() == [] and NAS_FPN.unused() == []
 
 

@@ -67,6 +67,7 @@ def test_the_chinese_lesson_page_is_chinese(pafpn, zh_pack):
     for key in ("pack.graph", "pack.steps", "pack.panel", "pack.shapes"):
         assert t(key, "zh") in lesson
     assert "**第 16 步，共 21 步 · `N4`**" in lesson  # the step's narration
+    assert "主干网络看到了什么（它的 ImageNet 前 5 类）：埃及猫 " in lesson  # the top-5, named in Chinese
     assert "| " + " | ".join(node_table_headers("zh")) + " |" in lesson
     assert len(CJK.findall(lesson)) > 300
 

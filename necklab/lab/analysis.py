@@ -26,7 +26,7 @@ from necklab.lab.cache import LRU
 from necklab.lab.imaging import Picture
 from necklab.models.backbone import EfficientNetLite0, LevelInfo, build_backbone, normalise, top_k
 from necklab.models.layers import Neck
-from necklab.models.registry import build_neck, neck_parameters
+from necklab.models.registry import NECKS, build_neck, neck_parameters
 
 M = TypeVar("M", bound=nn.Module)
 CLASSIFIER_SIZE = 224  # Lite0's training resolution: the top-5 is computed on a resized copy
@@ -80,6 +80,12 @@ class Analysis:
     node_params: dict[str, int] = field(default_factory=dict)  # parameters of the op that made each node
     seed: int = 0  # the neck's initialisation seed: reruns (ERF, edits) fetch the same model with it
     _extra_grids: dict[int, CellGrid] = field(default_factory=dict, repr=False)
+
+    @property
+    def title(self) -> str:
+        """What pages and figures call the analysed neck: its title in the registry ('PANet (PAFPN)'),
+        or the name of the playground design it runs — never a code name ('pafpn')."""
+        return str(self.topology.extras.get("title") or NECKS[self.neck_name].title)
 
     def grid(self, level: int) -> CellGrid:
         """Cell grid of a pyramid level: the backbone's for C1…C5; above them, followed through the

@@ -6,9 +6,25 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 from necklab.graph.topology import Edge, Move, Note, Op, Role, Step, Topology
-from necklab.i18n import t
+from necklab.i18n import class_names, t
 from necklab.models.cell_design import StageCell
 from necklab.models.refusal import Refusal
+
+
+def top_classes(top: Sequence[tuple[int, str, float]], lang: str = "en") -> dict[str, float]:
+    """The backbone's top classes ((index, English label, probability), most likely first) as
+    {name in `lang`: probability}: the analysis keeps indices, so every language shares one run."""
+    names = class_names(lang)
+    return {names[index]: p for index, _, p in top}
+
+
+def branch_words(branch: str, lang: str = "en") -> str:
+    """A node's branch as labels show it: ASPP's 'rate 6' and 'image pool' in `lang`; any other
+    branch (a code name such as pool5, or 1×1) as it is."""
+    kind, _, rate = branch.partition(" ")
+    if branch == "image pool":
+        return t("branch.image_pool", lang)
+    return t("branch.rate", lang, r=rate) if kind == "rate" and rate.isdigit() else branch
 
 
 def op_name(op: Op, lang: str = "en") -> str:

@@ -66,4 +66,5 @@ def file_safe(text: str) -> str:
 def graph_figure(analysis: Analysis, lang: str = "en") -> Figure:
     """The whole graph, every node labelled with its shape, nothing highlighted."""
     shapes = {node: tuple(x.shape) for node, x in analysis.trace.tensors.items()}
-    return GraphPicture(analysis.topology, shapes, stepping=False, lang=lang).figure(None)
+    return GraphPicture(analysis.topology, shapes, title=t("graph.title", lang, name=analysis.title), stepping=False,
+                        lang=lang).figure(None)

@@ -9,7 +9,8 @@ to that level, so every level needs at least one producer; stacked stages read t
 outputs as their P3…P7. `necklab.models.necks.nasfpn.NASFPN` builds its stages from a design, and its default is
 `NAS_FPN` below, so the zoo's NAS-FPN and the playground share one implementation.
 
-FPN and PANet are two other points of this space, up to differences the presets state (`notes`).
+FPN and PANet are two other points of this space, up to differences the presets' notes state (their
+words, like the table's, live in the language files: `playground.preset.<key>`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Any, NamedTuple
 from necklab.models.refusal import Refusal
 
 LEVELS = (3, 4, 5, 6, 7)  # pyramid positions P3…P7 a stage reads and writes
-OPS = {"sum": "sum", "gp": "global pooling"}  # op key → how the app names it
+OPS = {"sum": "sum", "gp": "global pooling"}  # op key → how a table names it in English
 MAX_CELLS = 24  # a stage longer than this is refused: it would only make the step-through unreadable
 FORMAT = "necklab-cell-design"
 
@@ -98,7 +99,7 @@ def parse_op(text: Any) -> str:
 class Design:
     cells: tuple[CellSpec, ...]
     name: str = "my design"
-    notes: str = ""  # how a preset differs from the neck it is named after
+    preset: str = ""  # a preset's key (its name and notes in the language files); "" for the learner's own
 
     # --- checking ---------------------------------------------------------------------------
     def validate(self) -> Design:
@@ -199,9 +200,12 @@ class Design:
         return [k for k in range(1, len(self.cells) + 1) if k not in read and k not in final]
 
     # --- table and JSON ---------------------------------------------------------------------
-    def rows(self) -> list[list[str]]:
-        """Rows for the playground's table: op, input A, input B, output level, conv after."""
-        return [[OPS.get(c.op, c.op), c.a, c.b, level_ref(c.level), "yes" if c.conv else "no"] for c in self.cells]
+    def rows(self, words: Mapping[str, str] | None = None) -> list[list[str]]:
+        """Rows for the playground's table: op, input A, input B, output level, conv after. `words`
+        names the ops ("sum", "gp") and "yes" / "no" in the table's language (default English)."""
+        words = {**OPS, "yes": "yes", "no": "no", **(words or {})}
+        return [[words.get(c.op, c.op), c.a, c.b, level_ref(c.level), words["yes" if c.conv else "no"]]
+                for c in self.cells]
 
     def to_json(self) -> str:
         cells = [{"op": c.op, "a": c.a, "b": c.b, "level": level_ref(c.level), "conv": c.conv} for c in self.cells]
@@ -209,12 +213,15 @@ class Design:
                           ensure_ascii=False)
 
 
-def from_rows(rows: Sequence[Sequence[Any]], name: str = "my design") -> Design:
+def from_rows(rows: Sequence[Sequence[Any]], name: str = "my design", words: Mapping[str, str] | None = None
+              ) -> Design:
     """A design from table rows (op, input A, input B, output level[, conv after]); blank rows are
-    skipped. Raises DesignError for a row that cannot be read or a design that does not validate."""
+    skipped. `words` maps a table's words in another language to English ("求和" → "sum", "否" → "no").
+    Raises DesignError for a row that cannot be read or a design that does not validate."""
     cells = []
     for i, row in enumerate(rows, start=1):
         values = ["" if v is None else str(v).strip() for v in row]
+        values = [(words or {}).get(v, v) for v in values]
         if not any(values):
             continue
         if len(values) < 4 or not all(values[:4]):
@@ -243,14 +250,14 @@ def from_json(text: str) -> Design:
 
 
 # --- presets ----------------------------------------------------------------------------------
-def _design(name: str, rows: Sequence[tuple[str, str, str, int, bool]], notes: str = "") -> Design:
+def _design(name: str, preset: str, rows: Sequence[tuple[str, str, str, int, bool]]) -> Design:
     cells = tuple(CellSpec(op, a, b, level, conv) for op, a, b, level, conv in rows)
-    return Design(cells, name, notes).validate()
+    return Design(cells, name, preset).validate()
 
 
 # mmdet's NAS-FPN stage (necks/nas_fpn.py): its keys p4_1, p4_2, p5_tmp, p7_tmp and the overwritten
 # p3, p4, p5, p7, p6 become references to the cells that wrote them.
-NAS_FPN = _design("NAS-FPN", (
+NAS_FPN = _design("NAS-FPN", "nas_fpn", (
     ("gp", "P6", "P4", 4, True),  # gp_64_4 → p4_1
     ("sum", "cell 1", "P4", 4, True),  # sum_44_4 → p4_2
     ("sum", "cell 2", "P3", 3, True),  # sum_43_3 → p3 (output)
@@ -260,23 +267,19 @@ NAS_FPN = _design("NAS-FPN", (
     ("gp", "cell 6", "cell 2", 7, False),  # gp_54_7 → p7_tmp
     ("sum", "P7", "cell 7", 7, True),  # sum_77_7 → p7 (output)
     ("gp", "cell 8", "cell 6", 6, True),  # gp_75_6 → p6 (output)
-), "Exactly the stage the NAS-FPN search found (mmdetection's nine cells), stacked as the stages slider says.")
+))
 
-_CELL_CONV = ("each cell ends in ReLU → 3×3 conv (with bias) → BN, where FPN merges the plain 1×1 laterals "
-              "and smooths each output with its own 3×3 conv (no activation, no BN) *after* the top-down path "
-              "used the unsmoothed sum; a level that is only passed on still needs a two-input cell, so it "
-              "reads the same node twice (a sum of x and x is 2x); P6 and P7 are pooled from P5's output and "
-              "then convolved, where FPN only max-pools them")
 
-FPN_CELLS = _design("FPN (in cells)", (
+# FPN and PANet as cells; their notes (playground.preset.fpn / .panet) say where they differ.
+FPN_CELLS = _design("FPN (in cells)", "fpn", (
     ("sum", "P5", "P4", 4, True),  # P4 + ↑P5: the top-down merge
     ("sum", "cell 1", "P3", 3, True),  # P3 + ↑P4
     ("sum", "P5", "P5", 5, True),  # P5's 3×3 output conv
     ("sum", "cell 3", "cell 3", 6, True),  # P6 from P5's output
     ("sum", "cell 4", "cell 4", 7, True),  # P7 from P6
-), "FPN's top-down path over P3…P5. Where it differs: " + _CELL_CONV + ".")
+))
 
-PANET_CELLS = _design("PANet (in cells)", (
+PANET_CELLS = _design("PANet (in cells)", "panet", (
     ("sum", "P5", "P4", 4, True),  # FPN part, as above
     ("sum", "cell 1", "P3", 3, True),
     ("sum", "P5", "P5", 5, True),
@@ -284,8 +287,6 @@ PANET_CELLS = _design("PANet (in cells)", (
     ("sum", "cell 4", "cell 3", 5, True),  # ↓N4 + P5
     ("sum", "cell 5", "cell 5", 6, True),
     ("sum", "cell 6", "cell 6", 7, True),
-), "FPN's top-down path, then PANet's bottom-up path (N3 → N4 → N5). Where it differs: PANet goes down a "
-   "level with a learned 3×3 stride-2 conv and then adds; a cell can only max-pool its input to the coarser "
-   "level before the sum; and, as for FPN, " + _CELL_CONV + ".")
+))
 
 PRESETS: dict[str, Design] = {d.name: d for d in (NAS_FPN, FPN_CELLS, PANET_CELLS)}

@@ -14,7 +14,7 @@ from PIL import Image
 
 from necklab.i18n import LANGS, t
 from necklab.lab.analysis import Analysis
-from necklab.lab.words import edge_label
+from necklab.lab.words import edge_label, top_classes
 from necklab.lessons import lesson_figures
 from necklab.lessons.base import LessonFigure, first_stage
 from necklab.models.registry import NECKS
@@ -86,7 +86,8 @@ def lesson_markdown(analysis: Analysis, figures: list[LessonFigure], picture_nam
              t("pack.facts", lang, title=spec.title, paper=spec.paper, config=config, width=w, height=h,
                device=analysis.device, params=f"{analysis.params:,}", nodes=len(topology.nodes), outputs=outputs),
              t("pack.files", lang, dpi=DPI),
-             t("pack.picture", lang), f"![{t('pack.the_picture', lang)}](picture.png)"]
+             t("pack.picture", lang), f"![{t('pack.the_picture', lang)}](picture.png)",
+             t("pack.top5", lang, classes=top5_words(analysis, lang))]
     steps = [(f, f.node) for f in figures if f.node is not None]
     panel = [f for f in figures if f.node is None and f.name != "graph"]
     parts += [t("pack.graph", lang), *(_image(f, lang) for f in figures if f.name == "graph"), t("pack.steps", lang)]
@@ -100,6 +101,12 @@ def lesson_markdown(analysis: Analysis, figures: list[LessonFigure], picture_nam
         parts += [t("pack.panel", lang), *(_image(f, lang) for f in panel)]
     parts += [t("pack.shapes", lang), _markdown_table(node_table_headers(lang), node_table(analysis, lang))]
     return "\n\n".join(parts) + "\n"
+
+
+def top5_words(analysis: Analysis, lang: str = "en") -> str:
+    """The backbone's top-5 classes named in `lang` with their probabilities: '埃及猫 87%、虎斑猫 6%…'."""
+    named = top_classes(analysis.backbone.top5, lang)
+    return t("pack.top5_sep", lang).join(f"{name} {p:.0%}" for name, p in named.items())
 
 
 def _markdown_table(headers: list[str], rows: list[list]) -> str:
@@ -136,7 +143,7 @@ def write_pack(analysis: Analysis, out_dir: str | Path, lang: str = "en", pictur
     files = [folder / "lesson.md", folder / "picture.png", *write_shapes(analysis, folder, lang)]
     figures = lesson_figures(analysis, steps, lang)
     for i, figure in enumerate(figures):
-        report(i / (len(figures) + 1), t("pack.drawing", lang, name=figure.name, i=i + 1, n=len(figures)))
+        report(i / (len(figures) + 1), t("pack.drawing", lang, caption=figure.caption, i=i + 1, n=len(figures)))
         files += save_figure(figure, folder / "figures")
     (folder / "lesson.md").write_text(lesson_markdown(analysis, figures, picture_name, lang), encoding="utf-8")
     if zip:

@@ -8,6 +8,7 @@ import gradio as gr
 
 from necklab.i18n import t
 from necklab.lab.analysis import available_devices, keep_picture, run_backbone
+from necklab.lab.words import top_classes
 from necklab.viz.maps import backbone_table, backbone_table_headers, levels_overview, top_channels
 from necklab.widgets.common import figure_box, image, language, load_picture
 from necklab.widgets.events import Shows, event
@@ -20,19 +21,19 @@ LEVELS = ["C1", "C2", "C3", "C4", "C5"]
 @dataclass(frozen=True)
 class Levels:
     """The backbone's levels drawn: the overview, the channel grid of the chosen level, the levels
-    table; and the status line."""
+    table, the top-5 classes named in the session's language; and the status line."""
 
     overview: Any
     channels: Any
     table: Any
+    top5: Any
     status: str
 
 
 @dataclass(frozen=True)
 class Analyzed(Levels):
-    """What Analyze shows: the levels, the top-5 classes, and the session that remembers the picture."""
+    """What Analyze shows: the levels, and the session that remembers the picture."""
 
-    top5: dict[str, float]
     session: Session
 
 
@@ -68,8 +69,7 @@ def analyze(session: Session, value: Any, device: str, level: str, lang: str = "
                   frames=picture.frames, device=device, ms=f"{backbone.seconds * 1000:.0f}",
                   gflops=f"{backbone.flops / 1e9:.2f}")
     session = replace(session, picture=keep_picture(picture), device=device, lang=lang, facts=facts)
-    return Analyzed(**vars(levels(session, level)), top5={label: p for _, label, p in backbone.top5},
-                    session=session)
+    return Analyzed(**vars(levels(session, level)), session=session)
 
 
 def levels(session: Session, level: str) -> Levels:
@@ -78,7 +78,8 @@ def levels(session: Session, level: str) -> Levels:
     backbone = run_backbone(picture, device)
     return Levels(overview=image(levels_overview(picture, backbone, session.lang)),
                   channels=image(top_channels(backbone.features[level], level, lang=session.lang)),
-                  table=backbone_table(backbone), status=status_text(session))
+                  table=backbone_table(backbone), top5=top_classes(backbone.top5, session.lang),
+                  status=status_text(session))
 
 
 def show_level(session: Session, level: str) -> Any:
@@ -89,9 +90,10 @@ def show_level(session: Session, level: str) -> Any:
 
 
 def redraw(session: Session, level: str) -> Levels:
-    """After a language switch: the tab's figures and the status in the new language."""
+    """After a language switch: the tab's figures, the top-5 names and the status in the new language."""
     if session.picture is None:
-        return Levels(gr.skip(), gr.skip(), gr.skip(), status_text(session))
+        return Levels(overview=gr.skip(), channels=gr.skip(), table=gr.skip(), top5=gr.skip(),
+                      status=status_text(session))
     return levels(session, level)
 
 
@@ -105,5 +107,6 @@ def build_backbone_tab(session: gr.State, top5: gr.Label, status: gr.Markdown
     table = localised(gr.Dataframe, {"label": "backbone.table", "headers": backbone_table_headers},
                       elem_id="shapes", interactive=False)
     level.change(event(show_level), [session, level], [channels], api_name="show_level")
-    shown = dict(overview=overview, channels=channels, table=table, status=status)
-    return level, Shows(Analyzed, top5=top5, **shown), Shows(Levels, **shown)
+    # top5 first: /analyze's outputs keep their order (top-5, overview, channels, table, status)
+    shown = dict(top5=top5, overview=overview, channels=channels, table=table, status=status)
+    return level, Shows(Analyzed, **shown), Shows(Levels, **shown)

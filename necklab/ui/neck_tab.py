@@ -186,11 +186,16 @@ def graph_picture(analysis: Analysis, nodes: list[str] | None, lang: str = "en")
     return _graphs.get_or_make(key, lambda: GraphPicture(analysis.topology, shapes, nodes, lang=lang))
 
 
+def graph_title(analysis: Analysis, k: int, lang: str = "en") -> str:
+    """The title of the graph at step k."""
+    return t("neck.graph_title", lang, name=analysis.title, k=int(k), node=analysis.topology.order[int(k)])
+
+
 def render_step(analysis: Analysis, k: int, lang: str = "en") -> StepShown:
     """The graph with step k highlighted, the step's feature map, and its narration."""
     node = analysis.topology.order[int(k)]
     graph = graph_picture(analysis, focus_nodes(analysis.topology, node), lang)
-    title = t("neck.graph_title", lang, name=analysis.topology.name, k=int(k), node=node)
+    title = graph_title(analysis, k, lang)
     return StepShown(graph=graph.image(node, title), figure=image(step_figure(analysis, node, lang=lang)),
                      narration=narration(analysis, node, lang))
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from necklab.i18n import t
+from necklab.i18n import LANGS, t
 from necklab.lab.playground import (
     PROXIES,
     Candidate,
@@ -57,6 +57,15 @@ class DesignShown(Cells):
 
 
 @dataclass(frozen=True)
+class Relanguaged(Cells):
+    """The design in a new language: its cells and status, and a preset's name and notes (a
+    design of the learner's own keeps its name: gr.skip())."""
+
+    name: Any
+    notes: Any
+
+
+@dataclass(frozen=True)
 class DesignRun(TabView):
     """The design run on the picture: the step view's values, and the design's status."""
 
@@ -82,6 +91,41 @@ class Searched:
     note: str
 
 
+def table_words(lang: str = "en") -> dict[str, str]:
+    """How the cell table names the ops ("sum", "gp") and "yes" / "no" in `lang`."""
+    return {"sum": t("design.op_sum", lang), "gp": t("design.op_gp", lang), "yes": t("playground.yes", lang),
+            "no": t("playground.no", lang)}
+
+
+def read_words() -> dict[str, str]:
+    """A table's words in any language → the English ones the design reads: a table typed before
+    a language switch still reads."""
+    english = {**table_words("en"), "gp": "gp"}
+    return {word: english[key] for lang in LANGS for key, word in table_words(lang).items()}
+
+
+def preset_name(design: Design, lang: str = "en") -> str:
+    """A preset's name in `lang`; a design of the learner's own keeps its name."""
+    return t(f"playground.preset.{design.preset}.name", lang) if design.preset else design.name
+
+
+def preset_notes(design: Design, lang: str = "en") -> str:
+    """How a preset differs from the neck it is named after, in `lang` ("" for any other design)."""
+    if not design.preset:
+        return ""
+    return t(f"playground.preset.{design.preset}.notes", lang, cell_conv=t("playground.preset.cell_conv", lang))
+
+
+def preset_button(lang: str, name: str) -> str:
+    return t("playground.start_from", lang, name=preset_name(PRESETS[name], lang))
+
+
+def cells_label(lang: str) -> str:
+    words = table_words(lang)
+    return t("playground.cells", lang, max=MAX_CELLS, ops=t("playground.or", lang).join(words[op] for op in OPS),
+             first=LEVELS[0], last=LEVELS[-1], yes=words["yes"], no=words["no"])
+
+
 def headers(lang: str = "en") -> list[str]:
     return t("playground.headers", lang).split("|")
 
@@ -100,7 +144,7 @@ def read_design(rows: Any, name: str, lang: str = "en") -> Design:
     """The table's design, or a gr.Error with validation's message in `lang`."""
     values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
     try:
-        return from_rows(values, (name or "my design").strip())
+        return from_rows(values, (name or "my design").strip(), read_words())
     except DesignError as e:
         raise gr.Error(error_text(e, lang)) from None
 
@@ -115,12 +159,15 @@ def describe(design: Design, lang: str = "en") -> str:
     return text
 
 
-def show_design(design: Design, status: str) -> DesignShown:
-    return DesignShown(table=design.rows(), status=status, name=design.name, notes=design.notes)
+def show_design(design: Design, status: str, lang: str = "en") -> DesignShown:
+    return DesignShown(table=design.rows(table_words(lang)), status=status, name=design.name,
+                       notes=preset_notes(design, lang))
 
 
 def load_preset(session: Session, name: str) -> DesignShown:
-    return show_design(PRESETS[name], describe(PRESETS[name], session.lang))
+    lang = session.lang
+    design = replace(PRESETS[name], name=preset_name(PRESETS[name], lang))
+    return show_design(design, describe(design, lang), lang)
 
 
 def check(session: Session, rows: Any, name: str) -> str:
@@ -155,7 +202,7 @@ def mutate_table(session: Session, rows: Any, name: str) -> Cells:
     lang = session.lang
     design = read_design(rows, name, lang)
     mutated, words = mutate(design, random.Random(), lang)
-    return Cells(table=mutated.rows(), status=t("playground.mutated", lang, words=words,
+    return Cells(table=mutated.rows(table_words(lang)), status=t("playground.mutated", lang, words=words,
                                                 describe=describe(mutated, lang)))
 
 
@@ -211,7 +258,7 @@ def take_best(session: Session, found: list[Candidate] | None) -> DesignShown:
         raise gr.Error(t("playground.no_search", lang))
     best = found[0]
     return show_design(best.design,
-                       t("playground.took", lang, change=best.change, describe=describe(best.design, lang)))
+                       t("playground.took", lang, change=best.change, describe=describe(best.design, lang)), lang)
 
 
 def save(rows: Any, name: str) -> str:
@@ -235,7 +282,8 @@ def load(session: Session, upload: Any) -> DesignShown | None:
         raise gr.Error(t("playground.not_text", lang)) from None
     except DesignError as e:
         raise gr.Error(t("playground.cannot_load", lang, message=error_text(e, lang))) from None
-    return show_design(design, t("playground.loaded", lang, name=inert(design.name), describe=describe(design, lang)))
+    return show_design(design, t("playground.loaded", lang, name=inert(design.name), describe=describe(design, lang)),
+                       lang)
 
 
 def proxy_choices(lang: str) -> list[tuple[str, str]]:
@@ -249,16 +297,14 @@ def build_playground_tab(session: gr.State) -> Chained:
     localised(gr.Markdown, {"value": "playground.intro"})
     start = PRESETS[START]
     with gr.Row():
-        presets = [localised(gr.Button, {"value": ("playground.start_from", {"name": name})},
+        presets = [localised(gr.Button, {"value": partial(preset_button, name=name)},
                              elem_id=f"{KEY}-preset-{i}",
                              size="sm") for i, name in enumerate(PRESETS)]
     with gr.Row():
         name = localised(gr.Textbox, {"label": "playground.name"}, value=start.name, elem_id=f"{KEY}-name", scale=2)
         stages = localised(gr.Slider, {"label": "playground.stages"}, minimum=1, maximum=7, value=1, step=1,
                            elem_id=f"{KEY}-stages", scale=3)
-    notes = gr.Markdown(start.notes, elem_id=f"{KEY}-notes")
-    cells_label = ("playground.cells", dict(max=MAX_CELLS, ops=" or ".join(OPS.values()), first=LEVELS[0],
-                                            last=LEVELS[-1]))
+    notes = gr.Markdown(preset_notes(start), elem_id=f"{KEY}-notes")
     table = localised(gr.Dataframe, {"label": cells_label, "headers": headers}, value=start.rows(), datatype="str",
                       type="array", interactive=True, row_count=len(start.cells), column_count=len(headers()),
                       show_row_numbers=True, elem_id=f"{KEY}-cells")
@@ -323,11 +369,23 @@ def build_playground_tab(session: gr.State) -> Chained:
     best_button.click(event(take_best, shown), [session, found], shown.outputs, api_visibility="private")
     save_button.click(save, [table, name], saved, api_name="playground_save")
     upload.upload(event(load, shown), [session, upload], shown.outputs, api_name="playground_load")
-    return event(relanguage, cells), [session, table, name], cells.outputs
+    relanguaged = Shows(Relanguaged, table=table, status=status, name=name, notes=notes)
+    return event(relanguage, relanguaged), [session, table, name], relanguaged.outputs
 
 
-def relanguage(session: Session, rows: Any, name: str) -> Cells:
+def relanguage(session: Session, rows: Any, name: str) -> Relanguaged:
     """After a language switch: the cell table under headers in the session's language (an edited
-    table keeps its own headers otherwise) and the design's status."""
+    table keeps its own headers otherwise), its ops and yes / no in that language when it reads as a
+    design, a preset's name and notes in that language, and the design's status."""
+    lang = session.lang
     values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
-    return Cells(table=gr.Dataframe(value=values, headers=headers(session.lang)), status=check(session, rows, name))
+    preset = next((d for d in PRESETS.values() if name in {preset_name(d, other) for other in LANGS}), None)
+    if preset is not None:
+        name = preset_name(preset, lang)
+    try:
+        values = from_rows(values, name, read_words()).rows(table_words(lang))
+    except DesignError:
+        pass  # the table as typed: its status says what is wrong
+    return Relanguaged(table=gr.Dataframe(value=values, headers=headers(lang)), status=check(session, values, name),
+                       name=gr.skip() if preset is None else name,
+                       notes=gr.skip() if preset is None else preset_notes(preset, lang))

@@ -25,6 +25,7 @@ from necklab.i18n import t
 from necklab.lab.analysis import Analysis, CellGrid
 from necklab.lab.erf import mass_area
 from necklab.lab.pyramid import level_of
+from necklab.lab.words import branch_words
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import HEATMAP_CMAP, LABEL_SIZE, TITLE_SIZE, original_extent, show_picture, to_original
 
@@ -185,11 +186,11 @@ def _degenerate(branch: Branch, inside: np.ndarray) -> bool:
 
 def _taps_title(branch: Branch, inside: np.ndarray, box: tuple[float, float, float, float], lang: str = "en") -> str:
     if branch.global_pool:
-        lines = [t("aspp.averages", lang, label=branch.label, n=inside.size), t("aspp.whole", lang)]
+        lines = [t("aspp.averages", lang, label=branch_words(branch.label, lang), n=inside.size), t("aspp.whole", lang)]
     else:
         k, r = branch.conv.kernel, branch.conv.dilation
-        lines = [t("aspp.taps_apart", lang, label=branch.label, k=k, r=r) if k > 1
-                 else t("aspp.alone", lang, label=branch.label),
+        lines = [t("aspp.taps_apart", lang, label=branch_words(branch.label, lang), k=k, r=r) if k > 1
+                 else t("aspp.alone", lang, label=branch_words(branch.label, lang)),
                  t("aspp.on_map", lang, on=int(inside.sum()), n=inside.size, fw=f"{box[2] - box[0]:,.0f}",
                    fh=f"{box[3] - box[1]:,.0f}")]
     return "\n".join(lines + ([t("aspp.degenerate", lang)] if _degenerate(branch, inside) else []))
@@ -226,7 +227,7 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray],
                           cmap=HEATMAP_CMAP, norm=PowerNorm(0.5, vmin=0, vmax=1), alpha=0.75)
         _mark_cell(ax, analysis, analysis.grid(level_of(node)), cells[node_id])
         count, share = mass_area(erf)
-        label = f"{node_id} ({node.branch})" if node.branch else node_id
+        label = f"{node_id} ({branch_words(node.branch, lang)})" if node.branch else node_id
         ax.set_title(t("aspp.erf_title", lang, label=label, area=f"{count / (sx * sy):,.0f}", share=f"{share:.0%}"),
                      fontsize=TITLE_SIZE - 1)
     assert image is not None  # erfs is not empty: every panel drew one

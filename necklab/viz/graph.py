@@ -18,7 +18,7 @@ from torch import Tensor
 
 from necklab.graph.topology import Op, Topology
 from necklab.i18n import t
-from necklab.lab.words import edges_label, op_name
+from necklab.lab.words import branch_words, edges_label, op_name
 from necklab.viz import FONT_FAMILY
 from necklab.viz.render import MAX_WIDTH_PX
 
@@ -87,7 +87,7 @@ def row_labels(topology: Topology, pos: Mapping[str, tuple[float, float]], lang:
         n = topology.node(node_id)
         level = (t("graph.level_row", lang, level=n.level, stride=2 ** n.level) if n.level is not None
                  else t("graph.vector_row", lang))
-        labels.setdefault(y, f"{level} · {n.branch}" if n.branch else level)
+        labels.setdefault(y, f"{level} · {branch_words(n.branch, lang)}" if n.branch else level)
     return labels
 
 

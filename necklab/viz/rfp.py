@@ -80,8 +80,12 @@ def _verdict(analysis: Analysis, found: list[Fusion], lang: str = "en") -> str:
     if all(_identical(f) for f in found) and all(np.all(f.gate == 0.5) for f in found):
         return t("rfp.verdict_same", lang)
     biggest = max(f.max_difference for f in found)
-    return t("rfp.verdict_differ", lang, biggest=f"{biggest:.3g}",
-             init=analysis.config.get("feedback_init", "reference"))
+    return t("rfp.verdict_differ", lang, biggest=f"{biggest:.3g}", init=_init_words(analysis, lang))
+
+
+def _init_words(analysis: Analysis, lang: str) -> str:
+    """The feedback weights as the tab's control names them in `lang`."""
+    return t(f"control.feedback_{analysis.config.get('feedback_init', 'reference')}", lang)
 
 
 def _fill(line: str, columns: int) -> str:
@@ -281,5 +285,5 @@ def unrolled_figure(analysis: Analysis, lang: str = "en") -> Figure:
     total = fpn_params + aspp_params + gate_params
     _suptitle(fig, t("rfp.unrolled_suptitle", lang, passes=len(steps) + 1, fpn=f"{fpn_params:,}",
                      aspp=f"{aspp_params:,}", gate=f"{gate_params:,}", total=f"{total:,}"),
-              t("rfp.unrolled_note", lang, init=init, note=init_note))
+              t("rfp.unrolled_note", lang, init=_init_words(analysis, lang), note=init_note))
     return fig

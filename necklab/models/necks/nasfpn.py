@@ -217,9 +217,12 @@ class NASFPN(Neck):
                 cell_of_node[node_id] = cell
             holder.update({level_ref(lvl): holder[cell_ref(c)] for lvl, c in self.design.producers().items()})
         outputs = tuple(holder[level_ref(lvl)] for lvl in LEVELS)
-        name = "nas_fpn" if self.design.cells == NAS_FPN.cells else self.design.name
+        searched = self.design.cells == NAS_FPN.cells
+        name = "nas_fpn" if searched else self.design.name
+        # A design of the playground is shown under its own name, the searched stage as NAS-FPN.
+        title = {} if searched else {"title": self.design.name}
         return Topology(name, tuple(nodes), outputs, extras={"cells": self.cells, "design": self.design,
-                                                               "cell_of_node": cell_of_node})
+                                                               "cell_of_node": cell_of_node, **title})
 
     # --- computation ------------------------------------------------------------------------
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:

@@ -224,5 +224,6 @@ SPECS = (NeckSpec("rfp", "Recursive-FPN", RFP, "Qiao et al., DetectoRS, CVPR 202
                   dict(STANDARD_FPN, rfp_steps=2, aspp_out_channels=64, aspp_dilations=(1, 3, 6, 1)), 3_672_577,
                   notes="rfp_params", order=80,
                   controls=(Control("feedback_init", "feedback_weights", "choice", "reference",
-                                    choices=("reference", "random")),
+                                    choices=("reference", "random"),
+                                    choice_keys=("feedback_reference", "feedback_random")),
                             Control("rfp_steps", "passes", "int", 2, minimum=2, maximum=3))),)
