@@ -7,6 +7,8 @@ from typing import Any
 
 import gradio as gr
 
+from necklab.graph.steps import Arrival, Jump
+from necklab.graph.topology import Op
 from necklab.lab.analysis import Analysis
 from necklab.lab.erf import cell_at, effective_receptive_fields
 from necklab.lessons.base import Lesson, LessonFigure, caption
@@ -94,4 +96,4 @@ def aspp_panel(tab: TabHooks) -> None:
     picture.select(event(aspp_click, clicked), [tab.session, tab.state], clicked.outputs, api_name="aspp_click")
 
 
-LESSON = Lesson("aspp", aspp_figures, aspp_panel)
+LESSON = Lesson("aspp", aspp_figures, aspp_panel, jumps=(Jump("dilated", (Op.CONV,), Arrival.DILATED),))
