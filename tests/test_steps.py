@@ -12,6 +12,7 @@ from necklab.lab.analysis import analyse
 from necklab.lessons import lesson_for
 from necklab.models.registry import NECKS
 from necklab.ui.neck_tab import jump, lesson_text, regroup, render_step, steps_of, tab_view
+from necklab.viz.step import narration
 from necklab.widgets.session import Session
 
 EN, ZH = Session(), Session(lang="zh")
@@ -147,3 +148,19 @@ def test_regrouping_keeps_the_node_on_screen(analyses):
 
 def test_dilated_taps_at_the_centre():
     assert dilated_taps(10, 15, 2) == 9 and dilated_taps(10, 15, 6) == 3 and dilated_taps(10, 15, 12) == 1
+
+
+def test_each_dilated_branch_says_how_many_taps_land_and_why(chelsea):
+    """ASPP's step narration (not only lesson mode) says the padding equals the rate and how many of
+    the 9 taps land on the 10×15 C5 map at its centre."""
+    analysis = analyse(chelsea, "aspp", {"atrous_rates": (2, 6, 12)})
+    assert tuple(analysis.trace["C5"].shape[-2:]) == (10, 15)
+    said = {rate: narration(analysis, f"rate{rate}", "en") for rate in (2, 6, 12)}
+    for rate, text in said.items():
+        assert f"padding is {rate} too (padding = rate)" in text and "keeps the 10×15 grid" in text
+    assert "all 9 taps land on the map" in said[2]
+    assert "only 3 of the 9 taps land on the map" in said[6]
+    assert "only the centre tap lands on the map" in said[12]
+    zh = narration(analysis, "rate6", "zh")
+    assert "填充 = 空洞率" in zh and "9 个采样点中只有 3 个落在图内" in zh
+    assert "padding" not in narration(analysis, "b1x1", "en")  # the 1×1 branch is not dilated

@@ -425,7 +425,7 @@ def build_step_view(key: str, session: gr.State, state: gr.State,
         every = localised(gr.Checkbox, {"label": "step.every"}, value=False, elem_id=f"{key}-every", scale=0,
                           min_width=260)
         buttons = [localised(gr.Button, {"value": f"step.jump.{jump.key}"}, size="sm", visible=False, scale=0,
-                             min_width=200, elem_id=f"{key}-jump-{jump.key}".replace("_", "-")) for jump in jumps]
+                             min_width=240, elem_id=f"{key}-jump-{jump.key}".replace("_", "-")) for jump in jumps]
     with gr.Row():
         with gr.Column(scale=3):
             step_view = figure_box("neck.stepfig", f"{key}-stepfig")

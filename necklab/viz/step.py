@@ -85,6 +85,9 @@ def narration(analysis: Analysis, node_id: str, lang: str = "en", steps: Steps |
     lines = [t("step.title", lang, k=steps.index(node_id), last=steps.last, **_headline(analysis, node_id, lang))]
     if node.note:
         lines.append(note_text(node.note, lang))
+    spread = dilation(analysis, node, lang)
+    if spread is not None:
+        lines.append(t("step.dilated", lang, r=spread.rate, hw=spread.hw, coverage=spread.coverage))
     decoded = cell_name_words(analysis.topology, node_id, lang)
     if decoded:
         lines.append(decoded)
@@ -195,6 +198,6 @@ def opening_figure(analysis: Analysis, nodes: Sequence[str], lang: str = "en") -
             else:
                 ax.imshow(mean_map(x), cmap="viridis", interpolation="nearest")
             ax.set_axis_off()
-            ax.set_title(f"{row[c]} · {_shape(analysis, row[c])}", fontsize=LABEL_SIZE)
+            ax.set_title(f"{row[c]} · {_shape(analysis, row[c])}", fontsize=LABEL_SIZE + 2)
     fig.suptitle(t("step.opening_suptitle", lang, n=len(nodes)), fontsize=TITLE_SIZE)
     return fig
