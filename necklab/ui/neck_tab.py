@@ -232,9 +232,9 @@ def steps_of(analysis: Analysis, every: bool = False) -> Steps:
 def focus(topology: Topology, nodes: Sequence[str]) -> list[str] | None:
     """The nodes worth drawing for a step of one or more nodes (`focus_nodes` of each, together)."""
     each = [focus_nodes(topology, node) for node in nodes]
-    if any(nodes is None for nodes in each):
+    if any(drawn is None for drawn in each):
         return None
-    drawn = {node for nodes in each for node in nodes or ()}
+    drawn = {node for nodes_of in each for node in nodes_of or ()}
     return [node for node in topology.order if node in drawn]
 
 
