@@ -243,7 +243,7 @@ def browser_student(url: str, index: int, picture: Path, results: Results) -> No
             think(rng)
             results.timed("browser analyze", lambda: (page.locator("#analyze").click(),
                                                       page.locator("#levels img").first.wait_for(timeout=600_000)))
-            for api_name, title, _ in lesson_tabs(index):
+            for api_name, _, _ in lesson_tabs(index):
                 key = api_name[1:-4].replace("_", "-")
                 tab_title = next(t for t in tab_groups() if slug(t) == key)
                 think(rng)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from matplotlib.figure import Figure
 
+from necklab.graph.steps import Jump
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.viz.graph import GraphPicture
@@ -33,12 +35,15 @@ class LessonFigure:
 @dataclass(frozen=True)
 class Lesson:
     """A neck's own lesson. `figures(analysis, lang)` lists its figures; `panel(tab)` builds its
-    components inside the neck's tab and hooks them to the tab's runs. Necks sharing a tab share
-    the lesson registered for any of them."""
+    components inside the neck's tab and hooks them to the tab's runs (what `beside_step()` built
+    beside the step's figure is the tab's `beside_step`). Necks sharing a tab share the lesson
+    registered for any of them."""
 
     neck: str  # the registry key
     figures: Callable[[Analysis, str], list[LessonFigure]] | None = None
     panel: Callable[[TabHooks], None] | None = None
+    jumps: tuple[Jump, ...] = ()  # the parts of the neck the step-through has a button to jump to
+    beside_step: Callable[[], Any] | None = None  # builds components beside the step's figure (for `panel`)
 
 
 def caption(key: str, lang: str, **fields: object) -> str:

@@ -11,6 +11,8 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from necklab.graph.steps import Jump
+from necklab.graph.topology import Op
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, neck_on, rerun
 from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe
@@ -212,4 +214,4 @@ def bifpn_panel(tab: TabHooks) -> None:
                 api_visibility="private")
 
 
-LESSON = Lesson("bifpn", bifpn_figures, bifpn_panel)
+LESSON = Lesson("bifpn", bifpn_figures, bifpn_panel, jumps=(Jump("fused", (Op.WEIGHTED_SUM,)),))

@@ -200,21 +200,23 @@ class GraphPicture:
                 bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)).values()
         return drawn
 
-    def _highlight(self, current: str | None, title: str | None) -> list:
-        """Add the step's artists: its incoming edges, its node, its edge labels, the title."""
+    def _highlight(self, current: str | Collection[str] | None, title: str | None) -> list:
+        """Add the step's artists: its incoming edges, its node(s), its edge labels, the title."""
         artists: list = [self.ax.text(0.5, 1.02, title or self.title, transform=self.ax.transAxes, ha="center",
                                       va="bottom", fontsize=13)]
-        if current is not None and current in self.g:
-            edges = [(u, current) for u in self.g.predecessors(current)]
-            if edges:
-                artists += self._edges(edges, HIGHLIGHT, width=3.2)
-                if self.g.number_of_edges() > EDGE_LABEL_LIMIT:
-                    artists += self._edge_labels(edges)
-            artists.append(self._node(current, current=True))
+        nodes = [current] if isinstance(current, str) else list(current or ())
+        nodes = [n for n in nodes if n in self.g]
+        edges = [(u, n) for n in nodes for u in self.g.predecessors(n)]
+        if edges:
+            artists += self._edges(edges, HIGHLIGHT, width=3.2)
+            if self.g.number_of_edges() > EDGE_LABEL_LIMIT:
+                artists += self._edge_labels(edges)
+        artists += [self._node(n, current=True) for n in nodes]
         return artists
 
-    def image(self, current: str | None, title: str | None = None) -> np.ndarray:
-        """The graph with `current` highlighted, as an H×W×3 uint8 image."""
+    def image(self, current: str | Collection[str] | None, title: str | None = None) -> np.ndarray:
+        """The graph with `current` (a node, or the nodes of a step) highlighted, as an H×W×3 uint8
+        image."""
         with self.lock:
             self.canvas.restore_region(self.background)
             artists = self._highlight(current, title)
