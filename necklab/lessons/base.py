@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
-from necklab.viz.graph import GraphPicture
+from necklab.models.registry import NECKS
+from necklab.viz.graph import GraphPicture, slide_turned
 from necklab.widgets.tab import TabHooks
 
 
@@ -64,6 +65,13 @@ def file_safe(text: str) -> str:
 
 
 def graph_figure(analysis: Analysis, lang: str = "en") -> Figure:
-    """The whole graph, every node labelled with its shape, nothing highlighted."""
+    """The whole graph laid out for a 16:9 slide, every node labelled with its shape, nothing
+    highlighted."""
     shapes = {node: tuple(x.shape) for node, x in analysis.trace.tensors.items()}
-    return GraphPicture(analysis.topology, shapes, stepping=False, lang=lang).figure(None)
+    return GraphPicture(analysis.topology, shapes, stepping=False, lang=lang, slide=True).figure(None)
+
+
+def graph_caption(analysis: Analysis, lang: str = "en") -> str:
+    """The graph figure's caption, saying which way the slide layout runs."""
+    key = "graph_turned" if slide_turned(analysis.topology) else "graph"
+    return caption(key, lang, neck=NECKS[analysis.neck_name].title)

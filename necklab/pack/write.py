@@ -18,9 +18,10 @@ from necklab.lab.words import edge_label
 from necklab.lessons import lesson_figures
 from necklab.lessons.base import LessonFigure, first_stage
 from necklab.models.registry import NECKS
+from necklab.viz.slide import SLIDE_DPI, save_slide
 from necklab.viz.step import NODE_TABLE_HEADERS, narration, node_table, node_table_headers
 
-DPI = 300
+DPI = SLIDE_DPI
 LANGUAGES = LANGS  # a pack is written in any language of the language files
 ZIP_NAME = "lesson.zip"
 Progress = Callable[[float, str], None]
@@ -56,15 +57,12 @@ def write_shapes(analysis: Analysis, folder: Path, lang: str = "en") -> list[Pat
 
 
 def save_figure(figure: LessonFigure, folder: Path) -> list[Path]:
-    """Draw one figure, save it as PNG and SVG, and release it; returns the two files."""
+    """Draw one figure, save it as a 16:9 slide (PNG and SVG), and release it; returns the two files."""
     fig = figure.make()
-    png, svg = folder / f"{figure.name}.png", folder / f"{figure.name}.svg"
     try:
-        fig.savefig(png, dpi=DPI, metadata={"Software": "NeckLab"})
-        fig.savefig(svg, metadata={"Date": None})  # reproducible files
+        return save_slide(fig, folder, figure.name)
     finally:
         plt.close(fig)
-    return [png, svg]
 
 
 def _image(figure: LessonFigure, lang: str) -> str:
