@@ -17,6 +17,7 @@ from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.models.registry import NECKS
 from necklab.viz.graph import GraphPicture, slide_turned
+from necklab.viz.lesson import guidance
 from necklab.widgets.tab import TabHooks
 
 
@@ -58,6 +59,16 @@ def step_nodes(analysis: Analysis) -> list[str]:
     stages and those of the first stage (the others repeat it)."""
     stage = first_stage(analysis)
     return [n.id for n in analysis.topology.nodes if stage is None or n.stage in (None, stage)]
+
+
+def lesson_steps(analysis: Analysis) -> list[str]:
+    """The steps a lesson shows: of `step_nodes`, the first of each kind — the kind being what the
+    lesson mode says to look at (its op, and how its inputs arrive: an add of an upsampled coarser
+    level is not one of a shrunk finer level)."""
+    kinds: dict[str, str] = {}
+    for node in step_nodes(analysis):
+        kinds.setdefault(guidance(analysis, analysis.topology.node(node), "en")[0], node)
+    return list(kinds.values())
 
 
 def file_safe(text: str) -> str:
