@@ -76,13 +76,17 @@ def file_safe(text: str) -> str:
 
 
 def graph_figure(analysis: Analysis, lang: str = "en") -> Figure:
-    """The whole graph laid out for a 16:9 slide, every node labelled with its shape, nothing
-    highlighted."""
+    """The graph laid out for a 16:9 slide, every node labelled with its shape, nothing
+    highlighted: the lesson's steps (`step_nodes`: all of them, or up to the first of the stages a
+    neck repeats — seven NAS-FPN stages would not fit a slide)."""
     shapes = {node: tuple(x.shape) for node, x in analysis.trace.tensors.items()}
-    return GraphPicture(analysis.topology, shapes, stepping=False, lang=lang, slide=True).figure(None)
+    return GraphPicture(analysis.topology, shapes, step_nodes(analysis), stepping=False, lang=lang,
+                        slide=True).figure(None)
 
 
 def graph_caption(analysis: Analysis, lang: str = "en") -> str:
-    """The graph figure's caption, saying which way the slide layout runs."""
-    key = "graph_turned" if slide_turned(analysis.topology) else "graph"
-    return caption(key, lang, neck=NECKS[analysis.neck_name].title)
+    """The graph figure's caption, saying which way the slide layout runs and which stage it shows."""
+    key = "graph_turned" if slide_turned(analysis.topology, step_nodes(analysis)) else "graph"
+    words = caption(key, lang, neck=NECKS[analysis.neck_name].title)
+    first = first_stage(analysis)
+    return words if first is None else words + caption("graph_stage", lang, first=first)

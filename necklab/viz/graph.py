@@ -180,7 +180,9 @@ class GraphPicture:
                                      1 - (top + bottom) / height))
         # Node labels are text boxes outside the data limits: leave room for them explicitly.
         ax.set_xlim(min(xs) - 0.75, max(xs) + 0.75)
-        pad_y = 0.35 if self.turned else 0.6
+        # a turned graph keeps half a label box (0.2 in) clear above its first row and below its last
+        span, axes_height = max(ys) - min(ys), height - top - bottom
+        pad_y = max(0.35, 0.2 * span / (axes_height - 0.4)) if self.turned else 0.6
         ax.set_ylim(min(ys) - pad_y, max(ys) + pad_y)
         self.canvas = FigureCanvasAgg(fig)
         self.boxes = {n: self._node(n, current=False) for n in g.nodes}
@@ -193,7 +195,7 @@ class GraphPicture:
             ax.set_xticklabels(list(rows.values()), fontsize=look.rows)
             ax.tick_params(top=True, labeltop=True, bottom=False, labelbottom=False, left=False, labelleft=False)
             ax.set_ylabel(t("graph.execution_down", lang), fontsize=look.rows)
-            hidden = ("right", "bottom", "left")
+            hidden: tuple[str, ...] = ("top", "right", "bottom", "left")
         else:
             ax.set_yticks(list(rows))
             ax.set_yticklabels(list(rows.values()), fontsize=look.rows)
