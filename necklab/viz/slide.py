@@ -60,6 +60,9 @@ def fit_to_slide(fig: Figure) -> None:
     w, h = fig.get_size_inches()
     width = min(max(w, h * ASPECT), widest_design(smallest_text(fig)))
     fig.set_size_inches(width, width / ASPECT)
+    for child in fig.get_children():  # the figure's own words: suptitle and texts
+        if isinstance(child, Text):
+            child.set_wrap(True)  # a title written for a wider figure breaks into lines, not off the edge
 
 
 def slide_dpi(fig: Figure) -> float:
