@@ -246,6 +246,14 @@ def question(analysis: Analysis, node_id: str, lang: str = "en", k: int | None =
     return _text("ask", lang, k=k, node=node_id, op=op_name(node.op, lang), inputs=inputs)
 
 
+def quiz_nodes(analysis: Analysis, candidates: Sequence[str]) -> list[str]:
+    """One question per rule kind for a written quiz: of `candidates`, the last node of each kind,
+    in execution order (a lesson shows the first of a kind; the quiz asks the learner to carry the
+    rule over to a later one)."""
+    last = {analysis.topology.node(n).op.rule: n for n in candidates}
+    return [n for n in candidates if n in last.values()]
+
+
 @dataclass(frozen=True)
 class Verdict:
     right: bool

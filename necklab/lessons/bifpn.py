@@ -29,7 +29,7 @@ def bifpn_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     """The first cell's weighted graph and what each of its fusion nodes does (cells repeat)."""
     cell = cells(analysis)[0]
     return [LessonFigure(f"bifpn-cell-{cell}", caption("bifpn_graph", lang, cell=cell),
-                         partial(fusion_graph_figure, analysis, cell, lang))] + [
+                         partial(fusion_graph_figure, analysis, cell, lang, slide=True))] + [
         LessonFigure(f"bifpn-fused-{file_safe(node)}", caption("bifpn_fused", lang, node=node),
                      partial(fused_figure, analysis, node, lang)) for node in fusion_nodes(analysis, cell)]
 

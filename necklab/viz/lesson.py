@@ -42,20 +42,25 @@ def guidance(analysis: Analysis, node: Node, lang: str) -> tuple[str, dict[str, 
     return op_key(node.op), {}
 
 
-def lesson_step(analysis: Analysis, node_id: str, lang: str = "en", steps: Steps | None = None) -> str:
-    """Markdown guidance for the step that computes `node_id`, numbered as in `steps` (default: one
-    step per node)."""
-    topology = analysis.topology
-    node = topology.node(node_id)
-    steps = Steps.of(topology, every=True) if steps is None else steps
-    k, last = steps.index(node_id), steps.last
+def look_text(analysis: Analysis, node_id: str, lang: str = "en") -> str:
+    """What to look at in the step that computes `node_id` (Markdown, one paragraph)."""
+    node = analysis.topology.node(node_id)
     shape = "×".join(str(d) for d in analysis.trace[node_id].shape[1:])
     stride = 2 ** node.level if node.level is not None else "—"
     key, fields = guidance(analysis, node, lang)
     look = t(key, lang, node=node_id, shape=shape, stride=stride, **fields)
     if node_id in analysis.outputs:
         look += t("lesson.output", lang)
-    lines = [t("lesson.step", lang, k=k, last=last), t("lesson.look", lang, text=look)]
+    return t("lesson.look", lang, text=look)
+
+
+def lesson_step(analysis: Analysis, node_id: str, lang: str = "en", steps: Steps | None = None) -> str:
+    """Markdown guidance for the step that computes `node_id`, numbered as in `steps` (default: one
+    step per node)."""
+    topology = analysis.topology
+    steps = Steps.of(topology, every=True) if steps is None else steps
+    k, last = steps.index(node_id), steps.last
+    lines = [t("lesson.step", lang, k=k, last=last), look_text(analysis, node_id, lang)]
     decoded = cell_name_words(topology, node_id, lang)
     if decoded:
         lines.append(decoded)
