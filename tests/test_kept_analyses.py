@@ -80,3 +80,13 @@ def test_a_state_receives_a_reference_and_a_handler_the_analysis(chelsea, kept):
     updates = event(run, shows)(SessionBox())
     assert isinstance(updates[state], AnalysisRef) and updates[words] == "ran"
     assert event(read)(SessionBox(), updates[state]).startswith("Analysis with ")
+
+
+def test_every_handler_that_reads_a_state_meets_it_through_event_or_reading():
+    """A gr.State may hold an AnalysisRef: a handler given the State's value raw would get the
+    reference, not the analysis (Next, the jump buttons and NAS-FPN's stage list once did)."""
+    import app
+
+    raw = [fn.name for fn in app.build_app().fns.values() if fn.fn is not None
+           and any(isinstance(c, gr.State) for c in fn.inputs) and not hasattr(fn.fn, "__wrapped__")]
+    assert not raw, raw

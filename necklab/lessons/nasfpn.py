@@ -15,7 +15,7 @@ from necklab.lab.analysis import Analysis
 from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe, first_stage
 from necklab.viz.nasfpn import cell_figure, cell_rows, cell_table_headers, first_step_of_stage
 from necklab.widgets.common import figure_box, image
-from necklab.widgets.events import Shows, event
+from necklab.widgets.events import Shows, event, reading
 from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
 from necklab.widgets.text import localised
@@ -81,7 +81,8 @@ def nasfpn_panel(tab: TabHooks) -> None:
                       interactive=False, elem_id="nas-fpn-cells")
 
     tab.redraw_after_run(stage_list, Shows(Stages, stage=stage, cells=cells))
-    stage.select(stage_start, [tab.state, stage, tab.every], [tab.step], api_visibility="private")  # again = again
+    # select, not change: choosing the same stage again jumps to it again
+    stage.select(reading(stage_start), [tab.state, stage, tab.every], [tab.step], api_visibility="private")
     inputs = [tab.session, tab.state, tab.step, tab.every]
     tab.follow_step(event(cell_view), inputs, [cell])
     tab.after_run.append((event(cell_view), inputs, [cell]))  # and in a new language

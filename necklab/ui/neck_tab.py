@@ -29,7 +29,7 @@ from necklab.viz.lesson import lesson_step, opening_lesson
 from necklab.viz.step import narration, node_table, node_table_headers, opening_figure, opening_narration, step_figure
 from necklab.widgets.common import figure_box, image, whole
 from necklab.widgets.controls import control_label, parse_value
-from necklab.widgets.events import Shows, event
+from necklab.widgets.events import Shows, event, reading
 from necklab.widgets.session import Session, session_picture
 from necklab.widgets.tab import Chained
 from necklab.widgets.text import localised
@@ -452,8 +452,8 @@ def build_step_view(key: str, session: gr.State, state: gr.State,
     regrouped.then(event(show_step, shown), stepped, shown.outputs, api_visibility="private")
     regrouped.then(event(show_lesson), stepped, [lesson], api_visibility="private")
     prev.click(step_back, [step], [step], api_visibility="private")
-    nxt.click(step_forward, [state, step, every], [step], api_visibility="private")
+    nxt.click(reading(step_forward), [state, step, every], [step], api_visibility="private")
     for target, button in zip(jumps, buttons):
-        button.click(partial(jump, target), [state, every], [step], api_visibility="private")
+        button.click(reading(partial(jump, target)), [state, every], [step], api_visibility="private")
     boxes = StepBoxes(graph, step, step_view, words, table, lesson, every, buttons)
     return StepView(boxes, regrouped, extra, beside)

@@ -66,6 +66,17 @@ def given(value: Any) -> Any:
     return kept_analysis(value) if isinstance(value, AnalysisRef) else value
 
 
+def reading(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """The function Gradio calls for a handler that takes no session (a button that moves the
+    step slider): its inputs with every AnalysisRef given as the analysis it names."""
+
+    @functools.wraps(handler)
+    def run(*values: Any, **kwargs: Any) -> Any:
+        return handler(*map(given, values), **kwargs)
+
+    return run
+
+
 def event(handler: Callable[..., Any], shows: Shows[Any] | None = None) -> Callable[..., Any]:
     """The function Gradio calls for `handler(session, *values)` on an event whose first input is
     the session's gr.State. The handler gets the Session as it is when the event starts; its view is
