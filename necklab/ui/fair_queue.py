@@ -5,7 +5,8 @@ process: 100 Analyze calls from one script made the next student wait 88 s, 100 
 the whole queue for everyone, and "two model runs at a time" was true of each event only. Here:
 
 - every queued event shares one concurrency id, so at most WORKERS handlers run at once, process-wide
-  (each may hold a few hundred MB and the machine has two cores);
+  (each may hold a few hundred MB and the machine has two cores); a camera stream, which holds a
+  worker for as long as it runs, has its own id and limit instead (necklab/ui/live_tab.py);
 - the line is served round-robin across sessions: a session's k-th waiting event goes behind every
   other session's k-th, so a student with one Analyze waits for one event of each other session,
   not for a script's hundred;
@@ -71,9 +72,11 @@ class FairQueue(queueing.Queue):
 
 
 def share_one_line(fns: Iterable[Any]) -> None:
-    """Every queued event into the one pool of WORKERS (a lower limit on any one would bind them all)."""
+    """Every queued event into the one pool of WORKERS (a lower limit on any one would bind them all),
+    streams excepted: a stream keeps its worker until the camera stops, so it brings its own
+    concurrency id and limit (necklab/ui/live_tab.py)."""
     for fn in fns:
-        if fn.queue:
+        if fn.queue and fn.connection != "stream":
             fn.concurrency_id, fn.concurrency_limit = WORK, WORKERS
 
 
