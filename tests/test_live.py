@@ -1,6 +1,6 @@
 """The Live tab's frame function: one map per output level of the neck, of the level's size, the
-same maps for the same frame and other maps for another; the folded backbone computes what the
-backbone does; the drawing shows every level with words in both languages."""
+same maps for the same frame and other maps for another; the drawing shows every level with words
+in both languages."""
 from __future__ import annotations
 
 import inspect
@@ -14,7 +14,7 @@ from gradio import routes
 from necklab.i18n import strings
 from necklab.lab.analysis import backbone_on, neck_on
 from necklab.lab.compare import tab_config
-from necklab.lab.live import fold_batch_norms, frame_maps, frame_tensor, live_size
+from necklab.lab.live import frame_maps, frame_tensor, live_size
 from necklab.models.backbone import normalise
 from necklab.models.registry import NECKS
 from necklab.viz import CJK_FONT
@@ -39,24 +39,13 @@ def test_live_size_keeps_the_aspect_with_the_longer_side_320():
     assert tuple(frame_tensor(camera_frame(0)).shape) == (1, 3, 240, 320)
 
 
-def test_the_folded_backbone_computes_what_the_backbone_does():
-    backbone = backbone_on("cpu")
-    x = normalise(frame_tensor(camera_frame(1)))
-    with torch.inference_mode():
-        expected = backbone.forward_features(x)
-        got = fold_batch_norms(backbone).forward_features(x)
-    for e, g in zip(expected, got, strict=True):
-        assert e.shape == g.shape
-        assert (e - g).abs().max() <= 1e-4 * e.abs().max()
-
-
 @pytest.mark.parametrize("name", ["fpn", "bifpn", "aspp"])
 def test_one_map_per_output_level_of_the_levels_size(name):
     maps = frame_maps(camera_frame(0), name)
     neck = neck_on(name, tab_config(NECKS[name]), "cpu")
     assert [m.node for m in maps.levels] == list(neck.topology.outputs)
     x = normalise(frame_tensor(camera_frame(0)))
-    with torch.inference_mode():  # the unfolded backbone and the neck, run here on the same frame
+    with torch.inference_mode():  # the backbone and the neck, run here on the same frame
         features = dict(zip([i.name for i in backbone_on("cpu").feature_info], backbone_on("cpu").forward_features(x)))
         outputs = neck([features[n] for n in neck.input_names])
     assert maps.size == (320, 240)

@@ -1,28 +1,25 @@
 """Live camera: one camera frame → the chosen neck's output maps, fast enough to follow a webcam.
 
-A frame is scaled so that its longer side is LIVE_SIDE px, run through the cached backbone (a copy
-with its batch norms folded into the convolutions, see `live_backbone`) and the cached neck at its
-tab's configuration, each on the device asked for. Every output level of the neck gives one H×W map:
-the mean over its channels, or its strongest channel. Nothing is kept from one frame to the next: the
-maps are a pure function of the frame, the neck and the kind of map (the timings aside).
+A frame is scaled so that its longer side is LIVE_SIDE px, run through the cached backbone and the
+cached neck at its tab's configuration (`backbone_on`, `neck_on`: the models the tabs use), on the
+device asked for. Every output level of the neck gives one H×W map: the mean over its channels, or
+its strongest channel. Nothing is kept from one frame to the next: the maps are a pure function of
+the frame, the neck and the kind of map (the timings aside).
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from PIL import Image
-from torch import Tensor, nn
-from torch.nn.utils.fusion import fuse_conv_bn_weights
+from torch import Tensor
 
 from necklab.graph.trace import tracing
 from necklab.lab.analysis import backbone_on, neck_on
-from necklab.lab.cache import LRU
 from necklab.lab.compare import tab_config
-from necklab.models.backbone import EfficientNetLite0, SameConv2d, normalise
+from necklab.models.backbone import normalise
 from necklab.models.registry import NECKS
 
 LIVE_SIDE = 320  # the frame's longer side as the backbone sees it
@@ -77,51 +74,6 @@ def frame_tensor(frame: np.ndarray, side: int = LIVE_SIDE) -> Tensor:
     return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
 
 
-def _folded(conv: SameConv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    """`bn(conv(x))` as one convolution. A stride-1 SAME convolution of odd kernel pads
-    kernel // 2 on every side whatever the input size, so it becomes a plain Conv2d with that padding
-    (no padded copy of its input per call); a stride-2 one keeps SAME's input-dependent padding."""
-    if bn.running_mean is None or bn.running_var is None:
-        raise ValueError("a batch norm without running statistics cannot be folded")
-    weight, bias = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps,
-                                        bn.weight, bn.bias)
-    (kh, kw), (sh, sw) = conv.kernel_size, conv.stride
-    static = (sh, sw) == (1, 1) and conv.dilation == (1, 1) and kh % 2 == 1 and kw % 2 == 1
-    folded = (nn.Conv2d if static else SameConv2d)(
-        conv.in_channels, conv.out_channels, (kh, kw), (sh, sw), padding=(kh // 2, kw // 2) if static else 0,
-        groups=conv.groups, bias=True)
-    folded.weight, folded.bias = weight, bias
-    return folded.eval()
-
-
-def _fold(module: nn.Module, conv: str, bn: str) -> None:
-    """Replace `module.<conv>` by its folded self and `module.<bn>` by an identity."""
-    setattr(module, conv, _folded(getattr(module, conv), getattr(module, bn)))
-    setattr(module, bn, nn.Identity())
-
-
-def fold_batch_norms(model: EfficientNetLite0) -> EfficientNetLite0:
-    """A copy of an eval-mode backbone with every batch norm folded into the convolution before it:
-    the same function up to float rounding (tests/test_live.py checks it), and less work per frame on
-    a CPU: no batch-norm passes, no padded copies for the stride-1 convolutions."""
-    model = copy.deepcopy(model).eval()
-    _fold(model, "_conv_stem", "_bn0")
-    for block in model.blocks:
-        if block.has_expand:
-            _fold(block, "_expand_conv", "_bn0")
-        _fold(block, "_depthwise_conv", "_bn1")
-        _fold(block, "_project_conv", "_bn2")
-    return model
-
-
-_live_backbones: LRU[str, EfficientNetLite0] = LRU(4)
-
-
-def live_backbone(device: str) -> EfficientNetLite0:
-    """The cached backbone of `device` (`backbone_on`), batch norms folded; made once per device."""
-    return _live_backbones.get_or_make(device, lambda: fold_batch_norms(backbone_on(device)))
-
-
 def _synchronize(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize(device)  # so the timings cover the GPU's work, not just its launch
@@ -144,7 +96,7 @@ def frame_maps(frame: np.ndarray, neck_name: str, kind: str = "mean", device: st
     if kind not in KINDS:
         raise ValueError(f"unknown kind of map {kind!r}; choose from {', '.join(KINDS)}")
     x = normalise(frame_tensor(frame).to(device))
-    backbone = live_backbone(device)
+    backbone = backbone_on(device)
     neck = neck_on(neck_name, tab_config(NECKS[neck_name]), device)
     with torch.inference_mode():
         start = time.perf_counter()
