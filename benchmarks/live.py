@@ -1,0 +1,96 @@
+"""Frames per second of the Live tab, per neck, on 640×480 camera frames scaled to 320 px (as the
+tab does): the whole frame (backbone + neck + drawing + JPEG, what the stream handler does) and the
+drawing alone (maps → image → JPEG); the backbone alone above them.
+Prints a table; not part of the test suite. Medians and bests over --frames frames: on a shared
+machine the best is what the code can do, the median what the machine gave it.
+
+    python benchmarks/live.py [--frames 20] [--threads 2] [--necks fpn bifpn]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from necklab.lab.analysis import backbone_on  # noqa: E402
+from necklab.lab.live import frame_maps, frame_tensor  # noqa: E402
+from necklab.models.backbone import normalise  # noqa: E402
+from necklab.models.registry import NECKS  # noqa: E402
+from necklab.ui.live_tab import data_url  # noqa: E402
+from necklab.viz.live import live_image  # noqa: E402
+
+T = TypeVar("T")
+
+
+def frames(n: int) -> list[np.ndarray]:
+    """n different 640×480 frames: a sample picture, shifted a little more each frame."""
+    picture = np.asarray(Image.open(ROOT / "assets/samples/chelsea.png").convert("RGB").resize((640, 480)))
+    return [np.roll(picture, 13 * i, axis=1) for i in range(n)]
+
+
+def timed(run: Callable[[T], object], inputs: list[T]) -> tuple[float, float]:
+    """(median, best) seconds of `run` over the inputs, after one warm-up call."""
+    run(inputs[0])
+    times = []
+    for x in inputs:
+        start = time.perf_counter()
+        run(x)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def fps(seconds: float) -> str:
+    return f"{1 / seconds:6.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=20, help="frames timed per neck")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--necks", nargs="*", default=list(NECKS), choices=list(NECKS))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    inputs = frames(args.frames)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"320×240 frames (from 640×480), cpu, {args.threads} threads, {os.cpu_count()} cores, "
+          f"load average {load:.1f} at start; medians / bests over {args.frames} frames")
+
+    def backbone(frame: np.ndarray) -> object:
+        with torch.inference_mode():
+            return backbone_on("cpu").forward_features(normalise(frame_tensor(frame)))
+
+    median, best = timed(backbone, inputs)
+    print(f"backbone alone: {median * 1000:.0f} / {best * 1000:.0f} ms")
+    print(f"\n{'neck':10} {'frame fps':>10} {'best':>6} {'ms':>5} {'backbone ms':>12} {'neck ms':>8} "
+          f"{'draw fps':>9} {'best':>6} {'ms':>5}")
+    for name in args.necks:
+        seconds: dict[str, list[float]] = {"backbone": [], "neck": []}
+
+        def whole(frame: np.ndarray, name: str = name) -> object:
+            maps = frame_maps(frame, name)
+            for part in seconds:
+                seconds[part].append(maps.seconds[part])
+            return data_url(live_image(maps))
+
+        median, best = timed(whole, inputs)
+        maps = [frame_maps(f, name) for f in inputs[:5]]
+        drawn_median, drawn_best = timed(lambda m: data_url(live_image(m)), [maps[i % 5] for i in range(args.frames)])
+        parts = {part: statistics.median(values) * 1000 for part, values in seconds.items()}
+        print(f"{name:10} {fps(median):>10} {fps(best):>6} {median * 1000:5.0f} {parts['backbone']:12.0f} "
+              f"{parts['neck']:8.0f} {fps(drawn_median):>9} {fps(drawn_best):>6} {drawn_median * 1000:5.0f}")
+
+
+if __name__ == "__main__":
+    main()
