@@ -5,6 +5,11 @@ Prints a table; not part of the test suite. Medians and bests over --frames fram
 machine the best is what the code can do, the median what the machine gave it.
 
     python benchmarks/live.py [--frames 20] [--threads 2] [--necks fpn bifpn]
+    python benchmarks/live.py --served [--seconds 10] [--necks fpn bifpn]
+
+`--served` measures what a browser sees instead: the app served on 127.0.0.1, chromium's fake
+camera streaming into the Live tab, and the maps counted as they change in the page, per neck
+(needs Debian's chromium and pip playwright, as the browser tests do).
 """
 from __future__ import annotations
 
@@ -55,13 +60,63 @@ def fps(seconds: float) -> str:
     return f"{1 / seconds:6.1f}"
 
 
+COUNT_CHANGES = """(seconds) => new Promise(done => {
+    const img = document.querySelector('#live-maps img');
+    let changes = 0;
+    const seen = new MutationObserver(() => { changes += 1; });
+    seen.observe(img, {attributes: true, attributeFilter: ['src']});
+    setTimeout(() => { seen.disconnect(); done(changes); }, seconds * 1000);
+})"""
+
+
+def served(necks: list[str], seconds: float) -> None:
+    """Maps shown per second in a browser, per neck, with chromium's fake camera."""
+    from playwright.sync_api import sync_playwright
+
+    import app
+    from necklab.ui.fair_queue import serve_fairly
+    from necklab.ui.live_tab import STREAM_EVERY
+    from tests.test_served import CHROMIUM, CHROMIUM_ARGS, FAKE_CAMERA, free_port
+
+    port = free_port()
+    demo = serve_fairly(app.build_app())
+    demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_settings("127.0.0.1", port))
+    print(f"served on 127.0.0.1, chromium's fake camera, a frame sent every {STREAM_EVERY} s at most; "
+          f"maps shown per second over {seconds:.0f} s")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *FAKE_CAMERA])
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.locator("button[role=tab][data-tab-id=live]").click()
+            page.locator("#live-camera").get_by_text("Click to Access Webcam").click()
+            for name in necks:
+                page.locator("#live-neck input").click()
+                page.get_by_role("option", name=NECKS[name].title, exact=True).click()
+                page.locator("#live-camera button.capture-button").click()  # Record
+                page.wait_for_function("() => document.querySelector('#live-status').innerText.includes("
+                                       f"{NECKS[name].title!r})", timeout=120_000)
+                shown = page.evaluate(COUNT_CHANGES, seconds)
+                status = page.locator("#live-status p").last.inner_text()  # the words, not the time left
+                page.locator("#live-camera button.capture-button").click()  # Stop
+                print(f"{name:10} {shown / seconds:6.1f} maps/s   last frame: {status.strip()}")
+            browser.close()
+    finally:
+        demo.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20, help="frames timed per neck")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--necks", nargs="*", default=list(NECKS), choices=list(NECKS))
+    parser.add_argument("--served", action="store_true", help="count the maps a browser is shown instead")
+    parser.add_argument("--seconds", type=float, default=10.0, help="with --served: seconds counted per neck")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.served:
+        served(args.necks, args.seconds)
+        return
     inputs = frames(args.frames)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"320×240 frames (from 640×480), cpu, {args.threads} threads, {os.cpu_count()} cores, "
