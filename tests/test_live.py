@@ -91,6 +91,8 @@ def test_the_drawing_has_a_tile_per_level(lang):
     band = image[image.shape[0] // 2]
     coloured = np.abs(band.astype(int) - 255).sum(axis=1) > 60
     assert coloured.sum() > 0.7 * image.shape[1]
+    title_band = image[12:30]  # the level names are inked above the tiles
+    assert (title_band.max(axis=2) < 100).sum() > 200
     flat = live_image(frame_maps(np.zeros((240, 320, 3), np.uint8), "spp"), lang)  # flat maps draw too
     assert flat.shape[2] == 3
 

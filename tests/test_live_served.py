@@ -10,6 +10,8 @@ from playwright.sync_api import expect
 
 import app
 from necklab.ui.fair_queue import serve_fairly
+from tests.conftest import SAMPLES
+from tests.test_safety import FILE_DATA, call
 from tests.test_served import FAKE_CAMERA, browser_page, free_port
 
 CHANGED = """([selector, before]) => {
@@ -25,6 +27,14 @@ def server() -> Iterator[str]:
     demo.launch(prevent_thread_lock=True, quiet=True, **settings)
     yield f"http://127.0.0.1:{settings['server_port']}/"
     demo.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [str(SAMPLES / "coffee.png"), "/etc/passwd"])
+def test_an_api_client_cannot_make_the_live_endpoint_open_a_path(server, path):
+    """The camera's input is preprocessed by Gradio, which opens only files in its upload cache."""
+    event, payload = call(server.rstrip("/"), "live_frame", [{"path": path, "meta": FILE_DATA}, "fpn", "mean"])
+    assert event == "error" and "data:image" not in payload
 
 
 def maps_src(page: Any) -> str:
