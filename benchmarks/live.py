@@ -78,6 +78,8 @@ def served(necks: list[str], seconds: float) -> None:
     from necklab.ui.live_tab import STREAM_EVERY
     from tests.test_served import CHROMIUM, CHROMIUM_ARGS, FAKE_CAMERA, free_port
 
+    for name in necks:  # build and warm the models the server will use (it runs in this process)
+        frame_maps(frames(1)[0], name)
     port = free_port()
     demo = serve_fairly(app.build_app())
     demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_settings("127.0.0.1", port))

@@ -1,5 +1,5 @@
-"""The Live tab in a real browser with chromium's fake camera: the maps follow the camera, and the
-neck and the language can change while it runs."""
+"""The Live tab in a real browser with chromium's fake camera: the maps follow the camera, the neck
+and the language can change while it runs, and a second camera waits for the first."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -76,4 +76,30 @@ def test_browser_the_maps_follow_the_fake_camera(server, tmp_path):
         page.locator("#live-maps").screenshot(path=str(tmp_path / "bifpn_zh.png"))
 
         page.locator("#live-camera button.capture-button").click()  # Stop
+    assert not errors, errors
+
+
+def start_camera(page: Any) -> None:
+    page.locator("button[role=tab][data-tab-id=live]").click()
+    page.locator("#live-camera").get_by_text("Click to Access Webcam").click()  # Gradio's own words
+    page.locator("#live-camera button.capture-button").click()  # Record
+
+
+@pytest.mark.browser
+def test_browser_a_second_camera_waits_for_the_first(server):
+    """One camera at a time (the stream's own concurrency limit): a second page's camera waits, in
+    its own line, and gets its maps once the first stops."""
+    with browser_page(server, args=FAKE_CAMERA) as (first, errors):
+        start_camera(first)
+        first.locator("#live-maps img").first.wait_for(timeout=120_000)
+        second = first.context.browser.new_page(viewport={"width": 1400, "height": 1800})
+        second.on("pageerror", lambda e: errors.append(str(e)))
+        second.goto(server)
+        start_camera(second)
+        expect(second.locator("#live-camera button.capture-button")).to_contain_text("Waiting", timeout=30_000)
+        assert second.locator("#live-maps img").count() == 0
+        first.locator("#live-camera button.capture-button").click()  # Stop: the second camera's turn
+        second.locator("#live-maps img").first.wait_for(timeout=120_000)
+        wait_for_new_maps(second)
+        second.locator("#live-camera button.capture-button").click()
     assert not errors, errors

@@ -106,7 +106,8 @@ def build_live_tab(session: gr.State) -> gr.Image:
         with gr.Column(scale=3, min_width=400):
             maps = localised(gr.Image, {"label": "live.maps"}, show_label=False, interactive=False,
                              elem_id="live-maps", buttons=["download", "fullscreen"])
-            status = localised(gr.Markdown, {"value": "live.status_start"}, elem_id="live-status")
+            status = localised(gr.Markdown, {"value": ("live.status_start", dict(seconds=LIVE_SECONDS))},
+                               elem_id="live-status")
     shows = Shows(LiveShown, maps=maps, status=status)
     camera.stream(event(live_frame, shows), [session, camera, neck, kind], shows.outputs, api_name="live_frame",
                   api_visibility="private", postprocess=False, show_progress="hidden", stream_every=STREAM_EVERY,
