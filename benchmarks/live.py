@@ -56,6 +56,11 @@ def timed(run: Callable[[T], object], inputs: list[T]) -> tuple[float, float]:
     return statistics.median(times), min(times)
 
 
+def load_average() -> float:
+    """The machine's 1-minute load average (other processes move the figures), NaN where unknown."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def fps(seconds: float) -> str:
     return f"{1 / seconds:6.1f}"
 
@@ -84,7 +89,7 @@ def served(necks: list[str], seconds: float) -> None:
     demo = serve_fairly(app.build_app())
     demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_settings("127.0.0.1", port))
     print(f"served on 127.0.0.1, chromium's fake camera, a frame sent every {STREAM_EVERY} s at most; "
-          f"maps shown per second over {seconds:.0f} s")
+          f"maps shown per second over {seconds:.0f} s; load average {load_average():.1f} at start")
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *FAKE_CAMERA])
@@ -120,9 +125,8 @@ def main() -> None:
         served(args.necks, args.seconds)
         return
     inputs = frames(args.frames)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"320×240 frames (from 640×480), cpu, {args.threads} threads, {os.cpu_count()} cores, "
-          f"load average {load:.1f} at start; medians / bests over {args.frames} frames")
+          f"load average {load_average():.1f} at start; medians / bests over {args.frames} frames")
 
     def backbone(frame: np.ndarray) -> object:
         with torch.inference_mode():

@@ -13,8 +13,8 @@ How the stream is served (Gradio 6.31, checked in its source):
 - Stale frames are dropped, never queued: the browser posts a frame every STREAM_EVERY seconds to
   `/stream/{event_id}`, which *replaces* the event's data (routes.py), and the loop always runs on
   the newest frame; frames that arrive while one is being drawn are overwritten. STREAM_EVERY = 0.1 s
-  caps a camera at 10 frames/s; on two cores a frame takes 45–75 ms of compute, and a browser on the
-  same machine was shown 7–10 maps/s (benchmarks/live.py, README).
+  caps a camera at 10 frames/s; on two cores a frame takes 36–76 ms of compute, and a browser on the
+  same machine was shown 6–10 maps/s (Recursive-FPN 4–5; benchmarks/live.py, README).
 - The maps go back as a data URL in the event's message (`postprocess=False`): Gradio would
   otherwise write every frame to a temporary file and the browser fetch each one.
 """
