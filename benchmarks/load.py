@@ -3,6 +3,13 @@ over and over; prints success %, latency percentiles and the server's memory. No
 
     python benchmarks/load.py                                   # starts the app on a free port itself
     python benchmarks/load.py --url http://127.0.0.1:8080/ --pids 1234,1235   # a running server
+    python benchmarks/load.py --scenario class [--hostile]      # a class following one lesson (below)
+
+Scenario *class*: 30 students on one process follow a lesson script: Analyze (half the class on one
+sample picture, half on pictures of their own), then two neck tabs, each run and stepped 10 times,
+2–4 s of thinking before every action; 3 real browsers (chromium) do the same through the page.
+`--hostile` adds a script that keeps its session's line full of Analyze calls the whole time.
+Prints the success rate, p50 / p95 per action, peak RSS and RSS 3 minutes after every session closed.
 
 One "analysis" is what a student does: Analyze a sample picture, then run one neck tab (necks rotate
 across clients and rounds). RSS is the resident memory of the server process(es) and their children,
@@ -12,16 +19,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -53,13 +64,24 @@ def tabs() -> list[tuple[str, str, list]]:
 @dataclass
 class Results:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"analyze": [], "neck": []})
+    refused: int = 0  # the hostile script's calls the server turned away
     failures: list[str] = field(default_factory=list)
     done: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, kind: str, seconds: float) -> None:
         with self.lock:
-            self.latencies[kind].append(seconds)
+            self.latencies.setdefault(kind, []).append(seconds)
+
+    def timed(self, kind: str, call: Callable[[], Any]) -> Any:
+        start = time.monotonic()
+        out = call()
+        self.add(kind, time.monotonic() - start)
+        return out
+
+    def fail(self, text: str) -> None:
+        with self.lock:
+            self.failures.append(text[:300])
 
 
 def student(url: str, index: int, rounds: int, deadline: float, results: Results) -> None:
@@ -147,6 +169,186 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
+CLASS_STEPS = 10
+
+
+def own_pictures(count: int, folder: Path) -> list[Path]:
+    """`count` distinct 512-px pictures (crops of the samples, each shifted and tinted its own way):
+    students who bring their own photos share no cached result."""
+    from PIL import Image, ImageEnhance
+
+    out = []
+    for i in range(count):
+        with Image.open(SAMPLES[i % len(SAMPLES)]) as im:
+            rgb = im.convert("RGB")
+        w, h = rgb.size
+        side = min(w, h) * 3 // 4
+        x, y = (i * 37) % (w - side + 1), (i * 53) % (h - side + 1)
+        crop = rgb.crop((x, y, x + side, y + side)).resize((512, 512))
+        crop = ImageEnhance.Color(crop).enhance(0.6 + 0.05 * i)
+        path = folder / f"own-{i:02d}.png"
+        crop.save(path)
+        out.append(path)
+    return out
+
+
+def lesson_tabs(index: int) -> list[tuple[str, str, list]]:
+    """The two neck tabs a student's lesson visits (the class spreads over every neck)."""
+    necks = tabs()
+    return [necks[index % len(necks)], necks[(index + 1) % len(necks)]]
+
+
+def last_steps() -> dict[str, int]:
+    """Each neck's last step at its tab's default settings (a student steps 1, 2, … and starts over
+    after the last), from one analysis of a small picture here in the benchmark's own process."""
+    from necklab.graph.steps import Steps
+    from necklab.lab.analysis import analyse
+    from necklab.lab.imaging import decode
+    from necklab.models.registry import NECKS
+
+    picture = decode(SAMPLES[1])
+    return {spec.title: Steps.of(analyse(picture, name).topology).last for name, spec in NECKS.items()}
+
+
+LAST_STEPS: dict[str, int] = {}
+
+
+def think(rng: random.Random) -> None:
+    time.sleep(rng.uniform(2.0, 4.0))
+
+
+def class_student(url: str, index: int, picture: Path, results: Results) -> None:
+    """A gradio_client student: Analyze, then two neck tabs, each run and stepped CLASS_STEPS times."""
+    rng = random.Random(index)
+    client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    try:
+        think(rng)
+        status = results.timed("analyze", lambda: client.predict(handle_file(str(picture)), "cpu", "C3",
+                                                                 api_name="/analyze")[-1])
+        assert "Analysed at" in status, status
+        for api_name, title, values in lesson_tabs(index):
+            think(rng)
+            summary = results.timed("tab", lambda: client.predict(title, *values, api_name=api_name)[0])
+            assert title in summary, summary[:200]
+            for j in range(CLASS_STEPS):
+                k = 1 + j % LAST_STEPS[title]
+                think(rng)
+                narration = results.timed("step", lambda: client.predict(k, api_name=api_name[:-4] + "_step")[-1])
+                assert narration, "an empty step"
+        with results.lock:
+            results.done += 1
+    except Exception as e:  # noqa: BLE001 — a failure is a figure of the run, not its end
+        results.fail(f"student {index}: {type(e).__name__}: {e}")
+    finally:
+        client.close()
+
+
+def browser_student(url: str, index: int, picture: Path, results: Results) -> None:
+    """A student in chromium doing the same through the page: every action waits for what it shows."""
+    from playwright.sync_api import sync_playwright
+
+    rng = random.Random(1000 + index)
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(url)
+            page.locator("#picture input[type=file]").set_input_files(str(picture))
+            page.locator("#picture img").first.wait_for(timeout=60_000)
+            think(rng)
+            results.timed("browser analyze", lambda: (page.locator("#analyze").click(),
+                                                      page.locator("#levels img").first.wait_for(timeout=600_000)))
+            for api_name, title, _ in lesson_tabs(index):
+                key = api_name[1:-4].replace("_", "-")
+                tab_title = next(t for t in tab_groups() if slug(t) == key)
+                think(rng)
+                page.locator("button[role=tab]", has_text=tab_title).first.click()
+                narration = page.locator(f"#{key}-narration")
+                results.timed("browser tab", lambda: (
+                    page.locator(f"#{key}-run").click(),
+                    page.wait_for_function("id => document.getElementById(id).innerText.trim().length > 0",
+                                           arg=f"{key}-narration", timeout=600_000)))
+                k, forward = 0, True
+                for _ in range(CLASS_STEPS):  # Next to the last step, then Prev back, and so on
+                    forward = (forward or k == 0) and k < LAST_STEPS[title]
+                    k += 1 if forward else -1
+                    think(rng)
+                    before = narration.inner_text()
+                    results.timed("browser step", lambda: (
+                        page.locator(f"#{key}-{'next' if forward else 'prev'}").click(),
+                        page.wait_for_function("([id, text]) => document.getElementById(id).innerText !== text",
+                                               arg=[f"{key}-narration", before], timeout=600_000)))
+            browser.close()
+        with results.lock:
+            results.done += 1
+    except Exception as e:  # noqa: BLE001
+        results.fail(f"browser {index}: {type(e).__name__}: {e}")
+
+
+def hostile(url: str, stop: threading.Event, results: Results) -> None:
+    """A script keeping its session's line full of Analyze calls on a large picture until told to stop."""
+    client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    picture = handle_file(str(max(SAMPLES, key=lambda p: p.stat().st_size)))
+    jobs: list = []
+    while not stop.is_set():
+        jobs = [j for j in jobs if not j.done()]
+        while len(jobs) < 10:
+            jobs.append(client.submit(picture, "cpu", "C3", api_name="/analyze"))
+        for job in jobs:
+            if job.done():
+                try:
+                    job.result(timeout=0)
+                except Exception:  # noqa: BLE001 — turned away: what the server should do
+                    with results.lock:
+                        results.refused += 1
+        time.sleep(0.2)
+    client.close()
+
+
+def class_scenario(url: str, pids: Sequence[int], students: int, browsers: int, with_hostile: bool,
+                   rest: float) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        half = students // 2
+        pictures = [SAMPLES[0]] * half + own_pictures(students - half + browsers, Path(folder))
+        rss_start = rss_mib(pids)
+        LAST_STEPS.update(last_steps())
+        warm = Results()
+        for k in range(len(tabs())):  # warm-up: every neck built once
+            student(url, k, 1, time.monotonic() + 600, warm)
+        rss_warm = rss_mib(pids)
+        results, stop = Results(), threading.Event()
+        start = time.monotonic()
+        with ThreadPoolExecutor(students + browsers + 2) as pool:
+            flood = pool.submit(hostile, url, stop, results) if with_hostile else None
+            running = [pool.submit(class_student, url, i, pictures[i], results) for i in range(students)]
+            running += [pool.submit(browser_student, url, i, pictures[students + i], results) for i in range(browsers)]
+            samples = pool.submit(sample_rss, pids, running, 2.0)
+            for job in running:
+                job.result()
+            stop.set()
+            if flood is not None:
+                flood.result()
+        wall = time.monotonic() - start
+        peak = max(samples.result() or [rss_mib(pids)])
+        time.sleep(rest)  # every session has closed (the clients and the pages): what comes back?
+        rss_rest = rss_mib(pids)
+    print(f"{url}  class: {students} clients + {browsers} browsers, {CLASS_STEPS} steps × 2 tabs each, "
+          f"hostile script {'on' if with_hostile else 'off'}, {wall:.0f} s")
+    print(f"succeeded {results.done}/{students + browsers} = {100 * results.done / (students + browsers):.1f} %  "
+          f"(failures {len(results.failures)}; hostile calls refused {results.refused})")
+    for kind, values in results.latencies.items():
+        if values:
+            print(f"{kind:16s} p50 {percentile(values, 50):6.2f} s   p95 {percentile(values, 95):6.2f} s   "
+                  f"({len(values)} calls)")
+    if pids:
+        print(f"server RSS: start {rss_start:.0f} MiB, warm {rss_warm:.0f} MiB, peak {peak:.0f} MiB, "
+              f"{rest:.0f} s after every session closed {rss_rest:.0f} MiB "
+              f"({100 * (rss_rest - rss_warm) / rss_warm:+.1f} % of warm)")
+    for failure in results.failures[:10]:
+        print("  FAILED", failure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running NeckLab (default: start one on a free port)")
@@ -154,6 +356,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=25, help="analyses per client")
     parser.add_argument("--max-seconds", type=float, default=1800, help="no new analysis starts after this")
+    parser.add_argument("--scenario", choices=("mixed", "class"), default="mixed")
+    parser.add_argument("--students", type=int, default=30, help="class: gradio_client students")
+    parser.add_argument("--browsers", type=int, default=3, help="class: chromium students")
+    parser.add_argument("--hostile", action="store_true", help="class: a script flooding the queue throughout")
+    parser.add_argument("--rest", type=float, default=180, help="class: seconds to wait before the last RSS")
     args = parser.parse_args()
 
     proc = None
@@ -163,6 +370,14 @@ def main() -> None:
     else:
         proc, url = start_app()
         pids = [proc.pid]
+    if args.scenario == "class":
+        try:
+            class_scenario(url, pids, args.students, args.browsers, args.hostile, args.rest)
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(30)
+        return
     try:
         rss_start = rss_mib(pids)
         warm = Results()

@@ -1,6 +1,7 @@
 """Screenshot the app after analysing a sample picture, one PNG per tab (for looking, not testing).
 
     python scripts/screenshot.py [--picture assets/samples/hubble_deep_field.jpg] [--out out/screens] [--locale zh-CN]
+                                 [--size 1366x768] [--tabs pafpn,aspp,nas-fpn]
 
 Chinese pages need a system CJK font for chromium (Debian: fonts-noto-cjk).
 """
@@ -32,7 +33,11 @@ def main() -> None:
     parser.add_argument("--picture", default=str(ROOT / "assets/samples/chelsea.png"))
     parser.add_argument("--out", default=str(ROOT / "out/screens"))
     parser.add_argument("--locale", default="en-US", help="the browser's language, e.g. zh-CN")
+    parser.add_argument("--size", default="1500x1000", help="the browser window, WIDTHxHEIGHT")
+    parser.add_argument("--tabs", default="", help="only these tab ids, comma-separated (default: every tab)")
     args = parser.parse_args()
+    width, height = map(int, args.size.split("x"))
+    only = {tab for tab in args.tabs.split(",") if tab}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
@@ -42,7 +47,7 @@ def main() -> None:
     demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_settings("127.0.0.1", port))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1000}, locale=args.locale)
+        page = browser.new_page(viewport={"width": width, "height": height}, locale=args.locale)
         page.on("console", lambda m: print("console:", m.text) if m.type == "error" else None)
         page.goto(f"http://127.0.0.1:{port}/")
         page.locator("#picture input[type=file]").set_input_files(args.picture)
@@ -52,6 +57,8 @@ def main() -> None:
         settle(page)
         for tab in page.locator("button[role=tab]").all():
             title = tab.get_attribute("data-tab-id")  # the tab's id: its label follows the language
+            if only and title not in only:
+                continue
             tab.click()
             if title == "compare":
                 page.locator("#compare-run").click()
@@ -64,12 +71,16 @@ def main() -> None:
                 page.locator(f"#{slug(title)}-lesson-mode button").first.click()  # show the lesson text too
             settle(page)
             path = out / f"{slug(title)}.png"
+            if title not in ("backbone", "compare", "playground"):  # the step view as the window shows it
+                page.evaluate(f"() => document.querySelector('#{slug(title)}-prev').scrollIntoView()")
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(out / f"{slug(title)}-window.png"))
             # Images load lazily: make the viewport as tall as the page so every figure is drawn.
-            height = page.evaluate("() => document.documentElement.scrollHeight")
-            page.set_viewport_size({"width": 1500, "height": height})
+            full = page.evaluate("() => document.documentElement.scrollHeight")
+            page.set_viewport_size({"width": width, "height": full})
             page.wait_for_timeout(1000)
             page.screenshot(path=str(path), full_page=True)
-            page.set_viewport_size({"width": 1500, "height": 1000})
+            page.set_viewport_size({"width": width, "height": height})
             print("wrote", path)
         browser.close()
     demo.close()

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 import pytest
 
+from necklab.graph.steps import Steps
 from necklab.lab.analysis import analyse
 from necklab.lab.shape_rules import MAX_ANSWER, parse_shape
 from necklab.models.cell_design import NAS_FPN
@@ -56,8 +57,9 @@ def test_a_slider_value_that_is_no_finite_number_is_refused_in_words(bad, pafpn)
 
 
 def test_numbers_sent_as_text_or_floats_still_read(pafpn):
-    assert "`N4`" in show_step(EN, pafpn, "16").narration
-    assert "`N4`" in show_step(EN, pafpn, 16.0).narration
+    assert "`N4`" in show_step(EN, pafpn, "9").narration  # the opening's 8 maps are step 0
+    assert "`N4`" in show_step(EN, pafpn, 9.0).narration
+    assert "`N4`" in show_step(EN, pafpn, "16", every=True).narration
 
 
 @pytest.mark.parametrize("typed", ["64²x19x29", "６４x19x29", "٦٤x19x29", "①x1x1", "9" * 5000 + "x1x1"])
@@ -66,7 +68,7 @@ def test_answers_in_other_digits_are_unreadable_not_a_crash(typed):
 
 
 def test_a_quiz_answer_is_bounded_and_read_only_in_ascii_digits(pafpn):
-    k = pafpn.topology.order.index("T4") - 1
+    k = Steps.of(pafpn.topology).index("T4") - 1
     for typed in ("64²x19x29", None, ""):
         assert answer(EN, pafpn, k, typed, Score()).feedback == QUIZ_TEXT["unreadable"]
     too_long = {"en": f"at most {MAX_ANSWER} characters", "zh": f"最多写 {MAX_ANSWER} 个字"}

@@ -35,13 +35,15 @@ def test_every_queued_event_shares_one_pool_but_the_camera_has_its_own():
     demo = serve_fairly(app.build_app())
     queued = [fn for fn in demo.fns.values() if fn.queue and fn.connection != "stream"]
     assert len(queued) > 20 and {(fn.concurrency_id, fn.concurrency_limit) for fn in queued} == {(WORK, WORKERS)}
+    assert not any(fn.batch for fn in queued)  # the fair queue runs one event at a time
     streams = [fn for fn in demo.fns.values() if fn.connection == "stream"]
     assert [(fn.concurrency_id, fn.concurrency_limit) for fn in streams] == [(LIVE, LIVE_CAMERAS)]
 
 
 @pytest.fixture()
-def fair_server(monkeypatch):
-    gate = Gate(backbone_tab.run_backbone, holders=WORKERS)
+def fair_server(request, monkeypatch):
+    holds = getattr(request, "param", lambda picture: True)
+    gate = Gate(backbone_tab.run_backbone, holders=WORKERS, holds=holds)
     monkeypatch.setattr(backbone_tab, "run_backbone", gate)
     demo = serve_fairly(app.build_app())
     settings = app.launch_settings("127.0.0.1", free_port())
@@ -69,7 +71,7 @@ def test_a_script_flooding_the_line_does_not_delay_a_student_and_is_bounded(fair
     demo, gate, url = fair_server
     line = demo._queue.event_queue_per_concurrency_id
     clients = {name: Client(url, verbose=False, analytics_enabled=False, download_files=False)
-               for name in ("busy", "script", "student")}
+               for name in ("busy", "busy too", "script", "student")}
     picture = handle_file(str(SAMPLES / "coffee.png"))
 
     def analyze(name: str):
@@ -78,7 +80,7 @@ def test_a_script_flooding_the_line_does_not_delay_a_student_and_is_bounded(fair
     def waiting(name: str) -> int:
         return sum(e.session_hash == clients[name].session_hash for q in line.values() for e in q.queue)
 
-    busy = [analyze("busy") for _ in range(WORKERS)]
+    busy = [analyze(name) for name in ("busy", "busy too")]  # a session runs one event at a time
     assert gate.entered.wait(timeout=300), "the workers never started"
     script = [analyze("script") for _ in range(WAITING_PER_SESSION)]
     wait_until(lambda: waiting("script") == WAITING_PER_SESSION, "the script's events waiting")
@@ -96,3 +98,29 @@ def test_a_script_flooding_the_line_does_not_delay_a_student_and_is_bounded(fair
     gate.open.set()
     assert student.result(timeout=300)[-1].startswith("Analysed at")
     assert all(job.result(timeout=300)[-1].startswith("Analysed at") for job in busy + script)
+
+
+def big_pictures(picture) -> bool:
+    return picture.size[0] * picture.size[1] > 600 * 600  # hubble_deep_field.jpg, not chelsea.png
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fair_server", [big_pictures], indirect=True)
+def test_a_session_holds_at_most_one_worker(fair_server):
+    """A script's three Analyze calls on a big picture, held at the gate: one runs, two wait, and
+    the second worker serves a student meanwhile."""
+    from gradio_client import Client, handle_file
+
+    demo, gate, url = fair_server
+    gate.holders = 1
+    clients = [Client(url, verbose=False, analytics_enabled=False, download_files=False) for _ in range(2)]
+    script = [clients[0].submit(handle_file(str(SAMPLES / "hubble_deep_field.jpg")), "cpu", "C3", api_name="/analyze")
+              for _ in range(3)]
+    assert gate.entered.wait(timeout=300)
+    line = demo._queue.event_queue_per_concurrency_id[WORK].queue
+    wait_until(lambda: len(line) == 2, "two of the script's calls waiting")
+    student = clients[1].submit(handle_file(str(SAMPLES / "chelsea.png")), "cpu", "C3", api_name="/analyze")
+    assert "Egyptian cat" in str(student.result(timeout=300)), "the free worker did not serve the student"
+    assert gate.waiting == 1 and len(line) == 2  # the script still holds one worker, no more
+    gate.open.set()
+    assert all(job.result(timeout=300)[-1].startswith("Analysed at") for job in script)

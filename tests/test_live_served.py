@@ -69,7 +69,8 @@ def test_browser_the_maps_follow_the_fake_camera(server, tmp_path):
         expect(page.locator("#live-status")).to_contain_text("BiFPN", timeout=60_000)
         wait_for_new_maps(page)
 
-        # another language while the camera runs: the next frames are worded in it
+        # another language while the camera runs: the next frames are worded in it (the switch is an
+        # event of the same session: the fair queue must not hold it until the stream ends)
         page.locator("#language label", has_text="中文").click()
         expect(page.locator("#live-status")).to_contain_text("主干网络", timeout=60_000)
         wait_for_new_maps(page)

@@ -1,7 +1,8 @@
-"""Figure packs, the CLI and the notebook API in Chinese: a PANet pack's lesson.md, shapes table and
-figures are in Chinese with every glyph drawn, no sentence of the English pack is left in it, the
-CLI's `--lang zh` writes a Chinese pack (help, progress and errors in Chinese too), and a Chinese
-`Lab` narrates, explains and reports errors in Chinese."""
+"""Figure packs, the CLI and the notebook API in Chinese: a PANet pack's lesson.md (a lesson plan,
+its sections in order, its quiz answers those of the trace), shapes table and figures (16:9 slides,
+SVG words kept as Chinese text) are in Chinese with every glyph drawn, no sentence of the English
+pack is left in it, the CLI's `--lang zh` writes a Chinese pack (help, progress and errors in
+Chinese too), and a Chinese `Lab` narrates, explains and reports errors in Chinese."""
 from __future__ import annotations
 
 import csv
@@ -12,8 +13,10 @@ import sys
 import warnings
 from pathlib import Path
 from string import Formatter
+from xml.etree import ElementTree
 
 import pytest
+from PIL import Image
 
 from necklab.api import analyse_picture
 from necklab.cli.render import main as render_main
@@ -22,12 +25,18 @@ from necklab.lab.analysis import analyse
 from necklab.lessons import lesson_figures
 from necklab.models.registry import NECKS
 from necklab.pack.write import lesson_markdown, write_pack
+from necklab.viz.slide import SLIDE_DPI, SLIDE_PX
 from necklab.viz.step import NODE_TABLE_HEADERS, node_table_headers
 from tests.conftest import SAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
 CJK = re.compile(r"[\u3400-\u9fff]")
-STEPS = ["C3", "N4"]  # an input and a bottom-up merge: a full PANet pack draws 21 steps, too slow here
+SVG_TEXT = "{http://www.w3.org/2000/svg}text"
+# One step of each kind: the input, a lateral, a top-down add, a conv, a bottom-up add, the extra level
+STEPS = ["C2", "L2", "T4", "F2", "N3", "P6"]
+# The plan's sections, in the order lesson.md gives them
+SECTIONS = ["pack.plan.key_idea", "pack.plan.figure", "pack.graph", "pack.plan.steps", "pack.plan.quiz",
+            "pack.plan.answers", "pack.plan.try", "pack.picture", "pack.panel", "pack.shapes"]
 
 
 def english_fragments(text: str) -> set[str]:
@@ -54,7 +63,7 @@ def zh_pack(pafpn, tmp_path_factory):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         folder = write_pack(pafpn, tmp_path_factory.mktemp("zh") / "pafpn", lang="zh", picture_name="chelsea.png",
-                            zip=False, steps=STEPS)
+                            zip=False)
     return folder, [str(w.message) for w in caught]
 
 
@@ -64,23 +73,46 @@ def test_the_chinese_lesson_page_is_chinese(pafpn, zh_pack):
     lesson = (folder / "lesson.md").read_text(encoding="utf-8")
     assert t("lesson.idea.pafpn", "zh") in lesson
     assert lesson.startswith("# PANet (PAFPN)：chelsea.png\n")
-    for key in ("pack.graph", "pack.steps", "pack.panel", "pack.shapes"):
-        assert t(key, "zh") in lesson
-    assert "**第 16 步，共 21 步 · `N4`**" in lesson  # the step's narration
+    headings = [lesson.index(f"\n{t(key, 'zh')}\n") for key in SECTIONS]
+    assert headings == sorted(headings), "the lesson plan's sections are out of order"
+    key_idea, figure, graph = headings[:3]
+    assert key_idea < lesson.index(t("lesson.idea.pafpn", "zh")) < figure < lesson.index("panet-paths.png") < graph
+    assert "**第 15 步，共 21 步 · `N3`**" in lesson  # a step's narration
+    assert "**第 16 步，共 21 步 · `N4`**" not in lesson  # another bottom-up add: one step per kind
     assert "主干网络看到了什么（它的 ImageNet 前 5 类）：埃及猫 " in lesson  # the top-5, named in Chinese
     assert "| " + " | ".join(node_table_headers("zh")) + " |" in lesson
     assert len(CJK.findall(lesson)) > 300
+
+
+def section(lesson: str, key: str, lang: str = "zh") -> str:
+    """The text under a heading of lesson.md, up to the next heading."""
+    start = lesson.index(f"\n{t(key, lang)}\n") + len(t(key, lang)) + 2
+    return lesson[start:lesson.index("\n#", start)]
+
+
+@pytest.mark.slow
+def test_the_quiz_in_the_lesson_plan_has_the_traces_answers(pafpn, zh_pack):
+    folder, _ = zh_pack
+    lesson = (folder / "lesson.md").read_text(encoding="utf-8")
+    questions = re.findall(r"^\d+\. \*\*第 \d+ 步：`([^`]+)`\*\*", section(lesson, "pack.plan.quiz"), re.M)
+    answers = re.findall(r"^\d+\. `([^`]+)`：.*→ \*\*([\d×]+)\*\*$", section(lesson, "pack.plan.answers"), re.M)
+    assert questions == [node for node, _ in answers] == ["C5", "L5", "N5", "P5", "P6"]  # one per rule, its last node
+    for node, shape in answers:
+        assert shape == "×".join(map(str, pafpn.trace[node].shape[1:])), node
+    live = section(lesson, "pack.plan.try")
+    assert t("pack.try.out_channels", "zh") in live and "**输出通道数**（这里是 64）" in live
 
 
 @pytest.mark.slow
 def test_no_english_sentence_of_the_english_pack_is_left(pafpn, zh_pack):
     folder, _ = zh_pack
     lesson = (folder / "lesson.md").read_text(encoding="utf-8")
-    english = lesson_markdown(pafpn, lesson_figures(pafpn, STEPS, "en"), "chelsea.png", "en")
+    english = lesson_markdown(pafpn, lesson_figures(pafpn, lang="en"), "chelsea.png", "en")
     # The English page's phrases, less the paper's title, which a citation keeps in every language.
     phrases = english_fragments(english) - english_fragments(NECKS["pafpn"].paper)
-    assert "Step by step" in phrases and "Parameters of this op" in phrases  # the check sees the page's words
-    left = sorted(p for p in phrases | english_words_of(("pack.", "step.", "caption.")) if p in lesson)
+    assert "One step of each kind" in phrases and "Parameters of this op" in phrases  # it sees the page's words
+    left = sorted(p for p in phrases | english_words_of(("pack.", "step.", "caption.", "quiz.", "lesson."))
+                  if p in lesson)
     assert not left, left
 
 
@@ -88,13 +120,18 @@ def test_no_english_sentence_of_the_english_pack_is_left(pafpn, zh_pack):
 def test_the_chinese_figures_are_drawn_with_every_glyph(pafpn, zh_pack):
     folder, caught = zh_pack
     assert not [m for m in caught if "missing" in m.lower()], caught
-    figures = lesson_figures(pafpn, STEPS, "zh")
-    assert [f.name for f in figures] == ["graph", "step-001-C3", "step-016-N4", "panet-paths", "panet-compare"]
+    figures = lesson_figures(pafpn, lang="zh")
+    steps = [f"step-{pafpn.topology.order.index(n):03d}-{n}" for n in STEPS]
+    assert [f.name for f in figures] == ["graph", *steps, "panet-paths", "panet-compare"]
     for figure in figures:
         assert CJK.search(figure.caption), figure.caption
-        assert (folder / "figures" / f"{figure.name}.png").stat().st_size > 10_000
-        # matplotlib's SVG keeps each glyph drawn, named by its font: Chinese text in the shipped font
-        assert 'id="NeckLabSansSC-Regular-' in (folder / "figures" / f"{figure.name}.svg").read_text(), figure.name
+        with Image.open(folder / "figures" / f"{figure.name}.png") as png:  # a full 16:9 slide
+            assert png.size == SLIDE_PX and png.info["dpi"] == pytest.approx((SLIDE_DPI, SLIDE_DPI), abs=0.01)
+        # the SVG's words are text a slide tool can edit, naming the shipped CJK font
+        svg = (folder / "figures" / f"{figure.name}.svg").read_text(encoding="utf-8")
+        words = ["".join(e.itertext()) for e in ElementTree.fromstring(svg).iter(SVG_TEXT)]
+        assert any(CJK.search(w) for w in words), figure.name
+        assert "'NeckLab Sans SC'" in svg and "sans-serif" in svg
 
 
 @pytest.mark.slow
@@ -119,7 +156,7 @@ def test_the_cli_writes_a_chinese_pack(tmp_path):
     lesson = (out / "lesson.md").read_text(encoding="utf-8")
     assert lesson.startswith("# SPP-net：chelsea.png\n") and t("lesson.idea.spp", "zh") in lesson
     assert "**第 2 步，共 2 步 · `vector`**" in lesson and "Step by step" not in lesson
-    assert t("pack.zipping", "zh") in run.stderr and "正在绘制 graph（第 1 张，共" in run.stderr
+    assert t("pack.zipping", "zh") in run.stderr and "正在绘制第 1 张图（共" in run.stderr
     assert "missing from" not in run.stderr  # matplotlib's warning for a character without a glyph
 
 

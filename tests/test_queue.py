@@ -15,20 +15,22 @@ from tests.test_served import browser_page, server  # noqa: F401  (a module-scop
 
 
 class Gate:
-    """Wraps the backbone run: every call waits until the test opens the gate; `entered` is set once
-    `holders` calls are waiting, i.e. every Analyze worker is taken."""
+    """Wraps the backbone run: every call (or each call `holds` picks by its picture) waits until the
+    test opens the gate; `entered` is set once `holders` calls are waiting there."""
 
-    def __init__(self, run, holders: int) -> None:
-        self.run, self.holders, self.waiting = run, holders, 0
+    def __init__(self, run, holders: int, holds=lambda picture: True) -> None:
+        self.run, self.holders, self.holds, self.waiting = run, holders, holds, 0
         self.lock, self.entered, self.open = threading.Lock(), threading.Event(), threading.Event()
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, picture, *args, **kwargs):
+        if not self.holds(picture):
+            return self.run(picture, *args, **kwargs)
         with self.lock:
             self.waiting += 1
             if self.waiting >= self.holders:
                 self.entered.set()
         self.open.wait(timeout=600)
-        return self.run(*args, **kwargs)
+        return self.run(picture, *args, **kwargs)
 
 
 @pytest.mark.browser
@@ -37,9 +39,9 @@ def test_a_waiting_browser_sees_its_queue_position(server, tmp_path, monkeypatch
 
     gate = Gate(backbone_tab.run_backbone, holders=WORKERS)
     monkeypatch.setattr(backbone_tab, "run_backbone", gate)
-    client = Client(server, verbose=False, analytics_enabled=False, download_files=False)
-    try:
-        busy = [client.submit(handle_file(str(SAMPLES / name)), "cpu", "C3", api_name="/analyze")
+    try:  # three students (a session runs one event at a time): two hold the workers, one waits
+        busy = [Client(server, verbose=False, analytics_enabled=False, download_files=False).submit(
+                    handle_file(str(SAMPLES / name)), "cpu", "C3", api_name="/analyze")
                 for name in ("astronaut.png", "coffee.png", "rocket.jpg")]
         assert gate.entered.wait(timeout=300), "the Analyze workers never started"
         with browser_page(server) as (page, errors):

@@ -8,6 +8,7 @@ from collections import defaultdict
 import gradio as gr
 import pytest
 
+from necklab.graph.steps import Steps
 from necklab.graph.topology import Rule
 from necklab.i18n import LANGS, strings
 from necklab.lab.analysis import analyse
@@ -150,9 +151,13 @@ def test_check_against_the_trace(chelsea):
 
 def test_the_quiz_scores_explains_reveals_and_resets(chelsea):
     analysis = analyse(chelsea, "pafpn")
-    order = analysis.topology.order
-    k = order.index("T4") - 1
-    assert "`T4`" in ask(EN, analysis, k)
+    steps = Steps.of(analysis.topology)
+    k = steps.index("T4") - 1
+    assert k == 0  # the opening (C2…C5, L2…L5) is step 0: its question is the first merge
+    assert ask(EN, analysis, k).startswith("**Step 1: `T4`**")
+    every = analysis.topology.order.index("T4") - 1  # a step per node: T4 is the 9th
+    assert ask(EN, analysis, every, every=True).startswith("**Step 8: `T4`**")
+    assert answer(EN, analysis, every, "64×19×29", Score(), every=True).step == every + 1
     right = answer(EN, analysis, k, "64×19×29", Score())
     assert right.feedback.startswith("**Right") and right.step == k + 1 and right.typed == ""
     assert "**1 of 1**" in right.score_text
@@ -164,7 +169,7 @@ def test_the_quiz_scores_explains_reveals_and_resets(chelsea):
     assert "not scored again" in again.feedback and again.score == score
     unread = answer(EN, analysis, k + 2, "lots", score)
     assert unread.feedback == QUIZ_TEXT["unreadable"] and unread.score == score and unread.step == k + 2
-    end = answer(EN, analysis, len(order) - 1, "1x1x1", score)
+    end = answer(EN, analysis, steps.last, "1x1x1", score)
     assert "last node" in end.feedback and end.score == score
     assert reset(EN) == Scored("", Score(), "Score in this lesson: no answers yet")
     with pytest.raises(gr.Error):
@@ -200,7 +205,7 @@ def test_every_rule_and_question_in_chinese(analyses):
 
 def test_the_quiz_speaks_chinese(chelsea):
     analysis = analyse(chelsea, "pafpn")
-    k = analysis.topology.order.index("T3") - 1
+    k = Steps.of(analysis.topology).index("T3") - 1
     asked = ask(ZH, analysis, k)
     assert asked.startswith(f"**第 {k + 1} 步：`T3`**（相加），输入：") and "What is" not in asked
     wrong = answer(ZH, analysis, k, "64x19x29", Score())

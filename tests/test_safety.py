@@ -235,3 +235,23 @@ def test_the_app_deletes_its_temp_files_on_a_schedule():
     """Every upload, drawn step and export is a Gradio temp file: without delete_cache they stayed forever."""
     frequency, age = app.build_app().delete_cache
     assert 0 < frequency <= 3600 and 3600 <= age <= 86400
+
+
+@pytest.mark.slow
+def test_a_class_password_guards_the_app_and_its_api():
+    """With NECKLAB_PASSWORD set, nothing but the login page answers before the password is given."""
+    demo = serve_fairly(app.build_app())
+    settings = app.launch_settings("127.0.0.1", free_port(), password="tiger-7")
+    demo.launch(prevent_thread_lock=True, quiet=True, **settings)
+    url = f"http://127.0.0.1:{settings['server_port']}"
+    try:
+        with httpx.Client(base_url=url, timeout=60, trust_env=False) as http:
+            assert http.get("/config").status_code == 401
+            wrong = http.post("/login", data={"username": "ana", "password": "tiger-8"})
+            assert wrong.status_code == 400
+            assert http.get("/config").status_code == 401
+            right = http.post("/login", data={"username": "ana", "password": "tiger-7"})
+            assert right.status_code == 200 and right.json() == {"success": True}
+            assert http.get("/config").status_code == 200  # the login cookie now opens it
+    finally:
+        demo.close()

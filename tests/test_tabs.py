@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 import app
+from necklab.graph.steps import opening
 from necklab.lab.analysis import analyse, keep_picture
-from necklab.lessons import aspp, fpn, nasfpn, panet, spp
+from necklab.lessons import aspp, fpn, lesson_for, nasfpn, panet, spp
 from necklab.models.registry import NECKS
-from necklab.ui.neck_tab import parse_value, refresh_neck, run_neck, show_step, step_back, step_forward
+from necklab.ui.neck_tab import parse_value, refresh_neck, run_neck, show_step, step_back, step_forward, steps_of
+from necklab.viz.step import narration
 from necklab.widgets.session import Session
 
 
@@ -35,7 +37,9 @@ def test_every_tab_runs_its_neck_and_draws_step_zero(session, title):
     assert analysis.neck_name == specs[0].name
     assert f"{analysis.params:,}" in info and "FLOPs" in info
     assert graph.ndim == 3 and step_img.ndim == 3 and graph.std() > 5
-    assert slider.maximum == len(analysis.topology.nodes) - 1
+    # The opening (inputs, laterals, extra levels made from them) is one step: one step per other node.
+    assert slider.maximum == len(analysis.topology.nodes) - max(len(opening(analysis.topology)), 1)
+    assert shown.every is False and len(shown.jumps) == len(lesson_for(specs[0].name).jumps)
     assert words.startswith("**Step 0 of") and lesson.startswith("**Lesson · step 0 of")
     assert [row[1] for row in table] == analysis.topology.order
     expected = analysis.params if specs[0].name != "rfp" else sum(analysis.node_params.values())
@@ -68,9 +72,13 @@ def test_control_defaults_are_the_class_defaults():
 
 def test_stepping_never_reruns_and_clamps(session, chelsea):
     analysis = analyse(chelsea, "pafpn")
-    words = show_step(session, analysis, 16).narration
-    assert "`N4`" in words and "3×3 s2 conv" in words
-    assert step_back(0) == 0 and step_forward(analysis, 21) == 21 and step_forward(analysis, 3) == 4
+    words = show_step(session, analysis, 16, every=True).narration  # a step per node: N4 is the 17th
+    assert "`N4`" in words and "3×3 s2 conv" in words and "Step 16 of 21" in words
+    assert show_step(session, analysis, 9).narration == narration(analysis, "N4", "en", steps_of(analysis))
+    assert "Step 9 of 14" in show_step(session, analysis, 9).narration  # the 8 opening maps are step 0
+    assert step_back(0) == 0 and step_forward(analysis, 3) == 4
+    assert step_forward(analysis, 21, every=True) == 21 and step_forward(analysis, 14) == 14
+    assert "Step 14 of 14" in show_step(session, analysis, 99).narration  # clamped to the last step
     assert show_step(session, None, 3) is None  # nothing to show: every output stays
 
 
@@ -109,11 +117,15 @@ def test_nasfpn_lesson(session, chelsea):
     assert [row[1] for row in cells] == ["gp_64_4", "sum_44_4", "sum_43_3", "sum_34_4", "gp_43_5", "sum_55_5",
                                           "gp_54_7", "sum_77_7", "gp_75_6"]
     start = nasfpn.stage_start(analysis, "3")
-    assert analysis.topology.order[start] == "s3.gp_64_4"
+    assert steps_of(analysis)[start] == ("s3.gp_64_4",)
+    assert analysis.topology.order[nasfpn.stage_start(analysis, "3", every=True)] == "s3.gp_64_4"
     assert nasfpn.cell_view(session, analysis, start).ndim == 3
-    # C2 (step 0) is not a cell: the first cell is shown
-    first = analysis.topology.order.index("s1.gp_64_4")
+    # the opening (step 0) is not a cell: the first cell is shown
+    first = steps_of(analysis).index("s1.gp_64_4")
+    assert first == 1
     assert np.array_equal(nasfpn.cell_view(session, analysis, 0), nasfpn.cell_view(session, analysis, first))
+    assert np.array_equal(nasfpn.cell_view(session, analysis, 0, every=True),
+                          nasfpn.cell_view(session, analysis, first))
 
 
 @pytest.mark.slow

@@ -28,10 +28,10 @@ from necklab.models.cell_design import PRESETS
 from necklab.models.registry import NECKS
 from necklab.pack.write import write_pack
 from necklab.ui import playground_tab
-from necklab.ui.neck_tab import graph_title, lesson_text, summary
+from necklab.ui.neck_tab import graph_title, lesson_text, render_step, steps_of, summary
 from necklab.ui.quiz import Score, answer, ask
 from necklab.viz.graph import GraphPicture, focus_nodes
-from necklab.viz.step import narration, node_table
+from necklab.viz.step import narration, node_table, opening_figure
 from necklab.widgets.session import Session
 
 ZH = Session(lang="zh")
@@ -104,12 +104,17 @@ def neck_texts(analysis: Analysis) -> Iterator[tuple[str, str]]:
     spec, order = NECKS[analysis.neck_name], analysis.topology.order
     yield "summary", summary(analysis, spec, "zh")
     yield "lesson intro", lesson_text(None, 0, "zh")
-    for k, node in enumerate(order):
-        yield f"graph title {node}", graph_title(analysis, k, "zh")
+    for k, node in enumerate(order):  # one step per node ("show every step")
+        yield f"graph title {node}", graph_title(analysis, k, "zh", every=True)
         yield f"narration {node}", narration(analysis, node, "zh")
-        yield f"lesson {node}", lesson_text(analysis, k, "zh")
-        yield f"quiz {node}", ask(ZH, analysis, k)
+        yield f"lesson {node}", lesson_text(analysis, k, "zh", every=True)
+        yield f"quiz {node}", ask(ZH, analysis, k, every=True)
         yield f"explain {node}", explain(analysis, node, "zh").text
+    # The opening step: the inputs and laterals shown together.
+    yield "opening graph title", graph_title(analysis, 0, "zh")
+    yield "opening narration", render_step(analysis, 0, "zh").narration
+    yield "opening lesson", lesson_text(analysis, 0, "zh")
+    yield "opening quiz", ask(ZH, analysis, 0)
     yield "quiz answer", answer(ZH, analysis, 0, "1×1×1", Score()).feedback
     yield "quiz done", answer(ZH, analysis, len(order) - 1, "1×1×1", Score()).feedback
     for row in node_table(analysis, "zh"):
@@ -135,7 +140,8 @@ def neck_figures(analysis: Analysis) -> Iterator[tuple[str, Figure]]:
         yield figure.name, figure.make()
     for k, node in enumerate(order):
         graph = GraphPicture(analysis.topology, shapes, focus_nodes(analysis.topology, node), lang="zh")
-        yield f"graph of step {k}", graph.figure(node, graph_title(analysis, k, "zh"))
+        yield f"graph of step {k}", graph.figure(node, graph_title(analysis, k, "zh", every=True))
+    yield "opening figure", opening_figure(analysis, steps_of(analysis)[0], "zh")
 
 
 @pytest.mark.slow

@@ -2,9 +2,10 @@
 
     necklab render PICTURE --neck pafpn --out DIR [--config key=value ...] [--device cpu] [--lang en|zh] [--zip]
 
-The pack is what the app's "Export lesson (ZIP)" button gives: every figure as PNG (300 dpi) and
-SVG, the shapes table as CSV and JSON, and lesson.md with each step's narration. `--lang` sets the
-language of the pack and of this command's help, messages and progress lines.
+The pack is what the app's "Export lesson (ZIP)" button gives: every figure as a 16:9 slide (PNG
+1920×1080 at 300 dpi, SVG with editable text), the shapes table as CSV and JSON, and lesson.md, a
+lesson plan. `--lang` sets the language of the pack and of this command's help, messages and
+progress lines.
 """
 from __future__ import annotations
 

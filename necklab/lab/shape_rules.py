@@ -227,11 +227,12 @@ def sized_edge_label(analysis: Analysis, node: Node, edge: Edge, lang: str = "en
     return edge_label(edge, lang, worded=worded)
 
 
-def question(analysis: Analysis, node_id: str, lang: str = "en") -> str:
+def question(analysis: Analysis, node_id: str, lang: str = "en", k: int | None = None) -> str:
     """What the learner sees before typing: the node, its op and its inputs with their shapes
-    (earlier steps, already revealed) — never its own shape."""
+    (earlier steps, already revealed) — never its own shape. `k`: the node's step (default: its
+    place in execution order)."""
     node = analysis.topology.node(node_id)
-    k = analysis.topology.order.index(node_id)
+    k = analysis.topology.order.index(node_id) if k is None else k
     if node.is_input or node.op.rule is Rule.BACKBONE:
         pic_h, pic_w = analysis.picture.rgb.shape[:2]
         channels = ", ".join(f"{i.channels}" for i in analysis.backbone.info)
@@ -243,6 +244,14 @@ def question(analysis: Analysis, node_id: str, lang: str = "en") -> str:
               shape=shape_text(_shape(analysis, e.source)))
         for e in node.inputs)
     return _text("ask", lang, k=k, node=node_id, op=op_name(node.op, lang), inputs=inputs)
+
+
+def quiz_nodes(analysis: Analysis, candidates: Sequence[str]) -> list[str]:
+    """One question per rule kind for a written quiz: of `candidates`, the last node of each kind,
+    in execution order (a lesson shows the first of a kind; the quiz asks the learner to carry the
+    rule over to a later one)."""
+    last = {analysis.topology.node(n).op.rule: n for n in candidates}
+    return [n for n in candidates if n in last.values()]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from necklab.lab.analysis import Analysis
-from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe, graph_figure, step_nodes
+from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe, graph_caption, graph_figure, lesson_steps
 from necklab.models.registry import NECKS
 from necklab.viz.step import step_figure
 
@@ -46,11 +46,11 @@ def lesson_for(neck: str) -> Lesson | None:
 
 def lesson_figures(analysis: Analysis, steps: Sequence[str] | None = None, lang: str = "en") -> list[LessonFigure]:
     """The lesson of the analysed neck: its graph, one figure per step (`steps`, default
-    `step_nodes`), then its lesson's own figures."""
+    `lesson_steps`: one of each kind), then its lesson's own figures, the first of them the one
+    that shows the neck's key idea."""
     order = analysis.topology.order
-    figures = [LessonFigure("graph", caption("graph", lang, neck=NECKS[analysis.neck_name].title),
-                            lambda: graph_figure(analysis, lang))]
-    for node in step_nodes(analysis) if steps is None else steps:
+    figures = [LessonFigure("graph", graph_caption(analysis, lang), lambda: graph_figure(analysis, lang))]
+    for node in lesson_steps(analysis) if steps is None else steps:
         k = order.index(node)
         figures.append(LessonFigure(f"step-{k:03d}-{file_safe(node)}", caption("step", lang, k=k, node=node),
                                     partial(step_figure, analysis, node, lang=lang), node))

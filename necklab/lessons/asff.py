@@ -9,6 +9,8 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from necklab.graph.steps import Jump
+from necklab.graph.topology import Op
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.lessons.base import Lesson, LessonFigure, caption
@@ -64,4 +66,4 @@ def asff_panel(tab: TabHooks) -> None:
     level.input(event(asff_level_view), [tab.session, tab.state, level], [weights], api_visibility="private")
 
 
-LESSON = Lesson("asff", asff_figures, asff_panel)
+LESSON = Lesson("asff", asff_figures, asff_panel, jumps=(Jump("fusion", (Op.WEIGHTED_SUM,)),))

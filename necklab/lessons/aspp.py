@@ -7,6 +7,8 @@ from typing import Any
 
 import gradio as gr
 
+from necklab.graph.steps import Arrival, Jump
+from necklab.graph.topology import Op
 from necklab.lab.analysis import Analysis
 from necklab.lab.erf import cell_at, effective_receptive_fields
 from necklab.lessons.base import Lesson, LessonFigure, caption
@@ -78,20 +80,47 @@ def aspp_click(session: Session, analysis: Analysis | None, evt: gr.SelectData) 
     return aspp_views(session, analysis, cell_at(analysis, level, float(x), float(y)))
 
 
-def aspp_panel(tab: TabHooks) -> None:
-    localised(gr.Markdown, {"value": "panel.aspp_intro"})
+# The rates the preset button tries: small enough that every tap lands on a small C5 map.
+SMALL_RATES = (2, 4, 6)
+
+
+@dataclass(frozen=True)
+class Beside:
+    """What ASPP places beside the step's figure: the picture to click, every branch's taps there,
+    and the button that reruns with small rates."""
+
+    picture: gr.Image
+    taps: gr.Image
+    small: gr.Button
+
+
+def aspp_beside() -> Beside:
+    """Under the step's figure, beside its narration: the picture to click with what it is for and
+    the small-rates button, then every branch's taps at the clicked cell."""
     with gr.Row():
-        with gr.Column(scale=1, min_width=260):
+        with gr.Column(scale=2, min_width=240):
             picture = localised(gr.Image, {"label": "panel.aspp_click"}, interactive=False, elem_id="aspp-click",
                                 format="png")
         with gr.Column(scale=3):
-            taps = figure_box("panel.aspp_taps", "aspp-taps")
+            localised(gr.Markdown, {"value": "panel.aspp_intro"})
+            small = localised(gr.Button, {"value": "panel.aspp_try_small"}, size="sm", elem_id="aspp-try-small")
+    taps = figure_box("panel.aspp_taps", "aspp-taps")
+    return Beside(picture, taps, small)
+
+
+def aspp_panel(tab: TabHooks) -> None:
+    """Wire the views beside the step (a click → taps there), the small-rates preset, and build the
+    effective receptive fields under the tab."""
+    beside: Beside = tab.beside_step
     erf = figure_box("panel.aspp_erf", "aspp-erf")
     cell = gr.State(None)
+    tab.redraw_after_run(aspp_panel_views, Shows(AsppPanel, picture=beside.picture, taps=beside.taps, erf=erf,
+                                                 cell=cell), [cell])
+    clicked = Shows(AsppView, taps=beside.taps, erf=erf, cell=cell)
+    beside.picture.select(event(aspp_click, clicked), [tab.session, tab.state], clicked.outputs,
+                          api_name="aspp_click")
+    tab.rerun_with(beside.small.click, "aspp", {"atrous_rates": ", ".join(map(str, SMALL_RATES))})
 
-    tab.redraw_after_run(aspp_panel_views, Shows(AsppPanel, picture=picture, taps=taps, erf=erf, cell=cell), [cell])
-    clicked = Shows(AsppView, taps=taps, erf=erf, cell=cell)
-    picture.select(event(aspp_click, clicked), [tab.session, tab.state], clicked.outputs, api_name="aspp_click")
 
-
-LESSON = Lesson("aspp", aspp_figures, aspp_panel)
+LESSON = Lesson("aspp", aspp_figures, aspp_panel, jumps=(Jump("dilated", (Op.CONV,), Arrival.DILATED),),
+                beside_step=aspp_beside)

@@ -11,6 +11,8 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from necklab.graph.steps import Jump
+from necklab.graph.topology import Op
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, neck_on, rerun
 from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe
@@ -27,7 +29,7 @@ def bifpn_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     """The first cell's weighted graph and what each of its fusion nodes does (cells repeat)."""
     cell = cells(analysis)[0]
     return [LessonFigure(f"bifpn-cell-{cell}", caption("bifpn_graph", lang, cell=cell),
-                         partial(fusion_graph_figure, analysis, cell, lang))] + [
+                         partial(fusion_graph_figure, analysis, cell, lang, slide=True))] + [
         LessonFigure(f"bifpn-fused-{file_safe(node)}", caption("bifpn_fused", lang, node=node),
                      partial(fused_figure, analysis, node, lang)) for node in fusion_nodes(analysis, cell)]
 
@@ -212,4 +214,4 @@ def bifpn_panel(tab: TabHooks) -> None:
                 api_visibility="private")
 
 
-LESSON = Lesson("bifpn", bifpn_figures, bifpn_panel)
+LESSON = Lesson("bifpn", bifpn_figures, bifpn_panel, jumps=(Jump("fused", (Op.WEIGHTED_SUM,)),))

@@ -5,6 +5,8 @@ from typing import Any
 
 import gradio as gr
 
+from necklab.graph.steps import Arrival, Jump
+from necklab.graph.topology import Op
 from necklab.lab.analysis import Analysis
 from necklab.lessons.base import Lesson, LessonFigure, caption
 from necklab.viz.panet import outputs_figure
@@ -30,4 +32,4 @@ def fpn_panel(tab: TabHooks) -> None:
     tab.redraw_after_run(fpn_views, outputs)
 
 
-LESSON = Lesson("fpn", fpn_figures, fpn_panel)
+LESSON = Lesson("fpn", fpn_figures, fpn_panel, jumps=(Jump("top_down", (Op.ADD,), Arrival.TOP_DOWN),))

@@ -9,6 +9,8 @@ from typing import Any
 import gradio as gr
 from matplotlib.figure import Figure
 
+from necklab.graph.steps import Jump, Steps
+from necklab.graph.topology import Op
 from necklab.lab.analysis import Analysis
 from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe, first_stage
 from necklab.viz.nasfpn import cell_figure, cell_rows, cell_table_headers, first_step_of_stage
@@ -44,41 +46,46 @@ class Stages:
 
 
 def stage_list(session: Session, analysis: Analysis) -> Stages:
+    """The stages to jump to (the dropdown, hidden until a run gives it stages) and the cell table."""
     stages = sorted({n.stage for n in analysis.topology.nodes if n.stage is not None})
-    return Stages(stage=gr.Dropdown(choices=[str(s) for s in stages], value=None),
+    return Stages(stage=gr.Dropdown(choices=[str(s) for s in stages], value=None, visible=True),
                   cells=cell_rows(analysis, session.lang))
 
 
-def stage_start(analysis: Analysis | None, chosen: str | None):
-    """The step of the first cell of the chosen stage."""
+def stage_start(analysis: Analysis | None, chosen: str | None, every: bool = False) -> Any:
+    """The step of the first cell of the chosen stage (steps counted as the step-through counts them)."""
     if analysis is None or not chosen:
         return gr.skip()
-    return first_step_of_stage(analysis, int(chosen))
+    first = analysis.topology.order[first_step_of_stage(analysis, int(chosen))]
+    return Steps.of(analysis.topology, bool(every)).index(first)
 
 
-def cell_view(session: Session, analysis: Analysis | None, k: float) -> Any:
+def cell_view(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> Any:
     """The merging cell of step k — or, before the first cell, the first cell (its title names it)."""
     if analysis is None:
         return gr.skip()
     order = analysis.topology.order
+    at = order.index(Steps.of(analysis.topology, bool(every))[int(k)][-1])
     cells = [i for i, node in enumerate(order) if "resized" in analysis.trace.extras.get(node, {})]
-    shown = next((i for i in cells if i >= int(k)), cells[-1]) if int(k) not in cells else int(k)
+    shown = next((i for i in cells if i >= at), cells[-1])
     return image(_cell_figure(analysis, order[shown], session.lang))
 
 
 def nasfpn_panel(tab: TabHooks) -> None:
     localised(gr.Markdown, {"value": "panel.nasfpn_intro"})
     with gr.Row():
-        stage = localised(gr.Dropdown, {"label": "panel.nasfpn_stage"}, choices=[], elem_id="nas-fpn-stage")
+        stage = localised(gr.Dropdown, {"label": "panel.nasfpn_stage"}, choices=[], elem_id="nas-fpn-stage",
+                          visible=False)
     cell = figure_box("panel.nasfpn_cell", "nas-fpn-cell")
     cells = localised(gr.Dataframe, {"label": "panel.nasfpn_cells", "headers": cell_table_headers},
                       interactive=False, elem_id="nas-fpn-cells")
 
     tab.redraw_after_run(stage_list, Shows(Stages, stage=stage, cells=cells))
-    stage.select(stage_start, [tab.state, stage], [tab.step], api_visibility="private")  # again = jump again
-    inputs = [tab.session, tab.state, tab.step]
-    tab.step.change(event(cell_view), inputs, [cell], api_visibility="private")
+    stage.select(stage_start, [tab.state, stage, tab.every], [tab.step], api_visibility="private")  # again = again
+    inputs = [tab.session, tab.state, tab.step, tab.every]
+    tab.follow_step(event(cell_view), inputs, [cell])
     tab.after_run.append((event(cell_view), inputs, [cell]))  # and in a new language
 
 
-LESSON = Lesson("nasfpn", nasfpn_figures, nasfpn_panel)
+LESSON = Lesson("nasfpn", nasfpn_figures, nasfpn_panel,
+                 jumps=(Jump("first_cell", (Op.GP_CELL, Op.SUM_CELL)), Jump("stage_boundary", stage=2)))

@@ -6,6 +6,8 @@ from typing import Any
 
 import gradio as gr
 
+from necklab.graph.steps import Arrival, Jump
+from necklab.graph.topology import Op
 from necklab.lab.analysis import Analysis, analyse, backbone_on
 from necklab.lessons.base import Lesson, LessonFigure, caption
 from necklab.viz.panet import outputs_figure, path_count, path_figure
@@ -46,4 +48,5 @@ def panet_panel(tab: TabHooks) -> None:
     tab.redraw_after_run(panet_views, Shows(PanetView, paths=path, compare=compare))
 
 
-LESSON = Lesson("pafpn", panet_figures, panet_panel)
+LESSON = Lesson("pafpn", panet_figures, panet_panel,
+                 jumps=(Jump("top_down", (Op.ADD,), Arrival.TOP_DOWN), Jump("bottom_up", (Op.ADD,), Arrival.BOTTOM_UP)))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
+from necklab.graph.steps import Jump
 from necklab.lab.analysis import Analysis
 from necklab.lessons.base import Lesson, LessonFigure, caption
 from necklab.viz.rfp import gates_figure, passes_figure, unrolled_figure
@@ -47,4 +48,4 @@ def rfp_panel(tab: TabHooks) -> None:
     tab.redraw_after_run(rfp_views, Shows(RfpView, unrolled=unrolled, passes=passes, gates=gates))
 
 
-LESSON = Lesson("rfp", rfp_figures, rfp_panel)
+LESSON = Lesson("rfp", rfp_figures, rfp_panel, jumps=(Jump("second_pass", stage=2),))

@@ -7,6 +7,8 @@ from typing import Any
 
 import gradio as gr
 
+from necklab.graph.steps import Jump
+from necklab.graph.topology import Op
 from necklab.lab.analysis import Analysis, analyse, run_backbone
 from necklab.lab.imaging import rescaled
 from necklab.lab.spp_vs_sppf import compare_spp_sppf
@@ -93,4 +95,5 @@ def spp_panel(tab: TabHooks) -> None:
     tab.after_run.append((event(window_rules, rules), inputs, rules.outputs))
 
 
-LESSON = Lesson("spp", spp_figures, spp_panel)
+LESSON = Lesson("spp", spp_figures, spp_panel,
+                 jumps=(Jump("pooling", (Op.ADAPTIVE_MAX_POOL, Op.ADAPTIVE_AVG_POOL, Op.MAX_POOL)),))

@@ -1,6 +1,6 @@
-"""Write a neck lesson as files: every figure as PNG (300 dpi) and SVG, the shapes table as CSV and
-JSON, the picture, and lesson.md stringing them together with each step's narration — then a ZIP
-of it all, ready to drop into slides."""
+"""Write a neck lesson as files: every figure as a 16:9 slide (1920×1080 PNG at 300 dpi, and SVG
+with editable text), the shapes table as CSV and JSON, the picture, and lesson.md, a lesson plan
+stringing them together (necklab.pack.plan) — then a ZIP of it all, ready to drop into slides."""
 from __future__ import annotations
 
 import csv
@@ -14,13 +14,14 @@ from PIL import Image
 
 from necklab.i18n import LANGS, t
 from necklab.lab.analysis import Analysis
-from necklab.lab.words import edge_label, top_classes
+from necklab.lab.words import edge_label
 from necklab.lessons import lesson_figures
-from necklab.lessons.base import LessonFigure, first_stage
-from necklab.models.registry import NECKS
-from necklab.viz.step import NODE_TABLE_HEADERS, narration, node_table, node_table_headers
+from necklab.lessons.base import LessonFigure
+from necklab.pack.plan import lesson_markdown
+from necklab.viz.slide import SLIDE_DPI, save_slide
+from necklab.viz.step import NODE_TABLE_HEADERS, node_table, node_table_headers
 
-DPI = 300
+DPI = SLIDE_DPI
 LANGUAGES = LANGS  # a pack is written in any language of the language files
 ZIP_NAME = "lesson.zip"
 Progress = Callable[[float, str], None]
@@ -56,66 +57,12 @@ def write_shapes(analysis: Analysis, folder: Path, lang: str = "en") -> list[Pat
 
 
 def save_figure(figure: LessonFigure, folder: Path) -> list[Path]:
-    """Draw one figure, save it as PNG and SVG, and release it; returns the two files."""
+    """Draw one figure, save it as a 16:9 slide (PNG and SVG), and release it; returns the two files."""
     fig = figure.make()
-    png, svg = folder / f"{figure.name}.png", folder / f"{figure.name}.svg"
     try:
-        fig.savefig(png, dpi=DPI, metadata={"Software": "NeckLab"})
-        fig.savefig(svg, metadata={"Date": None})  # reproducible files
+        return save_slide(fig, folder, figure.name)
     finally:
         plt.close(fig)
-    return [png, svg]
-
-
-def _image(figure: LessonFigure, lang: str) -> str:
-    return (f"![{figure.caption}](figures/{figure.name}.png)\n\n"
-            f"*{figure.caption}* · [{t('pack.svg', lang)}](figures/{figure.name}.svg)")
-
-
-def lesson_markdown(analysis: Analysis, figures: list[LessonFigure], picture_name: str, lang: str = "en") -> str:
-    """lesson.md in `lang`: the neck's key idea and facts, the picture, the graph, each step's
-    narration beside its figure, the lesson's own figures and the shapes table."""
-    spec = NECKS[analysis.neck_name]
-    topology = analysis.topology
-    h, w = analysis.picture.rgb.shape[:2]
-    outputs = ", ".join(f"`{o}` {'×'.join(map(str, analysis.trace[o].shape[1:]))}" for o in analysis.outputs)
-    config = ", ".join(f"{k}={v}" for k, v in analysis.config.items()) or t("pack.default_config", lang)
-    parts = [t("pack.title", lang, neck=spec.title, picture=picture_name),
-             t("lesson.key_idea", lang, idea=t(f"lesson.idea.{analysis.neck_name}", lang)),
-             t("pack.intro", lang, seed=analysis.seed),
-             t("pack.facts", lang, title=spec.title, paper=spec.paper, config=config, width=w, height=h,
-               device=analysis.device, params=f"{analysis.params:,}", nodes=len(topology.nodes), outputs=outputs),
-             t("pack.files", lang, dpi=DPI),
-             t("pack.picture", lang), f"![{t('pack.the_picture', lang)}](picture.png)",
-             t("pack.top5", lang, classes=top5_words(analysis, lang))]
-    steps = [(f, f.node) for f in figures if f.node is not None]
-    panel = [f for f in figures if f.node is None and f.name != "graph"]
-    parts += [t("pack.graph", lang), *(_image(f, lang) for f in figures if f.name == "graph"), t("pack.steps", lang)]
-    first = first_stage(analysis)
-    if first is not None:
-        count = len({n.stage for n in topology.nodes} - {None})
-        parts.append(t("pack.stages", lang, neck=spec.title, count=count, first=first))
-    for f, node in steps:
-        parts += [narration(analysis, node, lang), _image(f, lang)]
-    if panel:
-        parts += [t("pack.panel", lang), *(_image(f, lang) for f in panel)]
-    parts += [t("pack.shapes", lang), _markdown_table(node_table_headers(lang), node_table(analysis, lang))]
-    return "\n\n".join(parts) + "\n"
-
-
-def top5_words(analysis: Analysis, lang: str = "en") -> str:
-    """The backbone's top-5 classes named in `lang` with their probabilities: '埃及猫 87%、虎斑猫 6%…'."""
-    named = top_classes(analysis.backbone.top5, lang)
-    return t("pack.top5_sep", lang).join(f"{name} {p:.0%}" for name, p in named.items())
-
-
-def _markdown_table(headers: list[str], rows: list[list]) -> str:
-    def cell(value: object) -> str:
-        return str(value).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def zip_pack(folder: Path, files: list[Path]) -> Path:

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import argparse
+import hmac
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -155,13 +156,23 @@ def server_address(argv: Sequence[str] | None = None, environ: Mapping[str, str]
 def main(argv: Sequence[str] | None = None) -> None:
     args = server_address(argv)
     forbid_outbound(also=[args.host])
-    serve_fairly(build_app()).launch(**launch_settings(args.host, args.port))
+    # A class password comes from the environment, never a flag (flags show in `ps`).
+    password = os.environ.get("NECKLAB_PASSWORD") or None
+    serve_fairly(build_app()).launch(**launch_settings(args.host, args.port, password))
 
 
-def launch_settings(host: str, port: int) -> dict[str, Any]:
+def class_login(password: str) -> Callable[[str, str], bool]:
+    """Gradio's login check for a class server: any name, the class's password."""
+    expected = password.encode()
+    return lambda _name, typed: hmac.compare_digest(typed.encode(), expected)
+
+
+def launch_settings(host: str, port: int, password: str | None = None) -> dict[str, Any]:
     """Offline and safe launch settings (see ../shared/GRADIO6.md); `app_kwargs` reach Gradio's
-    FastAPI app, whose every response then carries the security headers."""
+    FastAPI app, whose every response then carries the security headers. With `password`, the app
+    asks for it first (Gradio's login page; the name is free, e.g. the student's)."""
     return dict(server_name=host, server_port=port, share=False, ssr_mode=False, run_history=False,
                 enable_monitoring=False, max_file_size=f"{MAX_FILE_MB}mb", show_error=False,
                 theme=gr.themes.Soft(), footer_links=["api"],
+                auth=class_login(password) if password else None,
                 app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(BodyLimit)]})

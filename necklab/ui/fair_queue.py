@@ -10,13 +10,16 @@ the whole queue for everyone, and "two model runs at a time" was true of each ev
 - the line is served round-robin across sessions: a session's k-th waiting event goes behind every
   other session's k-th, so a student with one Analyze waits for one event of each other session,
   not for a script's hundred;
+- a session runs one event at a time: a script that keeps its line full holds at most one worker,
+  and the other is always there for everyone else (a page's own events simply run in turn; a
+  camera stream, which lasts as long as the camera, is not counted);
 - a session may have at most WAITING_PER_SESSION events waiting (a browser has one or two; a
   script more is refused with a message that says why), and the line holds at most LINE_LENGTH.
 
 Clients that make many sessions are the proxy's to limit (nginx `limit_req` / `limit_conn` per
-address, deploy/nginx.conf.template). This relies on `Queue.push`, `create_event_queue_for_fn` and
-`EventQueue.queue` (a list the queue appends to and serves from its head) of the pinned Gradio;
-tests/test_fair_queue.py fails if they change.
+address, deploy/nginx.conf.template). This relies on `Queue.push`, `get_events`, `process_events`,
+`create_event_queue_for_fn` and `EventQueue.queue` (a list the queue appends to) of the pinned
+Gradio; tests/test_fair_queue.py fails if they change.
 """
 from __future__ import annotations
 
@@ -58,6 +61,39 @@ class FairQueue(queueing.Queue):
         event_queue = self.event_queue_per_concurrency_id[block_fn.concurrency_id]
         if not isinstance(event_queue.queue, FairLine):
             event_queue.queue = FairLine(event_queue.queue)
+
+    @property
+    def running(self) -> Counter[str]:
+        """Events running per session (made on first use: the instance was made by Gradio)."""
+        return self.__dict__.setdefault("_running", Counter())
+
+    def get_events(self) -> tuple[list[queueing.Event], bool, str] | None:
+        """The next event to run: the first in a line with a free worker whose session has none running.
+        A camera stream is not a session's turn: it runs for as long as the camera does, in its own
+        line (necklab/ui/live_tab.py), and the page's other events (a language switch, Analyze) run
+        beside it."""
+        for concurrency_id, event_queue in self.event_queue_per_concurrency_id.items():
+            if event_queue.concurrency_limit is not None and \
+                    event_queue.current_concurrency >= event_queue.concurrency_limit:
+                continue
+            for event in event_queue.queue:  # NeckLab batches no event: one at a time
+                if event.streaming or not self.running[event.session_hash]:
+                    event_queue.queue.remove(event)
+                    if not event.streaming:
+                        self.running[event.session_hash] += 1
+                    return [event], False, concurrency_id
+        return None
+
+    async def process_events(self, events: list[queueing.Event], batch: bool, begin_time: float, fn: Any) -> None:
+        try:
+            await super().process_events(events, batch, begin_time, fn)
+        finally:
+            for event in events:
+                if event.streaming:
+                    continue
+                self.running[event.session_hash] -= 1
+                if self.running[event.session_hash] <= 0:
+                    del self.running[event.session_hash]  # the Counter stays as small as the running set
 
     def waiting(self, session_hash: str | None) -> int:
         return sum(e.session_hash == session_hash for q in self.event_queue_per_concurrency_id.values()

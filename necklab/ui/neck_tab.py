@@ -6,13 +6,15 @@ built under the common step-through.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import gradio as gr
 
+from necklab.graph.steps import Jump, Steps
+from necklab.graph.topology import Topology
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, analyse
 from necklab.lab.cache import LRU
@@ -23,8 +25,8 @@ from necklab.models.registry import NECKS, Control, NeckSpec
 from necklab.ui.export import export_box
 from necklab.ui.quiz import quiz_box
 from necklab.viz.graph import GraphPicture, focus_nodes
-from necklab.viz.lesson import lesson_step
-from necklab.viz.step import narration, node_table, node_table_headers, step_figure
+from necklab.viz.lesson import lesson_step, opening_lesson
+from necklab.viz.step import narration, node_table, node_table_headers, opening_figure, opening_narration, step_figure
 from necklab.widgets.common import figure_box, image, whole
 from necklab.widgets.controls import control_label, parse_value
 from necklab.widgets.events import Shows, event
@@ -89,10 +91,13 @@ class Redrawn(StepShown):
 
 @dataclass(frozen=True)
 class TabView(Redrawn):
-    """A fresh analysis on the tab (for its state), shown at step 0 with the slider set to its nodes."""
+    """A fresh analysis on the tab (for its state), shown at step 0 with the slider set to its steps
+    (the opening as one step), and the jump buttons whose part this configuration has."""
 
     analysis: Analysis
     step: Any
+    every: bool
+    jumps: list[Any]
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,19 @@ class StepBoxes:
     narration: gr.Markdown
     table: gr.Dataframe
     lesson: gr.Markdown
+    every: gr.Checkbox
+    jumps: list[gr.Button]
+
+
+@dataclass(frozen=True)
+class StepView:
+    """A built step view: its components, the event that regroups its steps (the checkbox), and
+    what the caller's builders placed under the narration and beside the step's figure."""
+
+    boxes: StepBoxes
+    regrouped: Any
+    under_narration: Any = None
+    beside_step: Any = None
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: an analysis holds tensors
@@ -125,10 +143,15 @@ class NeckTab:
     session: gr.State  # the browser's Session
     state: gr.State  # the tab's Analysis
     step: gr.Slider
+    every: gr.Checkbox  # one step per node, or the opening as one step
+    regrouped: Any  # the event of that checkbox, after which the step on screen is redrawn
+    choice: gr.Radio  # the neck of the tab that runs
+    run: Chained  # runs the chosen neck with the controls' values
     refresh: Chained  # runs the neck when this tab is on screen and what it shows is stale
     redraw_words: Chained  # redraws the step's words and figures in a new language
     runs: list = field(default_factory=list)  # events that (re)run the neck
     after_run: list[Chained] = field(default_factory=list)  # panels to redraw then
+    beside_step: Any = None  # what the lesson built beside the step's figure
 
     def chain(self, event: Any) -> Any:
         """Redraw the lesson panels after an event that may have rerun the neck."""
@@ -164,6 +187,21 @@ class NeckTab:
         outputs = shows.outputs if isinstance(shows, Shows) else [shows]
         self.after_run.append((event(redraw), [self.session, self.state, drawn, *inputs], [*outputs, drawn]))
 
+    def follow_step(self, fn: Callable[..., Any], inputs: list[Any], outputs: list[Any]) -> None:
+        """Call `fn` whenever the step on screen changes: the slider moved, or the steps regrouped."""
+        self.step.change(fn, inputs, outputs, api_visibility="private")
+        self.regrouped.then(fn, inputs, outputs, api_visibility="private")
+
+    def rerun_with(self, trigger: Callable[..., Any], neck: str, values: Mapping[str, str]) -> None:
+        """On `trigger` (e.g. a button's `click`): choose `neck`, set its controls named in `values`
+        (argument → the control's text) and run it, as the learner would by hand."""
+        spec = next(s for s in self.specs if s.name == neck)
+        start = sum(len(s.controls) for s in self.specs[:self.specs.index(spec)])
+        targets = {c.arg: self.controls[start + i] for i, c in enumerate(spec.controls)}
+        components = [self.choice, *(targets[arg] for arg in values)]
+        filled = trigger(lambda: [spec.title, *values.values()], None, components, api_visibility="private")
+        self.runs.append(filled.then(*self.run, api_visibility="private"))
+
     def finish(self) -> None:
         """Call once the panels are built: chains them after the tab's own run events."""
         for run in self.runs:
@@ -186,18 +224,39 @@ def graph_picture(analysis: Analysis, nodes: list[str] | None, lang: str = "en")
     return _graphs.get_or_make(key, lambda: GraphPicture(analysis.topology, shapes, nodes, lang=lang))
 
 
-def graph_title(analysis: Analysis, k: int, lang: str = "en") -> str:
-    """The title of the graph at step k."""
-    return t("neck.graph_title", lang, name=analysis.title, k=int(k), node=analysis.topology.order[int(k)])
+def steps_of(analysis: Analysis, every: bool = False) -> Steps:
+    """The steps of the analysed neck: the opening as one step, or (`every`) one per node."""
+    return Steps.of(analysis.topology, bool(every))
 
 
-def render_step(analysis: Analysis, k: int, lang: str = "en") -> StepShown:
-    """The graph with step k highlighted, the step's feature map, and its narration."""
-    node = analysis.topology.order[int(k)]
-    graph = graph_picture(analysis, focus_nodes(analysis.topology, node), lang)
-    title = graph_title(analysis, k, lang)
+def focus(topology: Topology, nodes: Sequence[str]) -> list[str] | None:
+    """The nodes worth drawing for a step of one or more nodes (`focus_nodes` of each, together)."""
+    each = [focus_nodes(topology, node) for node in nodes]
+    if any(drawn is None for drawn in each):
+        return None
+    drawn = {node for nodes_of in each for node in nodes_of or ()}
+    return [node for node in topology.order if node in drawn]
+
+
+def graph_title(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> str:
+    """The title of the graph at step k (the opening step names its first and last node)."""
+    nodes = steps_of(analysis, every)[int(k)]
+    return t("neck.graph_title", lang, name=analysis.title, k=int(k),
+             node=nodes[0] if len(nodes) == 1 else f"{nodes[0]} … {nodes[-1]}")
+
+
+def render_step(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> StepShown:
+    """The graph with step k highlighted, the step's feature map(s), and its narration."""
+    steps = steps_of(analysis, every)
+    nodes = steps[int(k)]
+    graph = graph_picture(analysis, focus(analysis.topology, nodes), lang)
+    title = graph_title(analysis, k, lang, every)
+    if len(nodes) > 1:
+        return StepShown(graph=graph.image(nodes, title), figure=image(opening_figure(analysis, nodes, lang)),
+                         narration=opening_narration(analysis, nodes, lang, steps))
+    node = nodes[0]
     return StepShown(graph=graph.image(node, title), figure=image(step_figure(analysis, node, lang=lang)),
-                     narration=narration(analysis, node, lang))
+                     narration=narration(analysis, node, lang, steps))
 
 
 def run_neck(specs: list[NeckSpec], session: Session, neck_title: str, *values: Any,
@@ -216,15 +275,23 @@ def run_neck(specs: list[NeckSpec], session: Session, neck_title: str, *values: 
         reason = refusal_text(e, lang) if isinstance(e, Refusal) else str(e)
         raise gr.Error(t("neck.cannot_build", lang, title=spec.title, reason=reason)) from None
     progress(0.5, desc=t("neck.drawing", lang))
-    return tab_view(analysis, summary(analysis, spec, lang), lang)
+    return tab_view(analysis, summary(analysis, spec, lang), lang, jumps_of(specs))
 
 
-def tab_view(analysis: Analysis, summary_text: str, lang: str = "en") -> TabView:
-    """A fresh analysis on a step view: step 0 drawn, the slider reset to it, the summary, the node
-    table and the lesson's first step."""
-    last = len(analysis.topology.nodes) - 1
+def jumps_of(specs: Sequence[NeckSpec]) -> tuple[Jump, ...]:
+    """The jumps the lesson of a tab's necks declares."""
+    found = lesson_for(specs[0].name)
+    return found.jumps if found is not None else ()
+
+
+def tab_view(analysis: Analysis, summary_text: str, lang: str = "en", jumps: Sequence[Jump] = ()) -> TabView:
+    """A fresh analysis on a step view: step 0 (the opening) drawn, the slider reset to the steps,
+    one per node only once asked again, the summary, the node table, the lesson's first step, and
+    the jump buttons shown where this configuration has their part."""
     return TabView(**vars(render_step(analysis, 0, lang)), summary=summary_text, table=node_table(analysis, lang),
-                   lesson=lesson_text(analysis, 0, lang), analysis=analysis, step=gr.Slider(0, last, value=0, step=1))
+                   lesson=lesson_text(analysis, 0, lang), analysis=analysis, every=False,
+                   step=gr.Slider(0, steps_of(analysis).last, value=0, step=1),
+                   jumps=[gr.Button(visible=jump.target(analysis.topology) is not None) for jump in jumps])
 
 
 def refresh_neck(specs: list[NeckSpec], key: str, session: Session, shown: Analysis | None, neck_title: str,
@@ -239,28 +306,49 @@ def refresh_neck(specs: list[NeckSpec], key: str, session: Session, shown: Analy
     return run_neck(specs, session, neck_title, *values, progress=progress)
 
 
-def clamp(analysis: Analysis, k: float, lang: str = "en") -> int:
+def clamp(analysis: Analysis, k: float, lang: str = "en", every: bool = False) -> int:
     """Step k (a slider's value, or whatever an API client sent: a gr.Error in `lang` if no number)
     as a step of the analysis."""
-    return min(max(whole(k, lang), 0), len(analysis.topology.nodes) - 1)
+    return min(max(whole(k, lang), 0), steps_of(analysis, every).last)
 
 
-def show_step(session: Session, analysis: Analysis | None, k: float) -> StepShown | None:
-    return None if analysis is None else render_step(analysis, clamp(analysis, k, session.lang), session.lang)
+def show_step(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> StepShown | None:
+    lang = session.lang
+    return None if analysis is None else render_step(analysis, clamp(analysis, k, lang, every), lang, every)
 
 
-def lesson_text(analysis: Analysis | None, k: float, lang: str = "en") -> str:
+def lesson_text(analysis: Analysis | None, k: float, lang: str = "en", every: bool = False) -> str:
     """The lesson's guidance for step k: what to look at, and at the last step the key idea."""
     if analysis is None:
         return t("lesson.intro", lang)
-    return lesson_step(analysis, analysis.topology.order[clamp(analysis, k, lang)], lang)
+    steps = steps_of(analysis, every)
+    nodes = steps[clamp(analysis, k, lang, every)]
+    if len(nodes) > 1:
+        return opening_lesson(analysis, nodes, lang, steps)
+    return lesson_step(analysis, nodes[0], lang, steps)
 
 
-def show_lesson(session: Session, analysis: Analysis | None, k: float) -> str:
-    return lesson_text(analysis, k, session.lang)
+def show_lesson(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> str:
+    return lesson_text(analysis, k, session.lang, every)
 
 
-def redraw_words(session: Session, analysis: Analysis | None, k: float) -> Redrawn:
+def regroup(session: Session, analysis: Analysis | None, k: float, every: bool) -> Any:
+    """The checkbox ticked or cleared: the slider over the new steps, at the step of the node on
+    screen (the opening's first node when it was shown as one step)."""
+    if analysis is None:
+        return gr.skip()
+    before, after = steps_of(analysis, not every), steps_of(analysis, every)
+    node = before[clamp(analysis, k, session.lang, not every)][0]
+    return gr.Slider(0, after.last, value=after.index(node), step=1)
+
+
+def jump(target: Jump, analysis: Analysis | None, every: bool) -> Any:
+    """The step of a jump's node (unchanged before a run, or where the neck has no such node)."""
+    node = target.target(analysis.topology) if analysis is not None else None
+    return gr.skip() if analysis is None or node is None else steps_of(analysis, every).index(node)
+
+
+def redraw_words(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> Redrawn:
     """After a language switch: graph, step figure, narration, summary, table and lesson in the
     session's language (before any analysis, only the lesson's introduction)."""
     lang = session.lang
@@ -268,17 +356,17 @@ def redraw_words(session: Session, analysis: Analysis | None, k: float) -> Redra
         skip = gr.skip()
         return Redrawn(graph=skip, figure=skip, narration=skip, summary=skip, table=skip,
                        lesson=lesson_text(None, k, lang))
-    return Redrawn(**vars(render_step(analysis, clamp(analysis, k, lang), lang)),
+    return Redrawn(**vars(render_step(analysis, clamp(analysis, k, lang, every), lang, every)),
                    summary=summary(analysis, NECKS[analysis.neck_name], lang), table=node_table(analysis, lang),
-                   lesson=lesson_text(analysis, k, lang))
+                   lesson=lesson_text(analysis, k, lang, every))
 
 
 def step_back(k: float) -> int:
     return max(int(k) - 1, 0)
 
 
-def step_forward(analysis: Analysis | None, k: float) -> int:
-    return min(int(k) + 1, len(analysis.topology.nodes) - 1) if analysis else 0
+def step_forward(analysis: Analysis | None, k: float, every: bool = False) -> int:
+    return min(int(k) + 1, steps_of(analysis, every).last) if analysis else 0
 
 
 def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson: bool = True) -> NeckTab:
@@ -300,7 +388,10 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson:
     info = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{key}-summary")
     state = gr.State(None)
     export_box(key, session, state)
-    boxes, quiz = build_step_view(key, session, state, partial(quiz_box, key))
+    found = lesson_for(specs[0].name) if lesson else None
+    view = build_step_view(key, session, state, partial(quiz_box, key), jumps_of(specs) if lesson else (),
+                           found.beside_step if found is not None else None)
+    boxes = view.boxes
 
     shows = Shows(TabView, analysis=state, summary=info, **vars(boxes))
     run = event(partial(run_neck, specs), shows)
@@ -309,33 +400,42 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson:
             choice.change(run, inputs, shows.outputs, api_visibility="private")]
     redrawn = Shows(Redrawn, summary=info, graph=boxes.graph, figure=boxes.figure, narration=boxes.narration,
                     table=boxes.table, lesson=boxes.lesson)
-    tab = NeckTab(key, specs, controls, session, state, boxes.step,
+    tab = NeckTab(key, specs, controls, session, state, boxes.step, boxes.every, view.regrouped, choice,
+                  run=(run, inputs, shows.outputs),
                   refresh=(event(partial(refresh_neck, specs, key), shows), [session, state, choice, *controls],
                            shows.outputs),
-                  redraw_words=(event(redraw_words, redrawn), [session, state, boxes.step], redrawn.outputs),
-                  runs=runs)
-    quiz.wire(tab)
-    found = lesson_for(specs[0].name) if lesson else None
+                  redraw_words=(event(redraw_words, redrawn), [session, state, boxes.step, boxes.every],
+                                redrawn.outputs),
+                  runs=runs, beside_step=view.beside_step)
+    view.under_narration.wire(tab)
     if found is not None and found.panel is not None:
         found.panel(tab)
     return tab
 
 
 def build_step_view(key: str, session: gr.State, state: gr.State,
-                    under_narration: Callable[[], Any] = lambda: None) -> tuple[StepBoxes, Any]:
+                    under_narration: Callable[[], Any] = lambda: None, jumps: Sequence[Jump] = (),
+                    beside_step: Callable[[], Any] | None = None) -> StepView:
     """The graph, the step-through, the node table and the lesson of the analysis in `state`, wired
-    to step in the session's language. `under_narration()` builds whatever the caller places below
-    the narration (the neck tabs' quiz). Returns the components (what `tab_view` fills) and what
-    `under_narration` returned."""
+    to step in the session's language: Prev / Next and the slider over the steps (the opening as one
+    step unless "show every step" is ticked), and a button per jump. `under_narration()` builds
+    whatever the caller places below the narration (the neck tabs' quiz), `beside_step()` what it
+    places beside the step's figure (a lesson's view of the step)."""
     graph = figure_box("neck.graph", f"{key}-graph")
     with gr.Row():
         prev = localised(gr.Button, {"value": "neck.prev"}, elem_id=f"{key}-prev", scale=0, min_width=100)
         step = localised(gr.Slider, {"label": "neck.step"}, minimum=0, maximum=1, value=0, step=1,
                          elem_id=f"{key}-step")
         nxt = localised(gr.Button, {"value": "neck.next"}, elem_id=f"{key}-next", scale=0, min_width=100)
+    with gr.Row(equal_height=True):
+        every = localised(gr.Checkbox, {"label": "step.every"}, value=False, elem_id=f"{key}-every", scale=0,
+                          min_width=260)
+        buttons = [localised(gr.Button, {"value": f"step.jump.{jump.key}"}, size="sm", visible=False, scale=0,
+                             min_width=240, elem_id=f"{key}-jump-{jump.key}".replace("_", "-")) for jump in jumps]
     with gr.Row():
         with gr.Column(scale=3):
             step_view = figure_box("neck.stepfig", f"{key}-stepfig")
+            beside = beside_step() if beside_step is not None else None
         with gr.Column(scale=2):
             words = gr.Markdown(elem_id=f"{key}-narration")
             with localised(gr.Accordion, {"label": "lesson.accordion"}, open=False, elem_id=f"{key}-lesson-mode"):
@@ -344,9 +444,15 @@ def build_step_view(key: str, session: gr.State, state: gr.State,
     table = localised(gr.Dataframe, {"label": "neck.table", "headers": node_table_headers}, interactive=False,
                       elem_id=f"{key}-table", wrap=True)
     shown = Shows(StepShown, graph=graph, figure=step_view, narration=words)
-    step.change(event(show_step, shown), [session, state, step], shown.outputs,
-                api_name=f"{key.replace('-', '_')}_step")
-    step.change(event(show_lesson), [session, state, step], [lesson], api_visibility="private")
+    stepped = [session, state, step, every]
+    step.change(event(show_step, shown), stepped, shown.outputs, api_name=f"{key.replace('-', '_')}_step")
+    step.change(event(show_lesson), stepped, [lesson], api_visibility="private")
+    regrouped = every.input(event(regroup), stepped, [step], api_visibility="private")
+    regrouped.then(event(show_step, shown), stepped, shown.outputs, api_visibility="private")
+    regrouped.then(event(show_lesson), stepped, [lesson], api_visibility="private")
     prev.click(step_back, [step], [step], api_visibility="private")
-    nxt.click(step_forward, [state, step], [step], api_visibility="private")
-    return StepBoxes(graph, step, step_view, words, table, lesson), extra
+    nxt.click(step_forward, [state, step, every], [step], api_visibility="private")
+    for target, button in zip(jumps, buttons):
+        button.click(partial(jump, target), [state, every], [step], api_visibility="private")
+    boxes = StepBoxes(graph, step, step_view, words, table, lesson, every, buttons)
+    return StepView(boxes, regrouped, extra, beside)

@@ -315,7 +315,7 @@ def build_playground_tab(session: gr.State) -> Chained:
     status = gr.Markdown(describe(start), elem_id=f"{KEY}-status")
     info = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{KEY}-summary")
     state = gr.State(None)
-    boxes, _ = build_step_view(KEY, session, state)
+    boxes = build_step_view(KEY, session, state).boxes
 
     with localised(gr.Accordion, {"label": "playground.side"}, open=True):
         localised(gr.Markdown, {"value": "playground.side_intro"})

@@ -1,7 +1,8 @@
 """Predict-the-shape quiz under a neck tab's step-through: at step k the learner types the C×H×W of
-node k+1 before it is revealed; the answer is checked against the trace and, when wrong, the rule
-that gives the shape is explained with the node's own numbers (necklab.lab.shape_rules). One score per
-neck tab and browser session, with a reset. The handlers are module-level, called by the tests."""
+the node of step k+1 (its first node, after the opening shown as one step) before it is revealed;
+the answer is checked against the trace and, when wrong, the rule that gives the shape is explained
+with the node's own numbers (necklab.lab.shape_rules). One score per neck tab and browser session,
+with a reset. The handlers are module-level, called by the tests."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -9,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from necklab.graph.steps import Steps
 from necklab.i18n import strings, t
 from necklab.lab.analysis import Analysis
 from necklab.lab.shape_rules import MAX_ANSWER, check, question, shape_text
@@ -62,23 +64,22 @@ def score_text(score: Score, lang: str = "en") -> str:
         t("quiz.no_score", lang)
 
 
-def _last(analysis: Analysis) -> int:
-    return len(analysis.topology.nodes) - 1
-
-
-def ask(session: Session, analysis: Analysis | None, k: float) -> str:
-    """The question about the node after step k (or the end of the lesson)."""
+def ask(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> str:
+    """The question about the node after step k (or the end of the lesson); `every`: the steps are
+    one per node, else the opening is one step."""
     lang = session.lang
     if analysis is None:
         return t("common.no_picture", lang)
     k = whole(k, lang)
-    if k >= _last(analysis):
+    steps = Steps.of(analysis.topology, bool(every))
+    if k >= steps.last:
         return t("quiz.last", lang)
-    return question(analysis, analysis.topology.order[k + 1], lang)
+    return question(analysis, steps[k + 1][0], lang, k + 1)
 
 
-def answer(session: Session, analysis: Analysis | None, k: float, typed: str, score: Score) -> Answered:
-    """Check a typed shape for the node after step k."""
+def answer(session: Session, analysis: Analysis | None, k: float, typed: str, score: Score,
+           every: bool = False) -> Answered:
+    """Check a typed shape for the node after step k (steps as `ask` counts them)."""
     lang = session.lang
     if analysis is None:
         raise no_picture(lang)
@@ -86,9 +87,10 @@ def answer(session: Session, analysis: Analysis | None, k: float, typed: str, sc
     typed = typed or ""
     if len(typed) > MAX_ANSWER:  # an API client can send any length; no shape needs this many characters
         raise gr.Error(t("quiz.too_long", lang, most=MAX_ANSWER))
-    if k >= _last(analysis):
+    steps = Steps.of(analysis.topology, bool(every))
+    if k >= steps.last:
         return Answered(t("quiz.done", lang, score=score_text(score, lang)), score, score_text(score, lang), k, typed)
-    node = analysis.topology.order[k + 1]
+    node = steps[k + 1][0]
     verdict = check(analysis, node, typed, lang)
     if verdict.given is None:
         return Answered(t("quiz.unreadable", lang), score, score_text(score, lang), k, typed)
@@ -110,9 +112,9 @@ def reset(session: Session) -> Scored:
     return Scored("", Score(), score_text(Score(), session.lang))
 
 
-def new_question(session: Session, analysis: Analysis, k: float) -> Asked:
+def new_question(session: Session, analysis: Analysis, k: float, every: bool = False) -> Asked:
     """After a run (step 0) or a language switch (the learner's step): the question, no feedback."""
-    return Asked(ask(session, analysis, k), "")
+    return Asked(ask(session, analysis, k, every), "")
 
 
 @dataclass
@@ -129,11 +131,12 @@ class Quiz:
     score: gr.State
 
     def wire(self, tab: TabHooks) -> None:
-        tab.redraw_after_run(new_question, Shows(Asked, question=self.ask, feedback=self.feedback), [tab.step])
-        tab.step.change(event(ask), [tab.session, tab.state, tab.step], [self.ask], api_visibility="private")
+        tab.redraw_after_run(new_question, Shows(Asked, question=self.ask, feedback=self.feedback),
+                             [tab.step, tab.every])
+        tab.follow_step(event(ask), [tab.session, tab.state, tab.step, tab.every], [self.ask])
         scored = dict(feedback=self.feedback, score=self.score, score_text=self.score_view)
         answered = Shows(Answered, **scored, step=tab.step, typed=self.typed)
-        inputs = [tab.session, tab.state, tab.step, self.typed, self.score]
+        inputs = [tab.session, tab.state, tab.step, self.typed, self.score, tab.every]
         self.check.click(event(answer, answered), inputs, answered.outputs,
                          api_name=f"{self.key.replace('-', '_')}_quiz")
         self.typed.submit(event(answer, answered), inputs, answered.outputs, api_visibility="private")

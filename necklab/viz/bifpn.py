@@ -44,9 +44,9 @@ def edge_width(weight: float) -> float:
     return max(MIN_WIDTH, WIDTH_PER_WEIGHT * weight)
 
 
-def fusion_graph_figure(analysis: Analysis, cell: int, lang: str = "en") -> Figure:
+def fusion_graph_figure(analysis: Analysis, cell: int, lang: str = "en", slide: bool = False) -> Figure:
     """One cell's eight fusion nodes and the nodes feeding them; each fusion edge drawn as wide as
-    its normalised weight and labelled with it."""
+    its normalised weight and labelled with it. `slide` lays it out for a 16:9 slide (packs)."""
     nodes = fusion_nodes(analysis, cell)
     if not nodes:
         raise ValueError(f"the analysis has no BiFPN cell {cell}")
@@ -71,7 +71,7 @@ def fusion_graph_figure(analysis: Analysis, cell: int, lang: str = "en") -> Figu
     key = {f"w = {w:g}": edge_width(w) for w in (0.0, 0.25, 0.5, 1.0)}
     title = t("bifpn.graph_title", lang, cell=cell, cells=len(cells(analysis)))
     return GraphPicture(topology, analysis.trace.tensors, shown, title, edge_widths=widths, edge_labels=labels,
-                        edge_bends=bends, width_key=key, lang=lang).figure(None)
+                        edge_bends=bends, width_key=key, lang=lang, slide=slide).figure(None)
 
 
 def _numbers(values: Tensor, decimals: int) -> str:

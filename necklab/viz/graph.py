@@ -3,8 +3,9 @@ labelled with its op and every node with its shape; the current step and its inp
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from threading import Lock
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 import networkx as nx
 import numpy as np
@@ -21,6 +22,7 @@ from necklab.i18n import t
 from necklab.lab.words import branch_words, edges_label, op_name
 from necklab.viz import FONT_FAMILY
 from necklab.viz.render import MAX_WIDTH_PX
+from necklab.viz.slide import ASPECT, widest_design
 
 # Okabe–Ito: distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999"]
@@ -39,10 +41,28 @@ class EdgeStyle(TypedDict):
 
 # Nodes are text boxes; node_size only tells the arrows where to stop short of them.
 EDGE_STYLE: EdgeStyle = {"arrows": True, "node_size": NODE_SIZE}
+BOX_PAD = 0.35  # of the font size, around a node's label
 BEND = 0.06  # arc3 radius of the edges: a slight bow keeps edges along one row apart
 EDGE_LABEL_LIMIT = 45  # above this many edges only the current step's edges are labelled
 EDGE_COLOUR = "#8a8a8a"
 EDGE_WIDTH = 1.2  # points
+
+
+@dataclass(frozen=True)
+class Look:
+    """Sizes of the drawn words (points) and where the legend goes."""
+
+    node: float
+    edge: float
+    rows: float
+    legend: float
+    title: float
+    slide: bool = False  # 16:9, legend below, long graphs turned so that time runs down
+
+
+SCREEN = Look(node=9.5, edge=8, rows=10, legend=9, title=13)
+SLIDE = Look(node=9, edge=8, rows=9, legend=9, title=11, slide=True)  # ≥ 18 px on a 1920 px slide
+SLIDE_SIZE = (widest_design(SLIDE.edge), widest_design(SLIDE.edge) / ASPECT)
 
 
 def arrow_size(width: float) -> float:
@@ -75,6 +95,16 @@ def layout(topology: Topology, nodes: Collection[str] | None = None) -> dict[str
         x = max((pos[e.source][0] + 1 for e in n.inputs if e.source in pos), default=0.0)
         pos[n.id] = (x, float(y))
     return pos
+
+
+def turned(pos: Mapping[str, tuple[float, float]]) -> bool:
+    """Whether a slide draws this layout turned (levels as columns, time running down): when it has
+    more than twice as many steps as rows, which left as is would be a thin strip on a 16:9 slide."""
+    return len({x for x, _ in pos.values()}) > 2 * len({y for _, y in pos.values()})
+
+
+def slide_turned(topology: Topology, nodes: Collection[str] | None = None) -> bool:
+    return turned(layout(topology, nodes))
 
 
 def _first_index(nodes: list, key: tuple) -> int:
@@ -115,60 +145,100 @@ class GraphPicture:
                  edge_widths: Mapping[tuple[str, str], float] | None = None,
                  edge_labels: Mapping[tuple[str, str], str] | None = None,
                  edge_bends: Mapping[tuple[str, str], float] | None = None,
-                 width_key: Mapping[str, float] | None = None, stepping: bool = True, lang: str = "en") -> None:
+                 width_key: Mapping[str, float] | None = None, stepping: bool = True, lang: str = "en",
+                 slide: bool = False) -> None:
         g = topology.graph()
         if nodes is not None:
             g = g.subgraph(nodes).copy()
         self.g, self.shapes, self.lang = g, shapes, lang
+        self.look = look = SLIDE if slide else SCREEN
         self.title = title or t("graph.title", lang, name=topology.name)
         self.widths, self.labels, self.bends = dict(edge_widths or {}), dict(edge_labels or {}), dict(edge_bends or {})
-        self.pos = pos = layout(topology, g.nodes)
-        self.colours = colours = op_colours(topology)
+        pos = layout(topology, g.nodes)
+        rows = row_labels(topology, pos, lang)
+        self.turned = slide and turned(pos)
+        if self.turned:  # levels become columns (fine on the left), execution runs top to bottom
+            pos = {n: (-y, -x) for n, (x, y) in pos.items()}
+            rows = {-y: label for y, label in rows.items()}
+        self.pos = pos
+        self.colours = op_colours(topology)
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
-        width = min(26.0, max(9.0, 2.0 * (max(xs) - min(xs) + 1.6)))
-        height = max(3.0, 1.1 * (max(ys) - min(ys) + 1.6))
+        if slide:
+            width, height = SLIDE_SIZE
+            # margins (inches): left for the row labels or the time axis, top for the title (and the
+            # level labels of a turned graph), bottom for the legend
+            left, right, top, bottom = (0.5, 0.2, 0.7, 0.6) if self.turned else (1.5, 0.2, 0.5, 1.1)
+        else:
+            width = min(26.0, max(9.0, 2.0 * (max(xs) - min(xs) + 1.6)))
+            height = max(3.0, 1.1 * (max(ys) - min(ys) + 1.6))
+            left, right, top, bottom = 2.0, 2.3, 0.5, 0.5
         # Fixed margins (inches → fractions) for the row labels and the legend: a layout engine
         # would cost more than the drawing.
         self.fig = fig = Figure(figsize=(width, height), dpi=min(dpi, MAX_WIDTH_PX / width))
-        self.ax = ax = fig.add_axes((2.0 / width, 0.5 / height, 1 - 4.3 / width, 1 - 1.0 / height))
-        self._edges(list(g.edges), EDGE_COLOUR)
-        for n in g.nodes:
-            self._node(n, current=False)
-        if g.number_of_edges() <= EDGE_LABEL_LIMIT:
-            self._edge_labels(list(g.edges))
-        present = {g.nodes[n]["op"] for n in g.nodes}
-        handles: list[Artist] = [Patch(color=c, label=op_name(op, lang)) for op, c in colours.items()
-                                 if op in present]
-        if width_key is None and stepping:
-            handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label=t("graph.inputs_of_step", lang)))
-        legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9,
-                           title=t("graph.node_op", lang), frameon=False)
-        if width_key is not None:
-            ax.add_artist(legend)  # a second legend would replace the first
-            ax.legend(handles=[Line2D([], [], color=EDGE_COLOUR, lw=w, label=text) for text, w in width_key.items()],
-                      loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=9, title=t("graph.edge_width", lang),
-                      frameon=False)
-        rows = row_labels(topology, pos, lang)
-        ax.set_yticks(list(rows))
-        ax.set_yticklabels(list(rows.values()), fontsize=10)
-        ax.tick_params(left=True, labelleft=True, bottom=False, labelbottom=False)
-        ax.set_xlabel(t("graph.execution_order", lang), fontsize=10)
-        for side in ("top", "right", "bottom"):
-            ax.spines[side].set_visible(False)
+        self.ax = ax = fig.add_axes((left / width, bottom / height, 1 - (left + right) / width,
+                                     1 - (top + bottom) / height))
         # Node labels are text boxes outside the data limits: leave room for them explicitly.
         ax.set_xlim(min(xs) - 0.75, max(xs) + 0.75)
-        ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+        # a turned graph keeps half a label box (0.2 in) clear above its first row and below its last
+        span, axes_height = max(ys) - min(ys), height - top - bottom
+        pad_y = max(0.35, 0.2 * span / (axes_height - 0.4)) if self.turned else 0.6
+        ax.set_ylim(min(ys) - pad_y, max(ys) + pad_y)
         self.canvas = FigureCanvasAgg(fig)
+        self.boxes = {n: self._node(n, current=False) for n in g.nodes}
+        self._edges(list(g.edges), EDGE_COLOUR)
+        if g.number_of_edges() <= EDGE_LABEL_LIMIT:
+            self._edge_labels(list(g.edges))
+        self._legends(topology, width_key, stepping)
+        if self.turned:
+            ax.set_xticks(list(rows))
+            ax.set_xticklabels(list(rows.values()), fontsize=look.rows)
+            ax.tick_params(top=True, labeltop=True, bottom=False, labelbottom=False, left=False, labelleft=False)
+            ax.set_ylabel(t("graph.execution_down", lang), fontsize=look.rows)
+            hidden: tuple[str, ...] = ("top", "right", "bottom", "left")
+        else:
+            ax.set_yticks(list(rows))
+            ax.set_yticklabels(list(rows.values()), fontsize=look.rows)
+            ax.tick_params(left=True, labelleft=True, bottom=False, labelbottom=False)
+            ax.set_xlabel(t("graph.execution_order", lang), fontsize=look.rows)
+            hidden = ("top", "right", "bottom")
+        for side in hidden:
+            ax.spines[side].set_visible(False)
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(fig.bbox)
         self.lock = Lock()
 
+    def _legends(self, topology: Topology, width_key: Mapping[str, float] | None, stepping: bool) -> None:
+        """The ops' colours (and the key of edge widths): right of the graph on screen, in a row
+        under it on a slide."""
+        ax, lang, size = self.ax, self.lang, self.look.legend
+        title_size = size if self.look.slide else None  # the screen's legend titles keep matplotlib's size
+        present = {self.g.nodes[n]["op"] for n in self.g.nodes}
+        handles: list[Artist] = [Patch(color=c, label=op_name(op, lang)) for op, c in self.colours.items()
+                                 if op in present]
+        if width_key is None and stepping:
+            handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label=t("graph.inputs_of_step", lang)))
+        if self.look.slide:
+            where: dict[str, Any] = dict(loc="upper left", bbox_to_anchor=(0.0, -0.03), ncol=len(handles))
+            widths_where: dict[str, Any] = dict(loc="upper right", bbox_to_anchor=(1.0, -0.03),
+                                                ncol=len(width_key or ()))
+        else:
+            where = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+            widths_where = dict(loc="lower left", bbox_to_anchor=(1.01, 0.0))
+        legend = ax.legend(handles=handles, fontsize=size, title=t("graph.node_op", lang), frameon=False,
+                           title_fontsize=title_size, **where)
+        if width_key is not None:
+            ax.add_artist(legend)  # a second legend would replace the first
+            ax.legend(handles=[Line2D([], [], color=EDGE_COLOUR, lw=w, label=text) for text, w in width_key.items()],
+                      fontsize=size, title=t("graph.edge_width", lang), title_fontsize=title_size, frameon=False,
+                      **widths_where)
+
     def _node(self, n: str, current: bool) -> Text:
-        text = f"{n}\n{shape_text(self.shapes[n])}" if n in self.shapes else n
-        return self.ax.text(*self.pos[n], text, ha="center", va="center", fontsize=9.5, zorder=5,
+        sep = " · " if self.turned else "\n"  # a turned graph's rows are tight, its columns wide
+        text = f"{n}{sep}{shape_text(self.shapes[n])}" if n in self.shapes else n
+        return self.ax.text(*self.pos[n], text, ha="center", va="center", fontsize=self.look.node, zorder=5,
                             fontweight="bold" if current else "normal",
-                            bbox=dict(boxstyle="round,pad=0.35", fc=self.colours[self.g.nodes[n]["op"]],
+                            bbox=dict(boxstyle=f"round,pad={BOX_PAD}", fc=self.colours[self.g.nodes[n]["op"]],
                                       ec="black" if current else "white", lw=3 if current else 1))
 
     def _by_bend(self, edges: list) -> dict[str, list]:
@@ -183,38 +253,87 @@ class GraphPicture:
         arrows: list = []
         for style, group in self._by_bend(edges).items():
             widths = [width or self.widths.get(e, EDGE_WIDTH) for e in group]
+            ends = self._ends(group) if self.look.slide else {}
             arrows += nx.draw_networkx_edges(self.g, self.pos, ax=self.ax, edgelist=group, edge_color=colour,
                                              width=widths, arrowsize=[arrow_size(w) for w in widths],
-                                             connectionstyle=style, **EDGE_STYLE)
+                                             connectionstyle=style, **{**EDGE_STYLE, **ends})
         return arrows
+
+    def _ends(self, edges: list) -> dict:
+        """Where a slide's arrows stop: at the edge of each end's label box along the edge (the
+        screen's fixed circle would swallow the short edges between a turned graph's rows)."""
+        renderer = self.canvas.get_renderer()
+        to_points = 72 / self.fig.dpi
+
+        def margin(node: str, towards: str) -> float:
+            box = self.boxes[node].get_window_extent(renderer)
+            pad = 2 * BOX_PAD * self.look.node / to_points  # both sides, in pixels
+            (x0, y0), (x1, y1) = self.ax.transData.transform([self.pos[node], self.pos[towards]])
+            dx, dy = abs(x1 - x0) or 1e-9, abs(y1 - y0) or 1e-9
+            return min((box.width + pad) / 2 / dx, (box.height + pad) / 2 / dy) * np.hypot(dx, dy) * to_points + 2
+
+        return {"node_size": 0, "min_source_margin": [margin(u, v) for u, v in edges],
+                "min_target_margin": [margin(v, u) for u, v in edges]}
 
     def _edge_labels(self, edges: list) -> list:
         drawn: list = []
         for style, group in self._by_bend(edges).items():
             labels = {e: self.labels.get(e) or edges_label(self.g.edges[e]["edges"], self.lang) for e in group
                       if not all(edge.is_identity for edge in self.g.edges[e]["edges"])}
+            if self.look.slide:
+                drawn += [self._slide_label(e, text, edges) for e, text in labels.items()]
+                continue
             drawn += nx.draw_networkx_edge_labels(
-                self.g, self.pos, labels, ax=self.ax, font_size=8, label_pos=0.5, connectionstyle=style,
+                self.g, self.pos, labels, ax=self.ax, font_size=self.look.edge, label_pos=0.5, connectionstyle=style,
                 # networkx hands font_family on to Text(family=…), which takes a list (the CJK fallback needs one)
                 font_family=FONT_FAMILY,  # type: ignore[arg-type]  # stub: str; Text(family=) takes a list
                 bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)).values()
         return drawn
 
-    def _highlight(self, current: str | None, title: str | None) -> list:
-        """Add the step's artists: its incoming edges, its node, its edge labels, the title."""
-        artists: list = [self.ax.text(0.5, 1.02, title or self.title, transform=self.ax.transAxes, ha="center",
-                                      va="bottom", fontsize=13)]
-        if current is not None and current in self.g:
-            edges = [(u, current) for u in self.g.predecessors(current)]
-            if edges:
-                artists += self._edges(edges, HIGHLIGHT, width=3.2)
-                if self.g.number_of_edges() > EDGE_LABEL_LIMIT:
-                    artists += self._edge_labels(edges)
-            artists.append(self._node(current, current=True))
+    def _middle(self, edge: tuple[str, str]) -> tuple[float, float]:
+        (x0, y0), (x1, y1) = self.pos[edge[0]], self.pos[edge[1]]
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
+    def _slide_label(self, edge: tuple[str, str], text: str, edges: list) -> Text:
+        """An edge's label on a slide, level: beside an edge that runs straight along its column or
+        row (there the label would hide the short arrow) — on the side where no slanted edge's label
+        sits — and on the middle of any other."""
+        (x0, y0), (x1, y1) = self.pos[edge[0]], self.pos[edge[1]]
+        middle = self._middle(edge)
+        style: dict[str, Any] = dict(fontsize=self.look.edge, zorder=4, family=FONT_FAMILY)
+        if x0 == x1:
+            slanted = [self._middle(e) for e in edges if len({self.pos[e[0]][0], self.pos[e[1]][0]}) == 2]
+            right = not any(0 < x - x0 < 1 and abs(y - middle[1]) < 0.5 for x, y in slanted)
+            return self.ax.annotate(text, middle, xytext=(5 if right else -5, 0), textcoords="offset points",
+                                    ha="left" if right else "right", va="center", **style)
+        if y0 == y1:
+            return self.ax.annotate(text, middle, xytext=(0, 3), textcoords="offset points", ha="center",
+                                    va="bottom", **style)
+        return self.ax.text(*middle, text, ha="center", va="center", **style,
+                            bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+
+    def _highlight(self, current: str | Collection[str] | None, title: str | None) -> list:
+        """Add the step's artists: its incoming edges, its node(s), its edge labels, the title."""
+        # on a slide the title tops the figure (a turned graph's level labels sit over its axes)
+        if self.look.slide:
+            y, transform, va = 0.98, self.fig.transFigure, "top"
+        else:
+            y, transform, va = 1.02, self.ax.transAxes, "bottom"
+        artists: list = [self.ax.text(0.5, y, title or self.title, transform=transform, ha="center", va=va,
+                                      fontsize=self.look.title)]
+        nodes = [current] if isinstance(current, str) else list(current or ())
+        nodes = [n for n in nodes if n in self.g]
+        edges = [(u, n) for n in nodes for u in self.g.predecessors(n)]
+        if edges:
+            artists += self._edges(edges, HIGHLIGHT, width=3.2)
+            if self.g.number_of_edges() > EDGE_LABEL_LIMIT:
+                artists += self._edge_labels(edges)
+        artists += [self._node(n, current=True) for n in nodes]
         return artists
 
-    def image(self, current: str | None, title: str | None = None) -> np.ndarray:
-        """The graph with `current` highlighted, as an H×W×3 uint8 image."""
+    def image(self, current: str | Collection[str] | None, title: str | None = None) -> np.ndarray:
+        """The graph with `current` (a node, or the nodes of a step) highlighted, as an H×W×3 uint8
+        image."""
         with self.lock:
             self.canvas.restore_region(self.background)
             artists = self._highlight(current, title)

@@ -2,10 +2,14 @@
 what the step does in words, and the table of every node."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 from matplotlib.figure import Figure
 
-from necklab.graph.topology import Note
+from necklab.graph.steps import Steps, dilated_taps, dilation_rates
+from necklab.graph.topology import Node, Note, Op
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, CellGrid
 from necklab.lab.shape_rules import sized_edge_label
@@ -37,17 +41,53 @@ def node_table(analysis: Analysis, lang: str = "en") -> list[list]:
     return rows
 
 
-def narration(analysis: Analysis, node_id: str, lang: str = "en") -> str:
-    """Markdown for one step: what the node is, how it was made, its shape and value range."""
+@dataclass(frozen=True)
+class Dilation:
+    """A dilated 3×3 conv on its input map: the rate (= its padding), the map's H×W, and in words
+    how many of its 9 taps land on the map at the map's centre."""
+
+    rate: int
+    hw: str
+    coverage: str
+
+
+def dilation(analysis: Analysis, node: Node, lang: str = "en") -> Dilation | None:
+    """The dilation of a conv node whose taps are spread apart; None for any other node."""
+    rates = dilation_rates(node)
+    if node.op is not Op.CONV or not rates:
+        return None
+    _, h, w = analysis.trace[node.inputs[0].source].shape[1:]
+    inside = dilated_taps(h, w, rates[0])
+    coverage = "all" if inside == 9 else "centre" if inside == 1 else "some"
+    hw = f"{h}×{w}"
+    return Dilation(rates[0], hw, t(f"lesson.dilated.{coverage}", lang, hw=hw, inside=inside, r=rates[0],
+                                    s=2 * rates[0] + 1))
+
+
+def _shape(analysis: Analysis, node_id: str) -> str:
+    return "×".join(str(d) for d in analysis.trace[node_id].shape[1:])
+
+
+def _headline(analysis: Analysis, node_id: str, lang: str) -> dict[str, str]:
+    """A node's op in words, its shape and its stride (', stride 8', or nothing for a vector), as
+    a step's title shows them."""
+    node = analysis.topology.node(node_id)
+    stride = t("step.stride", lang, stride=_stride(analysis, node_id)) if node.level is not None else ""
+    return dict(node=node_id, op=op_name(node.op, lang), shape=_shape(analysis, node_id), stride=stride)
+
+
+def narration(analysis: Analysis, node_id: str, lang: str = "en", steps: Steps | None = None) -> str:
+    """Markdown for one step: what the node is, how it was made, its shape and value range. Its
+    number is the node's step in `steps` (default: one step per node)."""
     node = analysis.topology.node(node_id)
     values = analysis.trace[node_id]
-    k = analysis.topology.order.index(node_id)
-    shape = "×".join(str(d) for d in values.shape[1:])
-    lines = [t("step.title", lang, k=k, last=len(analysis.topology.nodes) - 1, node=node_id, op=op_name(node.op, lang),
-               shape=shape)
-             + (t("step.stride", lang, stride=_stride(analysis, node_id)) if node.level is not None else "")]
+    steps = Steps.of(analysis.topology, every=True) if steps is None else steps
+    lines = [t("step.title", lang, k=steps.index(node_id), last=steps.last, **_headline(analysis, node_id, lang))]
     if node.note:
         lines.append(note_text(node.note, lang))
+    spread = dilation(analysis, node, lang)
+    if spread is not None:
+        lines.append(t("step.dilated", lang, r=spread.rate, hw=spread.hw, coverage=spread.coverage))
     decoded = cell_name_words(analysis.topology, node_id, lang)
     if decoded:
         lines.append(decoded)
@@ -59,6 +99,15 @@ def narration(analysis: Analysis, node_id: str, lang: str = "en") -> str:
                    mean=f"{float(values.mean()):.3g}", std=f"{float(values.std()) if values.numel() > 1 else 0.0:.3g}",
                    min=f"{float(values.min()):.3g}", max=f"{float(values.max()):.3g}"))
     return "\n\n".join(lines)
+
+
+def opening_narration(analysis: Analysis, nodes: Sequence[str], lang: str = "en",
+                      steps: Steps | None = None) -> str:
+    """Markdown for the step that shows the pyramid a neck starts from: one line per map."""
+    steps = Steps.of(analysis.topology) if steps is None else steps
+    rows = [t("step.opening_row", lang, **_headline(analysis, node, lang)) for node in nodes]
+    return "\n\n".join([t("step.opening_title", lang, k=steps.index(nodes[0]), last=steps.last, n=len(nodes)),
+                         "\n".join(rows)])
 
 
 def note_text(note: Note, lang: str = "en") -> str:
@@ -81,7 +130,7 @@ def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str =
     strongest channels; a pooled vector is drawn as bars."""
     x = analysis.trace[node_id].float()
     node = analysis.topology.node(node_id)
-    shape = "×".join(str(d) for d in x.shape[1:])
+    shape = _shape(analysis, node_id)
     if x.dim() != 4:
         fig = Figure(figsize=(12, 3.6), layout="constrained")
         ax = fig.add_subplot()
@@ -120,4 +169,35 @@ def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str =
         cax.set_yticks([])
     fig.suptitle(t("step.suptitle", lang, node=node_id, op=op_name(node.op, lang), shape=shape, k=k),
                  fontsize=TITLE_SIZE)
+    return fig
+
+
+def opening_figure(analysis: Analysis, nodes: Sequence[str], lang: str = "en") -> Figure:
+    """The maps of the step that shows the pyramid a neck starts from: the backbone's levels in the
+    top row, what is made from them (laterals, extra levels) below, each its mean over channels on
+    the picture, titled with its id and shape."""
+    rows = [[n for n in nodes if analysis.topology.node(n).is_input],
+            [n for n in nodes if not analysis.topology.node(n).is_input]]
+    rows = [row for row in rows if row]
+    cols = max(len(row) for row in rows)
+    w, h = analysis.picture.original_size
+    width = 12.5
+    fig = Figure(figsize=(width, 0.6 + (width / cols * h / w + 0.45) * len(rows)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(rows), cols, squeeze=False))
+    for r, row in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.set_axis_off()
+            if c >= len(row):
+                continue
+            x = analysis.trace[row[c]].float()
+            h, w = x.shape[-2:]
+            grid = _cell_grid(analysis, row[c], (h, w))
+            if grid is not None:
+                overlay_heatmap(ax, analysis.picture, mean_map(x), grid, lang=lang)
+            else:
+                ax.imshow(mean_map(x), cmap="viridis", interpolation="nearest")
+            ax.set_axis_off()
+            ax.set_title(f"{row[c]} · {_shape(analysis, row[c])}", fontsize=LABEL_SIZE + 2)
+    fig.suptitle(t("step.opening_suptitle", lang, n=len(nodes)), fontsize=TITLE_SIZE)
     return fig
