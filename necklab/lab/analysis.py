@@ -6,7 +6,9 @@ only the neck.
 """
 from __future__ import annotations
 
+import os
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -64,6 +66,26 @@ class BackboneResult:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What makes an analysis: the same recipe makes the same analysis, so sessions share it."""
+
+    picture: str  # Picture.key
+    neck: str
+    config: tuple[tuple[str, Any], ...]  # the configuration's items, sorted
+    device: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class AnalysisRef:
+    """What a session keeps of an analysis: its key among the kept analyses, and its recipe to
+    make it again if it was dropped to make room (None: it cannot be, e.g. an edited copy)."""
+
+    key: str
+    recipe: Recipe | None
+
+
 @dataclass
 class Analysis:
     picture: Picture
@@ -79,7 +101,17 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
     node_params: dict[str, int] = field(default_factory=dict)  # parameters of the op that made each node
     seed: int = 0  # the neck's initialisation seed: reruns (ERF, edits) fetch the same model with it
+    recipe: Recipe | None = None  # how to make it again (None: a rerun with other weights cannot be)
     _extra_grids: dict[int, CellGrid] = field(default_factory=dict, repr=False)
+    _kept_as: str = field(default="", repr=False)  # its key among the kept analyses, once kept
+
+    @property
+    def nbytes(self) -> int:
+        """The memory its tensors hold (every node's map and the extras; the backbone's features are
+        shared with the backbone cache and not counted)."""
+        tensors = [*self.trace.tensors.values(),
+                   *(v for extras in self.trace.extras.values() for v in extras.values() if isinstance(v, Tensor))]
+        return sum(t.numel() * t.element_size() for t in tensors)
 
     @property
     def title(self) -> str:
@@ -239,6 +271,45 @@ def analyse(picture: Picture, neck_name: str, config: Mapping[str, Any] | None =
                     list(neck.topology.outputs), neck_parameters(neck), flops, timings, node_params, seed)
 
 
+# Analyses kept for the sessions (which hold AnalysisRefs, not tensors), bounded in bytes: many
+# students analysing one picture with one neck share one analysis; a dropped one is made again from
+# its recipe. NECKLAB_ANALYSES_MB sets the budget (the largest analyses are ~100 MB).
+ANALYSES_MB = int(os.environ.get("NECKLAB_ANALYSES_MB", "1536"))
+_analyses: LRU[str, Analysis] = LRU(512, budget=ANALYSES_MB * 1024 * 1024, weigh=lambda a: a.nbytes)
+
+
+def shared_analysis(picture: Picture, neck_name: str, config: Mapping[str, Any] | None = None,
+                    device: str = "cpu", seed: int = 0) -> Analysis:
+    """`analyse`, kept by its recipe: a second session asking for the same analysis gets it at once."""
+    recipe = Recipe(picture.key, neck_name, tuple(sorted(dict(config or {}).items())), device, seed)
+    return _analyses.get_or_make(_recipe_key(recipe), lambda: replace(
+        analyse(picture, neck_name, config, device, seed), recipe=recipe, _kept_as=_recipe_key(recipe)))
+
+
+def _recipe_key(recipe: Recipe) -> str:
+    return repr(recipe)
+
+
+def keep_analysis(analysis: Analysis) -> AnalysisRef:
+    """Keep `analysis` among the shared ones (if it is not yet) and return what a session holds."""
+    if not analysis._kept_as:
+        analysis._kept_as = f"kept-{uuid.uuid4().hex}"
+    _analyses.get_or_make(analysis._kept_as, lambda: analysis)
+    return AnalysisRef(analysis._kept_as, analysis.recipe)
+
+
+def kept_analysis(ref: AnalysisRef) -> Analysis | None:
+    """The analysis a session holds: kept, made again from its recipe, or None when it was dropped
+    and cannot be (an edited copy) or its picture was dropped too."""
+    found = _analyses.find(ref.key)
+    if found is not None or ref.recipe is None:
+        return found
+    picture = kept_picture(ref.recipe.picture)
+    if picture is None:
+        return None
+    return shared_analysis(picture, ref.recipe.neck, dict(ref.recipe.config), ref.recipe.device, ref.recipe.seed)
+
+
 def rerun(analysis: Analysis, neck: Neck) -> Analysis:
     """`analysis` again with another instance of its neck (same structure, other weights — e.g. a
     learner's edited copy) on the same backbone features: a new trace, parameters and timing; the
@@ -246,7 +317,8 @@ def rerun(analysis: Analysis, neck: Neck) -> Analysis:
     inputs = [analysis.backbone.features[n] for n in neck.input_names]
     trace, node_params, seconds = _traced_forward(neck, inputs, analysis.device)
     return replace(analysis, topology=neck.topology, trace=trace, params=neck_parameters(neck),
-                   timings={**analysis.timings, "neck": seconds}, node_params=node_params)
+                   timings={**analysis.timings, "neck": seconds}, node_params=node_params, recipe=None,
+                   _extra_grids={}, _kept_as="")
 
 
 def _traced_forward(neck: Neck, inputs: list[Tensor], device: str) -> tuple[Trace, dict[str, int], float]:

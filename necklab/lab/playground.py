@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from necklab.i18n import t
-from necklab.lab.analysis import Analysis, analyse, neck_on
+from necklab.lab.analysis import Analysis, neck_on, shared_analysis
 from necklab.lab.compare import NeckRow, add_erfs, compare_neck
 from necklab.lab.erf import erf_maps
 from necklab.lab.imaging import Picture
@@ -40,7 +40,7 @@ def design_spec(design: Design, lang: str = "en") -> NeckSpec:
 
 def run_design(picture: Picture, design: Design, stages: int, device: str = "cpu") -> Analysis:
     """The design's neck on the picture through the normal analysis path."""
-    return analyse(picture, NECK, design_config(design, stages), device)
+    return shared_analysis(picture, NECK, design_config(design, stages), device)
 
 
 def compare_design(picture: Picture, design: Design, stages: int, device: str = "cpu", repeats: int = 5,

@@ -8,7 +8,7 @@ import gradio as gr
 
 from necklab.graph.steps import Arrival, Jump
 from necklab.graph.topology import Op
-from necklab.lab.analysis import Analysis, analyse, backbone_on
+from necklab.lab.analysis import Analysis, backbone_on, shared_analysis
 from necklab.lessons.base import Lesson, LessonFigure, caption
 from necklab.viz.panet import outputs_figure, path_count, path_figure
 from necklab.widgets.common import figure_box, image
@@ -22,7 +22,7 @@ def panet_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     """The long path vs PANet's shortcut, and FPN vs PANet outputs (FPN with the same settings)."""
     levels = sorted(n.level for n in analysis.topology.nodes if n.is_input and n.level is not None)
     counts = path_count(analysis, backbone_on(analysis.device).conv_layers_between(levels[0], levels[-1]))
-    fpn = analyse(analysis.picture, "fpn", analysis.config, analysis.device)
+    fpn = shared_analysis(analysis.picture, "fpn", analysis.config, analysis.device)
     return [LessonFigure("panet-paths", caption("panet_paths", lang), lambda: path_figure(analysis, counts, lang)),
             LessonFigure("panet-compare", caption("panet_compare", lang),
                          lambda: outputs_figure([fpn, analysis], ["FPN", "PANet"], lang))]

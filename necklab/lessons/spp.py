@@ -9,7 +9,7 @@ import gradio as gr
 
 from necklab.graph.steps import Jump
 from necklab.graph.topology import Op
-from necklab.lab.analysis import Analysis, analyse, run_backbone
+from necklab.lab.analysis import Analysis, run_backbone, shared_analysis
 from necklab.lab.imaging import rescaled
 from necklab.lab.spp_vs_sppf import compare_spp_sppf
 from necklab.lessons.base import Lesson, LessonFigure, caption
@@ -31,8 +31,8 @@ def spp_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     """SPP-net's bins and its vector at two sizes (the tab may show YOLO SPP: SPP-net then runs on
     the same cached features), the window-rule example, and YOLO SPP vs SPPF on the picture's C5."""
     picture, device = analysis.picture, analysis.device
-    net = analysis if analysis.neck_name == "spp" else analyse(picture, "spp", {}, device)
-    half = analyse(rescaled(picture, 0.5), "spp", net.config, device)
+    net = analysis if analysis.neck_name == "spp" else shared_analysis(picture, "spp", {}, device)
+    half = shared_analysis(rescaled(picture, 0.5), "spp", net.config, device)
     comparison = compare_spp_sppf(run_backbone(picture, device).features["C5"])
     levels = ", ".join(map(str, FORMULA_LEVELS))
     return [LessonFigure("spp-bins", caption("spp_bins", lang), lambda: bins_figure(net, lang=lang)),

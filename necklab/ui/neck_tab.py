@@ -16,7 +16,7 @@ import gradio as gr
 from necklab.graph.steps import Jump, Steps
 from necklab.graph.topology import Topology
 from necklab.i18n import t
-from necklab.lab.analysis import Analysis, analyse
+from necklab.lab.analysis import Analysis, keep_analysis, shared_analysis
 from necklab.lab.cache import LRU
 from necklab.lab.words import refusal_text
 from necklab.lessons import lesson_for
@@ -125,11 +125,11 @@ class StepView:
     beside_step: Any = None
 
 
-@dataclass(frozen=True, eq=False)  # compared by identity: an analysis holds tensors
+@dataclass(frozen=True)
 class Drawn:
-    """The analysis and language a panel last drew."""
+    """The analysis (by its key among the kept ones) and language a panel last drew."""
 
-    analysis: Analysis
+    analysis: str
     lang: str
 
 
@@ -170,19 +170,20 @@ class NeckTab:
     def redraw_after_run(self, draw: Callable[..., Any], shows: Shows[Any] | gr.components.Component,
                          inputs: Sequence[Any] = ()) -> None:
         """Redraw a panel whenever the tab's analysis or the session's language changes, and only
-        then: a per-session state keeps the analysis and language last drawn (holding the analysis
-        also keeps its identity unique). A hidden tab waits until it is shown (its select event
-        chains these redraws). `draw(session, analysis, *inputs)` returns a view for `shows` (or
-        the value of the one component)."""
+        then: a per-session state keeps the key of the analysis and the language last drawn (one
+        analysis, one key; made again from its recipe, the same key). A hidden tab waits until it
+        is shown (its select event chains these redraws). `draw(session, analysis, *inputs)`
+        returns a view for `shows` (or the value of the one component)."""
         drawn = gr.State(None)
 
         def redraw(session: Session, analysis: Analysis | None, last: Drawn | None, *values: Any) -> Any:
-            if (analysis is None or session.tab != self.key
-                    or (last is not None and last.analysis is analysis and last.lang == session.lang)):
+            if analysis is None or session.tab != self.key:
+                return gr.skip()
+            now = Drawn(keep_analysis(analysis).key, session.lang)
+            if now == last:
                 return gr.skip()
             view = draw(session, analysis, *values)
-            return {**(shows.updates(view) if isinstance(shows, Shows) else {shows: view}),
-                    drawn: Drawn(analysis, session.lang)}
+            return {**(shows.updates(view) if isinstance(shows, Shows) else {shows: view}), drawn: now}
 
         outputs = shows.outputs if isinstance(shows, Shows) else [shows]
         self.after_run.append((event(redraw), [self.session, self.state, drawn, *inputs], [*outputs, drawn]))
@@ -270,7 +271,7 @@ def run_neck(specs: list[NeckSpec], session: Session, neck_title: str, *values: 
     config = parse_config(spec, values[start:start + len(spec.controls)], lang)
     progress(0.1, desc=t("neck.running", lang, title=spec.title, device=device))
     try:
-        analysis = analyse(picture, spec.name, config, device)
+        analysis = shared_analysis(picture, spec.name, config, device)
     except ValueError as e:  # a configuration the neck cannot take (a Refusal has its words in `lang`)
         reason = refusal_text(e, lang) if isinstance(e, Refusal) else str(e)
         raise gr.Error(t("neck.cannot_build", lang, title=spec.title, reason=reason)) from None

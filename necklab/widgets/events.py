@@ -1,7 +1,11 @@
 """How handlers meet Gradio. A handler takes the browser's `Session` first and returns a view: a
 frozen dataclass with one field per output. `Shows` names the component that shows each field, and
 `event` turns the handler into the function Gradio calls, in one place: the session in, the view out
-as Gradio's {component: value}, a changed session merged, an out-of-memory error as a message."""
+as Gradio's {component: value}, a changed session merged, an out-of-memory error as a message.
+
+Analyses cross here too: a gr.State never holds one (its tensors would stay as long as the browser
+session), only its `AnalysisRef`; handlers still take and return `Analysis` objects, kept in the
+process-wide, byte-bounded cache (`lab.analysis.keep_analysis`)."""
 from __future__ import annotations
 
 import functools
@@ -14,6 +18,7 @@ import gradio as gr
 import torch
 
 from necklab.i18n import t
+from necklab.lab.analysis import Analysis, AnalysisRef, keep_analysis, kept_analysis
 from necklab.widgets.session import Session, SessionBox
 
 V = TypeVar("V")
@@ -44,10 +49,21 @@ class Shows(Generic[V]):
         for name, shown in self.components.items():
             value = getattr(view, name)
             if isinstance(shown, Sequence):
-                updates.update(zip(shown, value, strict=True))
+                updates.update(zip(shown, map(held, value), strict=True))
             else:
-                updates[shown] = value
+                updates[shown] = held(value)
         return updates
+
+
+def held(value: Any) -> Any:
+    """What a component holds for a value: an analysis by reference, anything else as it is."""
+    return keep_analysis(value) if isinstance(value, Analysis) else value
+
+
+def given(value: Any) -> Any:
+    """What a handler gets for a component's value: the analysis a reference names (None if it was
+    dropped and cannot be made again: the handler says to run the neck again), anything else as it is."""
+    return kept_analysis(value) if isinstance(value, AnalysisRef) else value
 
 
 def event(handler: Callable[..., Any], shows: Shows[Any] | None = None) -> Callable[..., Any]:
@@ -62,7 +78,7 @@ def event(handler: Callable[..., Any], shows: Shows[Any] | None = None) -> Calla
     def run(box: SessionBox, *values: Any, **kwargs: Any) -> Any:
         before = box.now
         try:
-            result = handler(before, *values, **kwargs)
+            result = handler(before, *map(given, values), **kwargs)
         except torch.OutOfMemoryError:
             pass  # leave the except block first: its traceback holds the tensors to free
         else:
@@ -71,7 +87,11 @@ def event(handler: Callable[..., Any], shows: Shows[Any] | None = None) -> Calla
                 box.merge(before, after)
             if isinstance(result, Session):
                 return None
-            return shows.updates(result) if shows is not None else result
+            if shows is not None:
+                return shows.updates(result)
+            if isinstance(result, dict):
+                return {c: held(v) for c, v in result.items()}
+            return tuple(map(held, result)) if isinstance(result, tuple) else held(result)
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

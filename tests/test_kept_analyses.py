@@ -1,0 +1,82 @@
+"""A session holds keys, not tensors: analyses live in one process-wide cache bounded in bytes,
+shared by every session that asks for the same recipe (picture, neck, configuration, device, seed),
+and made again from the recipe when dropped; a session's gr.State holds only an AnalysisRef."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import pytest
+import torch
+
+from necklab.lab import analysis as lab
+from necklab.lab.analysis import AnalysisRef, keep_analysis, keep_picture, kept_analysis, rerun, shared_analysis
+from necklab.lab.cache import LRU
+from necklab.widgets.events import Shows, event
+from necklab.widgets.session import Session, SessionBox
+
+
+def test_the_cache_keeps_within_its_byte_budget_and_always_the_newest():
+    cache: LRU[str, bytes] = LRU(10, budget=100, weigh=len)
+    for name in "abc":
+        cache.get_or_make(name, lambda: bytes(40))
+    assert list(cache) == ["b", "c"] and cache.nbytes == 80
+    cache.get_or_make("huge", lambda: bytes(500))  # over the budget alone: kept, everything else goes
+    assert list(cache) == ["huge"]
+
+
+@pytest.fixture()
+def kept(chelsea, monkeypatch):
+    """An empty cache of analyses for the test, and the sample picture kept as a session would."""
+    monkeypatch.setattr(lab, "_analyses", LRU(512, budget=10**9, weigh=lambda a: a.nbytes))
+    keep_picture(chelsea)
+    return lab._analyses
+
+
+def test_sessions_asking_for_one_recipe_share_one_analysis(chelsea, kept):
+    first = shared_analysis(chelsea, "fpn", {"num_outs": 5})
+    assert shared_analysis(chelsea, "fpn", {"num_outs": 5}) is first
+    assert shared_analysis(chelsea, "fpn", {"num_outs": 6}) is not first
+    assert kept.nbytes == first.nbytes + shared_analysis(chelsea, "fpn", {"num_outs": 6}).nbytes
+    assert first.nbytes == sum(t.numel() * 4 for t in first.trace.tensors.values())  # float32 maps
+
+
+def test_a_dropped_analysis_is_made_again_from_its_recipe(chelsea, kept):
+    ref = keep_analysis(shared_analysis(chelsea, "pafpn"))
+    before = {k: v.clone() for k, v in kept_analysis(ref).trace.tensors.items()}
+    kept.clear()
+    again = kept_analysis(ref)
+    assert again is not None and keep_analysis(again) == ref  # the same key: panels need not redraw
+    assert all(torch.equal(again.trace[k], v) for k, v in before.items())
+
+
+def test_an_edited_copy_that_was_dropped_asks_for_a_new_run(chelsea, kept):
+    base = shared_analysis(chelsea, "bifpn")
+    edited = rerun(base, lab.neck_on("bifpn", base.config, base.device, base.seed))
+    ref = keep_analysis(edited)
+    assert ref.recipe is None and ref != keep_analysis(base) and kept_analysis(ref) is edited
+    kept.clear()
+    assert kept_analysis(ref) is None
+
+
+@dataclass(frozen=True)
+class Ran:
+    state: object
+    words: str
+
+
+def test_a_state_receives_a_reference_and_a_handler_the_analysis(chelsea, kept):
+    """`event` is where Gradio meets the handlers: what goes to a gr.State is an AnalysisRef, what a
+    handler gets back from it is the Analysis."""
+    state, words = gr.State(None), gr.Markdown()
+    shows = Shows(Ran, state=state, words=words)
+
+    def run(session: Session) -> Ran:
+        return Ran(state=shared_analysis(chelsea, "fpn"), words="ran")
+
+    def read(session: Session, analysis) -> str:
+        return f"{type(analysis).__name__} with {len(analysis.trace.tensors)} maps"
+
+    updates = event(run, shows)(SessionBox())
+    assert isinstance(updates[state], AnalysisRef) and updates[words] == "ran"
+    assert event(read)(SessionBox(), updates[state]).startswith("Analysis with ")
