@@ -12,6 +12,7 @@ import pytest
 import app
 from necklab.ui import backbone_tab
 from necklab.ui.fair_queue import WAITING_PER_SESSION, WORK, WORKERS, FairLine, serve_fairly
+from necklab.ui.live_tab import LIVE, LIVE_CAMERAS
 from tests.conftest import SAMPLES
 from tests.test_queue import Gate
 from tests.test_served import free_port
@@ -30,11 +31,13 @@ def test_the_line_interleaves_sessions_by_rank():
     assert [e.session_hash for e in line_of(*"ABAB")] == list("ABAB")  # already fair: unchanged
 
 
-def test_every_queued_event_shares_one_pool():
+def test_every_queued_event_shares_one_pool_but_the_camera_has_its_own():
     demo = serve_fairly(app.build_app())
-    queued = [fn for fn in demo.fns.values() if fn.queue]
+    queued = [fn for fn in demo.fns.values() if fn.queue and fn.connection != "stream"]
     assert len(queued) > 20 and {(fn.concurrency_id, fn.concurrency_limit) for fn in queued} == {(WORK, WORKERS)}
     assert not any(fn.batch for fn in queued)  # the fair queue runs one event at a time
+    streams = [fn for fn in demo.fns.values() if fn.connection == "stream"]
+    assert [(fn.concurrency_id, fn.concurrency_limit) for fn in streams] == [(LIVE, LIVE_CAMERAS)]
 
 
 @pytest.fixture()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,8 @@ from tests.conftest import SAMPLES
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# Chromium's built-in test camera (a moving pattern and a clock), granted without asking.
+FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
 def free_port() -> int:
@@ -52,13 +54,14 @@ def test_gradio_client_analyze(server):
 
 
 @contextmanager
-def browser_page(server: str, locale: str = "en-US") -> Iterator[tuple[Any, list[str]]]:
-    """A chromium page on the app, in a browser language, that collects console errors and page errors."""
+def browser_page(server: str, locale: str = "en-US", args: Sequence[str] = ()) -> Iterator[tuple[Any, list[str]]]:
+    """A chromium page on the app, in a browser language, that collects console errors and page errors;
+    `args`: more chromium flags (e.g. FAKE_CAMERA)."""
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *args])
         page = browser.new_page(viewport={"width": 1400, "height": 1800}, locale=locale)
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -27,6 +27,7 @@ from necklab.ui.fair_queue import serve_fairly
 from necklab.ui.headers import SecurityHeaders
 from necklab.ui.lifetimes import forget_closed_sessions
 from necklab.ui.limits import MAX_FILE_MB, BodyLimit
+from necklab.ui.live_tab import build_live_tab
 from necklab.ui.neck_tab import NeckTab, build_neck_tab, slug
 from necklab.ui.offline import forbid_outbound
 from necklab.ui.playground_tab import build_playground_tab
@@ -113,6 +114,9 @@ def build_app() -> gr.Blocks:
             with localised(gr.Tab, {"label": "app.tab_playground"}, id="playground") as playground_tab:
                 playground_words = build_playground_tab(session)
             shown(playground_tab, "playground")
+            with localised(gr.Tab, {"label": "live.tab"}, id="live") as live_tab:
+                build_live_tab(session)
+            shown(live_tab, "live")
         # The API's /analyze takes (picture, device, level, language): the session is no API input.
         analyzed = run.click(event(analyze, analyzed_shows), [session, picture, device, level, language],
                              analyzed_shows.outputs, api_name="analyze", preprocess=False)

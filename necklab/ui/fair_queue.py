@@ -5,12 +5,14 @@ process: 100 Analyze calls from one script made the next student wait 88 s, 100 
 the whole queue for everyone, and "two model runs at a time" was true of each event only. Here:
 
 - every queued event shares one concurrency id, so at most WORKERS handlers run at once, process-wide
-  (each may hold a few hundred MB and the machine has two cores);
+  (each may hold a few hundred MB and the machine has two cores); a camera stream, which holds a
+  worker for as long as it runs, has its own id and limit instead (necklab/ui/live_tab.py);
 - the line is served round-robin across sessions: a session's k-th waiting event goes behind every
   other session's k-th, so a student with one Analyze waits for one event of each other session,
   not for a script's hundred;
 - a session runs one event at a time: a script that keeps its line full holds at most one worker,
-  and the other is always there for everyone else (a page's own events simply run in turn);
+  and the other is always there for everyone else (a page's own events simply run in turn; a
+  camera stream, which lasts as long as the camera, is not counted);
 - a session may have at most WAITING_PER_SESSION events waiting (a browser has one or two; a
   script more is refused with a message that says why), and the line holds at most LINE_LENGTH.
 
@@ -66,15 +68,19 @@ class FairQueue(queueing.Queue):
         return self.__dict__.setdefault("_running", Counter())
 
     def get_events(self) -> tuple[list[queueing.Event], bool, str] | None:
-        """The next event to run: the first in a line with a free worker whose session has none running."""
+        """The next event to run: the first in a line with a free worker whose session has none running.
+        A camera stream is not a session's turn: it runs for as long as the camera does, in its own
+        line (necklab/ui/live_tab.py), and the page's other events (a language switch, Analyze) run
+        beside it."""
         for concurrency_id, event_queue in self.event_queue_per_concurrency_id.items():
             if event_queue.concurrency_limit is not None and \
                     event_queue.current_concurrency >= event_queue.concurrency_limit:
                 continue
             for event in event_queue.queue:  # NeckLab batches no event: one at a time
-                if not self.running[event.session_hash]:
+                if event.streaming or not self.running[event.session_hash]:
                     event_queue.queue.remove(event)
-                    self.running[event.session_hash] += 1
+                    if not event.streaming:
+                        self.running[event.session_hash] += 1
                     return [event], False, concurrency_id
         return None
 
@@ -83,6 +89,8 @@ class FairQueue(queueing.Queue):
             await super().process_events(events, batch, begin_time, fn)
         finally:
             for event in events:
+                if event.streaming:
+                    continue
                 self.running[event.session_hash] -= 1
                 if self.running[event.session_hash] <= 0:
                     del self.running[event.session_hash]  # the Counter stays as small as the running set
@@ -100,9 +108,11 @@ class FairQueue(queueing.Queue):
 
 
 def share_one_line(fns: Iterable[Any]) -> None:
-    """Every queued event into the one pool of WORKERS (a lower limit on any one would bind them all)."""
+    """Every queued event into the one pool of WORKERS (a lower limit on any one would bind them all),
+    streams excepted: a stream keeps its worker until the camera stops, so it brings its own
+    concurrency id and limit (necklab/ui/live_tab.py)."""
     for fn in fns:
-        if fn.queue:
+        if fn.queue and fn.connection != "stream":
             fn.concurrency_id, fn.concurrency_limit = WORK, WORKERS
 
 
