@@ -1,10 +1,12 @@
-"""Backgrounds for the training scenes, all local and seeded: crops of the app's sample photos
+"""Backgrounds for the training scenes, all local and seeded: crops of four of the app's sample photos
 (assets/samples, credits in assets/samples/LICENSES.md) and procedural textures (smooth noise,
 gradients, stripes). Nothing is downloaded.
 
-Photo crops are small (PHOTO_CROP of the photo's shorter side) so they show texture — fur, foam,
-sky, smoke, stars — rather than the whole cat or astronaut, which would be an unlabelled animal or
-person behind the pasted ones.
+Photo crops come only from regions that show none of the classes, stated per photo in PHOTOS
+(fractions of width and height): the cat's face or the Falcon 9 would be an unlabelled animal or
+vehicle behind the pasted ones, and the astronaut photo is not used at all. A crop's side is a share
+(PHOTO_CROP) of the photo's shorter side, at most the region's, so it shows texture — wood, coffee,
+fur, stars, the night sky and towers — enlarged to the scene's size.
 """
 from __future__ import annotations
 
@@ -15,7 +17,14 @@ from PIL import Image
 
 from necklab import ASSETS
 
-PHOTOS = ("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg", "hubble_deep_field.jpg")
+# photo → regions (x0, y0, x1, y1 as fractions) free of the classes' objects. Not astronaut.png: the
+# astronaut (a person), her suit and the shuttle model (a vehicle) leave only a strip of flag.
+PHOTOS: dict[str, tuple[tuple[float, float, float, float], ...]] = {
+    "coffee.png": ((0, 0, 1, 1),),  # a cup of coffee: not a class (beverages are left out of food)
+    "hubble_deep_field.jpg": ((0, 0, 1, 1),),
+    "rocket.jpg": ((0, 0, 0.42, 1), (0.58, 0, 1, 1)),  # the pad's towers and sky, not the Falcon 9
+    "chelsea.png": ((0, 0.62, 0.42, 1), (0.82, 0.3, 1, 1)),  # cheek fur and the blurred room, not the face
+}
 PHOTO_SHARE = 0.4  # the rest are procedural
 PHOTO_CROP = (0.2, 0.45)  # a crop's side, as a share of the photo's shorter side
 KINDS = ("photo", "noise", "gradient", "stripes")
@@ -34,10 +43,14 @@ def _mix(rng: np.random.Generator, weight: np.ndarray) -> np.ndarray:
 
 
 def photo_crop(rng: np.random.Generator, size: int) -> np.ndarray:
-    picture = photo(PHOTOS[rng.integers(len(PHOTOS))])
+    name = sorted(PHOTOS)[rng.integers(len(PHOTOS))]
+    picture = photo(name)
     h, w = picture.shape[:2]
-    side = int(min(h, w) * rng.uniform(*PHOTO_CROP))
-    y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    regions = PHOTOS[name]
+    fx0, fy0, fx1, fy1 = regions[rng.integers(len(regions))]
+    left, top, right, bottom = int(fx0 * w), int(fy0 * h), int(fx1 * w), int(fy1 * h)
+    side = min(int(min(h, w) * rng.uniform(*PHOTO_CROP)), right - left, bottom - top)
+    y, x = rng.integers(top, bottom - side + 1), rng.integers(left, right - side + 1)
     crop = Image.fromarray(picture[y:y + side, x:x + side]).resize((size, size), Image.Resampling.BILINEAR)
     out = np.asarray(crop)
     return out[:, ::-1] if rng.random() < 0.5 else out

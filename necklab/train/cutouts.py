@@ -16,7 +16,7 @@ The recipe, applied in sorted path order:
 5. Solidity: the opaque share of that box lies in [MIN_SOLID, MAX_SOLID]: below is line art or thin
    strokes that vanish when shrunk; above is a rectangle ("Linked Image Not Found" placeholders,
    framed pictures).
-6. Duplicates: byte-identical files are one cut-out (the first path kept); a file filed under two
+6. Duplicates: byte-identical files are one cut-out (the first in folder-list order kept); a file filed under two
    classes (a lobster in animals/ and food/) is ambiguous and dropped from both.
 
 Each kept cut-out is cropped to its opaque box and shrunk to at most MAX_SIDE px on its longer side
