@@ -7,6 +7,7 @@ Most tests run on a small library of drawn shapes (no package needed); those mar
 the real cut-outs and skip, saying why, when Debian's openclipart-png is not installed."""
 from __future__ import annotations
 
+import pickle
 from collections import Counter
 from pathlib import Path
 
@@ -295,6 +296,8 @@ def test_missing_source_names_the_package(tmp_path, monkeypatch):
         cutouts.require_source()
     assert PACKAGE in str(caught.value) and "nowhere" in str(caught.value)
     assert PACKAGE in caught.value.text("zh") and "训练数据" in caught.value.text("zh")
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert (again.path, again.package, str(again)) == (caught.value.path, PACKAGE, str(caught.value))
     with pytest.raises(DataSourceMissing):
         SceneSet("train", 3)  # refuses at once, not at the first scene
     (tmp_path / "nowhere" / "people").mkdir(parents=True)  # some folders are not enough

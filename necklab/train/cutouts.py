@@ -104,6 +104,9 @@ class DataSourceMissing(RuntimeError):
     def text(self, lang: str = "en") -> str:
         return t("train.data_missing", lang, path=str(self.path), package=self.package)
 
+    def __reduce__(self) -> tuple[type[DataSourceMissing], tuple[Path, str]]:
+        return type(self), (self.path, self.package)  # pickles (to a worker and back) by its fields
+
 
 @dataclass(frozen=True)
 class Cutout:
