@@ -296,6 +296,7 @@ def test_missing_source_names_the_package(tmp_path, monkeypatch):
         cutouts.require_source()
     assert PACKAGE in str(caught.value) and "nowhere" in str(caught.value)
     assert PACKAGE in caught.value.text("zh") and "训练数据" in caught.value.text("zh")
+    assert caught.value.text("zh") == t("train.data_missing", "zh", path=tmp_path / "nowhere", package=PACKAGE)
     again = pickle.loads(pickle.dumps(caught.value))
     assert (again.path, again.package, str(again)) == (caught.value.path, PACKAGE, str(caught.value))
     with pytest.raises(DataSourceMissing):
@@ -303,11 +304,6 @@ def test_missing_source_names_the_package(tmp_path, monkeypatch):
     (tmp_path / "nowhere" / "people").mkdir(parents=True)  # some folders are not enough
     with pytest.raises(DataSourceMissing):
         cutouts.build(tmp_path / "nowhere")
-
-
-def test_class_names_are_worded_in_both_languages():
-    for spec in CLASSES:
-        assert t(f"train.class.{spec.name}", "en") and t(f"train.class.{spec.name}", "zh")
 
 
 def test_the_data_has_credits():

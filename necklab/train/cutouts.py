@@ -56,7 +56,7 @@ VAL_SHARE = 0.2
 
 @dataclass(frozen=True)
 class ClassSpec:
-    name: str  # the class's key; its words are `train.class.<name>` in the language files
+    name: str  # the class's key (worded in the language files when a view first shows it)
     folders: tuple[str, ...]  # relative to the package's root, each read without its sub-folders
     exclude: tuple[str, ...] = ()  # file-name patterns (fnmatch) that are not this class
 
