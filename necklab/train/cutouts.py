@@ -32,7 +32,7 @@ import os
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,16 @@ class Library:
 
     def of(self, label: int, split: str | None = None) -> tuple[Cutout, ...]:
         """The cut-outs of class `label`, all or only those of `split` ('train' / 'val')."""
-        return tuple(c for c in self.cutouts if c.label == label and (split is None or split_of(c.source) == split))
+        return self._pools.get((label, split), ())
+
+    @cached_property
+    def _pools(self) -> dict[tuple[int, str | None], tuple[Cutout, ...]]:
+        # every scene asks for its split's pools: sort the cut-outs once, not per scene
+        pools: dict[tuple[int, str | None], list[Cutout]] = {}
+        for c in self.cutouts:
+            for key in ((c.label, None), (c.label, split_of(c.source))):
+                pools.setdefault(key, []).append(c)
+        return {key: tuple(found) for key, found in pools.items()}
 
     def counts(self) -> dict[str, int]:
         return {spec.name: len(self.of(i)) for i, spec in enumerate(CLASSES)}
@@ -227,10 +236,15 @@ def build(root: Path, progress: Callable[[int, int], Any] | None = None) -> Libr
     return Library(root, tuple(kept), dropped)
 
 
-@cache
 def library(root: Path | None = None) -> Library:
-    """The library of `root` (default: the installed package), built once per process."""
-    return build(source_root() if root is None else root)
+    """The library of `root` (default: the installed package, or NECKLAB_CLIPART's folder as it is
+    now), built once per process and root."""
+    return _built(source_root() if root is None else root)
+
+
+@cache
+def _built(root: Path) -> Library:
+    return build(root)
 
 
 def class_names() -> Sequence[str]:
