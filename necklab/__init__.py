@@ -1,7 +1,7 @@
 """NeckLab: real CNN necks on a picture, every step visible.
 
 Layers, lowest first — a module imports only from its own layer or the ones below it (a test says so):
-graph → models → i18n → lab → viz → widgets → lessons → pack → api → ui → cli.
+graph → models → i18n → lab → train → viz → widgets → lessons → pack → api → ui → cli.
 """
 import os
 from pathlib import Path

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Set up everything the tests need (venv, the package with its dev extra, chromium, nginx), then the
-# gates: lint (ruff), types (mypy; strict on graph, models and lab) and the tests (pytest, with any
-# arguments given here, e.g. -m "not browser and not slow" for the fast subset).
+# Set up everything the tests need (venv, the package with its dev extra, chromium, nginx, the
+# openclipart-png cut-outs), then the gates: lint (ruff), types (mypy; strict on graph, models, lab
+# and train) and the tests (pytest, with any arguments given here, e.g. -m "not browser and not slow"
+# for the fast subset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
