@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import app  # noqa: E402
+from necklab.ui.fair_queue import serve_fairly  # noqa: E402
 from necklab.ui.neck_tab import slug  # noqa: E402
 from tests.test_served import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
@@ -43,7 +44,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    demo = app.build_app().queue()
+    demo = serve_fairly(app.build_app())  # as the app serves it
     demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_settings("127.0.0.1", port))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -66,12 +67,14 @@ def main() -> None:
             elif title == "playground":  # runs on its button, like Compare
                 page.locator("#playground-run").click()
                 page.locator("#playground-graph img").first.wait_for(state="attached", timeout=120_000)
+            elif title == "live":  # a camera tab: shown as it opens (tests/test_live_served.py drives it)
+                page.locator("#live-maps").first.wait_for(state="attached", timeout=60_000)
             elif title != "backbone":
                 page.locator(f"#{slug(title)}-graph img").first.wait_for(state="attached", timeout=120_000)
                 page.locator(f"#{slug(title)}-lesson-mode button").first.click()  # show the lesson text too
             settle(page)
             path = out / f"{slug(title)}.png"
-            if title not in ("backbone", "compare", "playground"):  # the step view as the window shows it
+            if title not in ("backbone", "compare", "playground", "live"):  # the step view as the window shows it
                 page.evaluate(f"() => document.querySelector('#{slug(title)}-prev').scrollIntoView()")
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(out / f"{slug(title)}-window.png"))
