@@ -202,6 +202,7 @@ def test_browser_quiz_answer_and_lesson_export(server, tmp_path):
         page.locator("#spp-quiz-check").click()
         expect(page.locator("#spp-quiz-feedback")).to_contain_text("fixed 2×2 grid", timeout=30_000)
         expect(page.locator("#spp-quiz-score")).to_contain_text("1 of 2")
+        expect(page.locator("#spp-export-file")).to_be_hidden()  # no empty box before an export
         page.locator("#spp-export").click()
         link = page.locator("#spp-export-file a").first
         link.wait_for(timeout=600_000)

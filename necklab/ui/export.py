@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -49,8 +50,15 @@ def export_lesson(session: Session, analysis: Analysis | None, progress: gr.Prog
 
 
 def export_box(key: str, session: gr.State, state: gr.State) -> None:
-    """The button and the file it fills, wired to the tab's analysis."""
+    """The button and the file it fills, wired to the tab's analysis. The file box stays hidden until
+    there is a file (an empty one took ~200 px of every tab)."""
     with gr.Row():
         button = localised(gr.Button, {"value": "export.button"}, elem_id=f"{key}-export", scale=0, min_width=200)
-        file = localised(gr.File, {"label": "export.file"}, elem_id=f"{key}-export-file", interactive=False, scale=3)
-    button.click(event(export_lesson), [session, state], [file], api_name=f"{key.replace('-', '_')}_export")
+        file = localised(gr.File, {"label": "export.file"}, elem_id=f"{key}-export-file", interactive=False, scale=3,
+                         visible=False)
+    exported = button.click(event(export_lesson), [session, state], [file], api_name=f"{key.replace('-', '_')}_export")
+    exported.success(show_file, None, [file], api_visibility="private")  # the API keeps returning the file
+
+
+def show_file() -> Any:
+    return gr.update(visible=True)
