@@ -151,6 +151,12 @@ def start_app() -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
+def stop_app(proc: subprocess.Popen | None) -> None:
+    if proc is not None:
+        proc.terminate()
+        proc.wait(30)
+
+
 def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float = 120) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -163,6 +169,18 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float
             pass
         time.sleep(0.5)
     raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+
+
+def print_latencies(results: Results) -> None:
+    for kind, values in results.latencies.items():
+        if values:
+            print(f"{kind:16s} p50 {percentile(values, 50):6.2f} s   p95 {percentile(values, 95):6.2f} s   "
+                  f"({len(values)} calls)")
+
+
+def print_failures(results: Results) -> None:
+    for failure in results.failures[:10]:
+        print("  FAILED", failure)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -337,16 +355,12 @@ def class_scenario(url: str, pids: Sequence[int], students: int, browsers: int, 
           f"hostile script {'on' if with_hostile else 'off'}, {wall:.0f} s")
     print(f"succeeded {results.done}/{students + browsers} = {100 * results.done / (students + browsers):.1f} %  "
           f"(failures {len(results.failures)}; hostile calls refused {results.refused})")
-    for kind, values in results.latencies.items():
-        if values:
-            print(f"{kind:16s} p50 {percentile(values, 50):6.2f} s   p95 {percentile(values, 95):6.2f} s   "
-                  f"({len(values)} calls)")
+    print_latencies(results)
     if pids:
         print(f"server RSS: start {rss_start:.0f} MiB, warm {rss_warm:.0f} MiB, peak {peak:.0f} MiB, "
               f"{rest:.0f} s after every session closed {rss_rest:.0f} MiB "
               f"({100 * (rss_rest - rss_warm) / rss_warm:+.1f} % of warm)")
-    for failure in results.failures[:10]:
-        print("  FAILED", failure)
+    print_failures(results)
 
 
 def main() -> None:
@@ -374,9 +388,7 @@ def main() -> None:
         try:
             class_scenario(url, pids, args.students, args.browsers, args.hostile, args.rest)
         finally:
-            if proc is not None:
-                proc.terminate()
-                proc.wait(30)
+            stop_app(proc)
         return
     try:
         rss_start = rss_mib(pids)
@@ -393,19 +405,14 @@ def main() -> None:
         wall = time.monotonic() - start
         rss_end = rss_mib(pids)
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(30)
+        stop_app(proc)
 
     planned = args.clients * args.rounds
     print(f"{url}  {args.clients} clients × {args.rounds} analyses (Analyze + one neck), {len(pids)} server "
           f"process(es), {wall:.0f} s")
     print(f"succeeded {results.done}/{planned} = {100 * results.done / planned:.1f} %  "
           f"(warm-up {warm.done}/{len(tabs())}, failures {len(results.failures)})")
-    for kind, values in results.latencies.items():
-        if values:
-            print(f"{kind:8s} latency p50 {percentile(values, 50):6.2f} s   p95 {percentile(values, 95):6.2f} s   "
-                  f"({len(values)} calls)")
+    print_latencies(results)
     if pids:
         print(f"server RSS: start {rss_start:.0f} MiB, after warm-up {rss_warm:.0f} MiB, end {rss_end:.0f} MiB "
               f"(growth after warm-up {100 * (rss_end - rss_warm) / rss_warm:+.1f} %)")
@@ -413,8 +420,7 @@ def main() -> None:
         if trend:
             print("server RSS at each tenth of the run (MiB):",
                   " ".join(f"{trend[min(len(trend) - 1, k * len(trend) // 10)]:.0f}" for k in range(11)))
-    for failure in results.failures[:10]:
-        print("  FAILED", failure)
+    print_failures(results)
 
 
 if __name__ == "__main__":

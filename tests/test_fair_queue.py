@@ -3,7 +3,7 @@ served round-robin across sessions, and a session's waiting events are bounded. 
 held by a gate the test opens (tests/test_queue.py), so the line forms on any machine."""
 from __future__ import annotations
 
-import time
+import threading
 from types import SimpleNamespace
 
 import httpx
@@ -45,6 +45,14 @@ def fair_server(request, monkeypatch):
     holds = getattr(request, "param", lambda picture: True)
     gate = Gate(backbone_tab.run_backbone, holders=WORKERS, holds=holds)
     monkeypatch.setattr(backbone_tab, "run_backbone", gate)
+    append = FairLine.append
+
+    def notifying(line: FairLine, event) -> None:
+        append(line, event)
+        with LINE_CHANGED:
+            LINE_CHANGED.notify_all()
+
+    monkeypatch.setattr(FairLine, "append", notifying)
     demo = serve_fairly(app.build_app())
     settings = app.launch_settings("127.0.0.1", free_port())
     demo.launch(prevent_thread_lock=True, quiet=True, **settings)
@@ -55,13 +63,14 @@ def fair_server(request, monkeypatch):
         demo.close()
 
 
+# Every event joining a line notifies this condition: a test waits for the line it expects, not for time.
+LINE_CHANGED = threading.Condition()
+
+
 def wait_until(condition, what: str) -> None:
-    """Polls a condition the server reaches on its own (an event joining the line), with a generous bound."""
-    for _ in range(3000):
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"never happened: {what}")
+    """Wait until `condition()` holds; it is checked now and again whenever an event joins a line."""
+    with LINE_CHANGED:
+        assert LINE_CHANGED.wait_for(condition, timeout=300), f"never happened: {what}"
 
 
 @pytest.mark.slow
