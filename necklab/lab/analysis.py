@@ -27,8 +27,10 @@ from necklab.graph.trace import Trace, active, tracing
 from necklab.lab.cache import LRU
 from necklab.lab.imaging import Picture
 from necklab.models.backbone import EfficientNetLite0, LevelInfo, build_backbone, normalise, top_k
-from necklab.models.layers import Neck
+from necklab.models.head import CLASS_NAMES, Detections, LevelOutput, NeckWithHead, SegmentationHead, decode
+from necklab.models.layers import Neck, seeded
 from necklab.models.registry import NECKS, build_neck, neck_parameters
+from necklab.models.weights import FRESH, TRAINED, WeightsUnavailable, load_into, trained_weights
 
 M = TypeVar("M", bound=nn.Module)
 CLASSIFIER_SIZE = 224  # Lite0's training resolution: the top-5 is computed on a resized copy
@@ -75,6 +77,32 @@ class Recipe:
     config: tuple[tuple[str, Any], ...]  # the configuration's items, sorted
     device: str
     seed: int
+    weights: str = TRAINED  # asked for: TRAINED or FRESH
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Which weights an analysis shows: TRAINED or FRESH (seeded initialisation); when trained
+    weights were asked for and cannot be shown, `reason` says why (a key under `weights.`);
+    `metrics` are the trained weights' held-out scores from their manifest."""
+
+    shown: str = FRESH
+    reason: str = ""
+    metrics: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass
+class Answers:
+    """What the trained head says on the analysed picture (computed once, with the analysis): every
+    detection above DETECTION_FLOOR, each level's per-class score map (K×H×W), or for segmentation
+    the class probabilities (1+K×H×W at the neck's output size, background first)."""
+
+    detections: Detections | None = None
+    heatmaps: dict[int, Tensor] = field(default_factory=dict)
+    segmentation: Tensor | None = None
+
+
+DETECTION_FLOOR = 0.05  # the lowest score kept; views filter higher with their threshold
 
 
 @dataclass(frozen=True)
@@ -101,6 +129,8 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
     node_params: dict[str, int] = field(default_factory=dict)  # parameters of the op that made each node
     seed: int = 0  # the neck's initialisation seed: reruns (ERF, edits) fetch the same model with it
+    weights: Weights = field(default_factory=Weights)
+    answers: Answers | None = None  # the head's, when the neck has trained weights here
     recipe: Recipe | None = None  # how to make it again (None: a rerun with other weights cannot be)
     _extra_grids: dict[int, CellGrid] = field(default_factory=dict, repr=False)
     _kept_as: str = field(default="", repr=False)  # its key among the kept analyses, once kept
@@ -111,6 +141,9 @@ class Analysis:
         shared with the backbone cache and not counted)."""
         tensors = [*self.trace.tensors.values(),
                    *(v for extras in self.trace.extras.values() for v in extras.values() if isinstance(v, Tensor))]
+        if self.answers is not None:
+            tensors += [*self.answers.heatmaps.values(), *([self.answers.segmentation]
+                                                           if self.answers.segmentation is not None else [])]
         return sum(t.numel() * t.element_size() for t in tensors)
 
     @property
@@ -150,7 +183,7 @@ class Analysis:
 
 
 _backbones: LRU[str, EfficientNetLite0] = LRU(4)
-_necks: LRU[tuple[str, str, str, int], Neck] = LRU(16)
+_models: LRU[tuple[str, str, str, int, str], Model] = LRU(16)
 _features: LRU[tuple[str, str], BackboneResult] = LRU(8)
 _flops: LRU[Hashable, int] = LRU(64)
 _meta_models: LRU[Hashable, nn.Module] = LRU(16)
@@ -177,9 +210,48 @@ def backbone_on(device: str) -> EfficientNetLite0:
     return _backbones.get_or_make(device, lambda: build_backbone().to(device))
 
 
-def neck_on(name: str, config: Mapping[str, Any], device: str, seed: int = 0) -> Neck:
-    key = (name, repr(sorted(config.items())), device, seed)
-    return _necks.get_or_make(key, lambda: build_neck(name, seed=seed, **config).to(device))
+@dataclass(frozen=True)
+class Model:
+    """A neck as the app runs it: with its trained weights and head where it has them (`head` None:
+    fresh weights, and why in `weights`)."""
+
+    neck: Neck
+    head: NeckWithHead | None
+    weights: Weights
+
+
+def model_on(name: str, config: Mapping[str, Any], device: str, seed: int = 0, weights: str = TRAINED) -> Model:
+    """Registry neck `name` at `config` on `device`, kept: with its trained weights when `weights` is
+    TRAINED and the manifest has them for this configuration, else seeded fresh weights."""
+    key = (name, repr(sorted(config.items())), device, seed, weights)
+    return _models.get_or_make(key, lambda: _make_model(name, config, device, seed, weights))
+
+
+def _make_model(name: str, config: Mapping[str, Any], device: str, seed: int, weights: str) -> Model:
+    neck = build_neck(name, seed=seed, **config)
+    if weights != TRAINED:
+        return Model(neck.to(device), None, Weights(FRESH))
+    if not NECKS[name].task:
+        return Model(neck.to(device), None, Weights(FRESH, "no_task"))
+    try:
+        # a configuration names the controls it sets; the others are at their defaults
+        found = trained_weights(name, {**{c.arg: c.default for c in NECKS[name].controls}, **config})
+        model = seeded(NeckWithHead, 0, neck=neck, task=NECKS[name].task, num_classes=len(CLASS_NAMES))
+        load_into(model, found.state, model.is_frozen)
+    except WeightsUnavailable as missing:
+        return Model(build_neck(name, seed=seed, **config).to(device), None, Weights(FRESH, missing.reason))
+    model = model.eval().to(device)
+    metrics = tuple((k, float(v)) for k, v in found.entry["metrics"].items())
+    return Model(model.neck, model, Weights(TRAINED, metrics=metrics))
+
+
+def neck_on(name: str, config: Mapping[str, Any], device: str, seed: int = 0, weights: str = TRAINED) -> Neck:
+    return model_on(name, config, device, seed, weights).neck
+
+
+def neck_of(analysis: Analysis) -> Neck:
+    """The neck instance that made `analysis` (same configuration, device and weights), for reruns."""
+    return neck_on(analysis.neck_name, analysis.config, analysis.device, analysis.seed, analysis.weights.shown)
 
 
 def _grids(model: EfficientNetLite0, height: int, width: int) -> dict[str, CellGrid]:
@@ -250,12 +322,14 @@ def _synchronize(device: str) -> None:
 
 
 def analyse(picture: Picture, neck_name: str, config: Mapping[str, Any] | None = None,
-            device: str = "cpu", seed: int = 0) -> Analysis:
-    """Run the backbone (cached) and the neck once with tracing; returns every node's tensor."""
+            device: str = "cpu", seed: int = 0, weights: str = TRAINED) -> Analysis:
+    """Run the backbone (cached) and the neck once with tracing; returns every node's tensor, and
+    with trained weights what the head answers."""
     config = dict(config or {})
     backbone = run_backbone(picture, device)
     start = time.perf_counter()
-    neck = neck_on(neck_name, config, device, seed)
+    model = model_on(neck_name, config, device, seed, weights)
+    neck = model.neck
     built = time.perf_counter()
     missing = [n for n in neck.input_names if n not in backbone.features]
     if missing:
@@ -267,8 +341,24 @@ def analyse(picture: Picture, neck_name: str, config: Mapping[str, Any] | None =
     meta = on_meta(config_key, lambda: build_neck(neck_name, None, **config))
     flops = count_flops(lambda: meta(list(map(_meta_input, shapes))), (*config_key, shapes))
     timings = {"backbone": backbone.seconds, "neck build": built - start, "neck": seconds}
+    answers = None if model.head is None else answer(model.head, trace, neck.output_names, picture, device)
     return Analysis(picture, device, backbone, neck_name, config, neck.topology, trace,
-                    list(neck.topology.outputs), neck_parameters(neck), flops, timings, node_params, seed)
+                    list(neck.topology.outputs), neck_parameters(neck), flops, timings, node_params, seed,
+                    model.weights, answers)
+
+
+def answer(model: NeckWithHead, trace: Trace, outputs: Sequence[str], picture: Picture, device: str) -> Answers:
+    """The head of `model` on the traced outputs: detections and per-level score maps, or the
+    segmentation's class probabilities."""
+    picture_hw = (int(picture.rgb.shape[0]), int(picture.rgb.shape[1]))
+    features = [trace[name].to(device) for name in outputs]
+    with torch.inference_mode():
+        if isinstance(model.head, SegmentationHead):
+            return Answers(segmentation=model.head.probabilities(features[0])[0].float().cpu())
+        levels: list[LevelOutput] = model.head(features)
+        found = decode(levels, picture_hw, threshold=DETECTION_FLOOR)
+    return Answers(detections=Detections(*(x.cpu() for x in (found.boxes, found.scores, found.labels, found.levels))),
+                   heatmaps={out.level: out.scores()[0].float().cpu() for out in levels})
 
 
 # Analyses kept for the sessions (which hold AnalysisRefs, not tensors), bounded in bytes: many
@@ -279,11 +369,11 @@ _analyses: LRU[str, Analysis] = LRU(512, budget=ANALYSES_MB * 1024 * 1024, weigh
 
 
 def shared_analysis(picture: Picture, neck_name: str, config: Mapping[str, Any] | None = None,
-                    device: str = "cpu", seed: int = 0) -> Analysis:
+                    device: str = "cpu", seed: int = 0, weights: str = TRAINED) -> Analysis:
     """`analyse`, kept by its recipe: a second session asking for the same analysis gets it at once."""
-    recipe = Recipe(picture.key, neck_name, tuple(sorted(dict(config or {}).items())), device, seed)
+    recipe = Recipe(picture.key, neck_name, tuple(sorted(dict(config or {}).items())), device, seed, weights)
     return _analyses.get_or_make(_recipe_key(recipe), lambda: replace(
-        analyse(picture, neck_name, config, device, seed), recipe=recipe, _kept_as=_recipe_key(recipe)))
+        analyse(picture, neck_name, config, device, seed, weights), recipe=recipe, _kept_as=_recipe_key(recipe)))
 
 
 def _recipe_key(recipe: Recipe) -> str:
@@ -307,7 +397,8 @@ def kept_analysis(ref: AnalysisRef) -> Analysis | None:
     picture = kept_picture(ref.recipe.picture)
     if picture is None:
         return None
-    return shared_analysis(picture, ref.recipe.neck, dict(ref.recipe.config), ref.recipe.device, ref.recipe.seed)
+    recipe = ref.recipe
+    return shared_analysis(picture, recipe.neck, dict(recipe.config), recipe.device, recipe.seed, recipe.weights)
 
 
 def rerun(analysis: Analysis, neck: Neck) -> Analysis:
@@ -318,7 +409,7 @@ def rerun(analysis: Analysis, neck: Neck) -> Analysis:
     trace, node_params, seconds = _traced_forward(neck, inputs, analysis.device)
     return replace(analysis, topology=neck.topology, trace=trace, params=neck_parameters(neck),
                    timings={**analysis.timings, "neck": seconds}, node_params=node_params, recipe=None,
-                   _extra_grids={}, _kept_as="")
+                   answers=None, _extra_grids={}, _kept_as="")
 
 
 def _traced_forward(neck: Neck, inputs: list[Tensor], device: str) -> tuple[Trace, dict[str, int], float]:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from necklab.graph.trace import tracing
-from necklab.lab.analysis import Analysis, backbone_on, neck_on
+from necklab.lab.analysis import Analysis, backbone_on, neck_of
 from necklab.lab.imaging import Picture
 from necklab.models.backbone import normalise
 from necklab.models.layers import Neck
@@ -48,7 +48,7 @@ def effective_receptive_fields(analysis: Analysis, nodes: Sequence[str],
         h, w = _map_size(analysis, node)
         if not (0 <= i < h and 0 <= j < w):
             raise ValueError(f"cell {cell} is outside node {node!r}'s {h}×{w} map")
-    neck = neck_on(analysis.neck_name, analysis.config, analysis.device, analysis.seed)
+    neck = neck_of(analysis)
     return erf_maps(analysis.picture, analysis.device, [(neck, nodes, cell)])[0]
 
 

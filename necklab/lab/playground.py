@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from necklab.i18n import t
-from necklab.lab.analysis import Analysis, neck_on, shared_analysis
+from necklab.lab.analysis import Analysis, neck_of, shared_analysis
 from necklab.lab.compare import NeckRow, add_erfs, compare_neck
 from necklab.lab.erf import erf_maps
 from necklab.lab.imaging import Picture
@@ -62,7 +62,7 @@ def output_erfs(analysis: Analysis) -> tuple[dict[str, np.ndarray], dict[str, tu
     backbone forward for all of them)."""
     cells = {node: (analysis.trace[node].shape[-2] // 2, analysis.trace[node].shape[-1] // 2)
              for node in analysis.outputs}
-    neck = neck_on(analysis.neck_name, analysis.config, analysis.device, analysis.seed)
+    neck = neck_of(analysis)
     maps = erf_maps(analysis.picture, analysis.device, [(neck, [node], cells[node]) for node in analysis.outputs])
     return {node: m[node] for node, m in zip(analysis.outputs, maps)}, cells
 

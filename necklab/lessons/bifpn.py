@@ -14,7 +14,7 @@ import numpy as np
 from necklab.graph.steps import Jump
 from necklab.graph.topology import Op
 from necklab.i18n import t
-from necklab.lab.analysis import Analysis, neck_on, rerun
+from necklab.lab.analysis import Analysis, neck_of, rerun
 from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe
 from necklab.models.necks.bifpn import FUSION_EPS, BiFPN, with_edge_weights
 from necklab.viz.bifpn import cells, fused_figure, fusion_graph_figure, fusion_nodes, weight_headers, weights_rows
@@ -45,7 +45,7 @@ def edited(analysis: Analysis, edits: Mapping[str, Sequence[float]]) -> Analysis
     the analysis itself."""
     if not edits:
         return analysis
-    neck = neck_on(analysis.neck_name, analysis.config, analysis.device, analysis.seed)
+    neck = neck_of(analysis)
     if not isinstance(neck, BiFPN):
         raise TypeError(f"{analysis.neck_name} has no fusion weights to edit")
     return rerun(analysis, with_edge_weights(neck, edits))

@@ -79,6 +79,13 @@ class Neck(nn.Module):
     topology: Topology
     # Submodules that are not the neck's own parameters (Recursive-FPN's re-run backbone copies).
     uncounted_prefixes: tuple[str, ...] = ()
+    # Layers inside those submodules that belong to the neck and train with it (RFP's feedback convs).
+    owned_in_uncounted: tuple[str, ...] = ()
+
+    def is_frozen(self, key: str) -> bool:
+        """Whether a parameter or buffer (state-dict key) stays as it is when the neck trains: a
+        re-run backbone's, except the layers the neck owns inside it."""
+        return key.startswith(self.uncounted_prefixes) and not any(f".{n}." in key for n in self.owned_in_uncounted)
 
     @property
     def parameter_count(self) -> int:

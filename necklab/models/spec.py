@@ -49,6 +49,7 @@ class NeckSpec:
     tab: str = ""  # the app tab showing this neck (necks of one tab share it); default: its title
     controls: tuple[Control, ...] = ()
     order: int = 1000  # where the neck sits in the app's tabs and in Compare (lower first)
+    task: str = "detect"  # what it is trained for: "detect" (boxes per level), "segment" (ASPP), "" (no weights)
 
     @property
     def tab_title(self) -> str:

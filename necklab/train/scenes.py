@@ -186,6 +186,11 @@ class SceneSet:
         # train and val scenes of one seed never share a seed
         return int(np.random.SeedSequence([self.seed, SPLITS.index(self.split), i]).generate_state(1)[0])
 
+    @property
+    def name(self) -> str:
+        """Names the whole set (e.g. its cached features): recipe, split, seed, size and count."""
+        return f"{RECIPE}-{self.split}-{self.seed}-{self.size}-n{self.count}"
+
     def key(self, i: int) -> str:
         return f"{RECIPE}-{self.split}-{self.seed}-{self.size}-{i}"
 

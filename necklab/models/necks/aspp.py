@@ -117,5 +117,6 @@ class ASPP(Neck):
 SPECS = (NeckSpec("aspp", "ASPP", ASPP, "Chen et al., Rethinking Atrous Convolution (DeepLabv3), 2017",
                   "torchvision models/segmentation/deeplabv3.py ASPP",
                   dict(in_channels=2048, atrous_rates=(12, 24, 36), out_channels=256), 15_535_104, order=20,
+                  task="segment",
                   controls=(Control("atrous_rates", "atrous_rates", "ints", (12, 24, 36), minimum=1, maximum=64),
                             Control("out_channels", "output_channels", "int", 256, minimum=16, maximum=256, step=16))),)

@@ -84,6 +84,7 @@ class RFP(FPN):
     backbone from the feedback channel count (default: EfficientNet-Lite0 with ImageNet weights)."""
 
     uncounted_prefixes = ("rfp_modules.",)  # the reference counts RFP without its re-run backbones
+    owned_in_uncounted = ("rfp_conv",)  # the feedback convs train with the neck; the backbone copy stays frozen
 
     def __init__(
         self,

@@ -168,6 +168,6 @@ class SPPNet(Neck):
 
 SPECS = (NeckSpec("spp", "SPP-net", SPPNet,
                   "He et al., Spatial Pyramid Pooling in Deep Convolutional Networks, ECCV 2014",
-                  "paper", dict(in_channels=256, levels=(1, 2, 4)), 0, tab="SPP", order=10,
+                  "paper", dict(in_channels=256, levels=(1, 2, 4)), 0, tab="SPP", order=10, task="",
                   controls=(Control("levels", "pyramid_levels_nxn_bins", "ints", (1, 2, 4), minimum=1, maximum=16),
                             Control("pool", "pooling", "choice", "max", choices=("max", "avg")))),)
