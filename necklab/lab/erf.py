@@ -23,6 +23,7 @@ import torch
 
 from necklab.graph.trace import tracing
 from necklab.lab.analysis import Analysis, backbone_on, neck_on
+from necklab.lab.cell import nearest_cell
 from necklab.lab.imaging import Picture
 from necklab.models.backbone import normalise
 from necklab.models.layers import Neck
@@ -104,8 +105,4 @@ def cell_at(analysis: Analysis, level: int, x_orig: float, y_orig: float) -> tup
     grid = analysis.grid(level)
     sx, sy = analysis.picture.scale_xy
     # Original pixel-centre coordinate v ↦ analysed (v + ½)·scale − ½ (inverse of necklab.viz.maps.to_original).
-    u_x = (x_orig + 0.5) * sx - 0.5
-    u_y = (y_orig + 0.5) * sy - 0.5
-    i = round((u_y - grid.start_y) / grid.jump)
-    j = round((u_x - grid.start_x) / grid.jump)
-    return min(max(i, 0), rows - 1), min(max(j, 0), cols - 1)
+    return nearest_cell(grid, rows, cols, (x_orig + 0.5) * sx - 0.5, (y_orig + 0.5) * sy - 0.5)
