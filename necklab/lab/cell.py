@@ -149,14 +149,15 @@ def cell_fields(analysis: Analysis, node_id: str, cell: tuple[int, int]) -> list
 
 def chosen_fields(fields: Sequence[Field], limit: int = 8) -> list[Field]:
     """At most `limit` of a cell's fields to draw, narrowest first: all of them when they fit; else
-    one path per distinct size (the first, i.e. the shortest), the narrowest and widest of those
-    from each input first, then sizes evenly spread between."""
+    one path per distinct size (the first of each), and where sizes are fewer than `limit`, the
+    other paths in order; where they are more, the narrowest and widest of them from each input
+    first, then sizes evenly spread between."""
     if len(fields) <= limit:
         return list(fields)
     sizes = list({f.size: f for f in reversed(fields)}.values())[::-1]  # the first of each size
-    sizes.sort(key=lambda f: f.size)
     if len(sizes) <= limit:
-        return sizes
+        others = [f for f in fields if f not in sizes][:limit - len(sizes)]
+        return [f for f in fields if f in sizes or f in others]
     n = len(sizes)
     picked: list[int] = [0, n - 1]
     for source in dict.fromkeys(f.path[0] for f in sizes):
@@ -190,3 +191,4 @@ def activation(analysis: Analysis, node_id: str, cell: tuple[int, int], top: int
     mean = float(values.mean())
     return Activation(mean, int(values.numel()), tuple((c, float(values[c])) for c in order),
                       float(means.min()), float(means.max()), float((means < mean).float().mean()))
+
