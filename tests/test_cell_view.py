@@ -47,6 +47,7 @@ from necklab.viz.cell import (
     picker_zoom,
 )
 from necklab.widgets.session import Session, SessionBox
+from tests.conftest import SAMPLES
 from tests.test_zoo import resized
 
 
@@ -257,3 +258,34 @@ def test_the_dropdown_follows_the_step(chelsea) -> None:
     shown = cell_view.follow(session, analysis, k, every=True)
     assert shown.node.value == "N4" and "`N4` (19×29 cells, stride 16)" in shown.note
     assert cell_view.follow(session, None, 3) is None
+
+
+@pytest.mark.browser
+def test_browser_clicking_a_cell_of_a_map_shows_what_it_sees(tmp_path):
+    from playwright.sync_api import expect
+
+    from necklab.ui.fair_queue import serve_fairly
+    from tests.test_served import analyse_in_browser, browser_page, free_port
+
+    demo = serve_fairly(app.build_app())
+    settings = app.launch_settings("127.0.0.1", free_port())
+    demo.launch(prevent_thread_lock=True, quiet=True, **settings)
+    try:
+        with browser_page(f"http://127.0.0.1:{settings['server_port']}/") as (page, errors):
+            analyse_in_browser(page, str(SAMPLES / "chelsea.png"))
+            page.locator("button[data-tab-id=fpn]").click()
+            expect(page.locator("#fpn-narration")).to_contain_text("Step 0 of", timeout=120_000)
+            page.locator("#fpn-next").click()  # step 1: the neck's first node
+            expect(page.locator("#fpn-narration")).to_contain_text("Step 1 of", timeout=30_000)
+            page.locator("#fpn-cell").get_by_text("What does this cell see?").first.click()
+            picture = page.locator("#fpn-cell-pick img").first
+            picture.wait_for(state="visible", timeout=30_000)
+            expect(page.locator("#fpn-cell-note")).to_contain_text("Click a cell of", timeout=30_000)
+            box = picture.bounding_box()
+            picture.click(position={"x": box["width"] * 0.6, "y": box["height"] * 0.4})
+            expect(page.locator("#fpn-cell-note")).to_contain_text("What does cell", timeout=120_000)
+            page.locator("#fpn-cell-figure img").first.wait_for(state="attached", timeout=30_000)
+            page.screenshot(path=str(tmp_path / "cell.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        demo.close()
