@@ -190,6 +190,9 @@ def test_spp_nets_pooled_maps_have_no_cells(chelsea) -> None:
     with pytest.raises(gr.Error, match="no cells"):
         cell_view.click(session, analysis, "vector", evt)
     assert cell_view.pick(session, analysis, "C5").picker.ndim == 3
+    for index in ([float("nan"), 3], ["left", 2], None):  # what only an API client sends
+        with pytest.raises(gr.Error, match="A number was expected"):
+            cell_view.click(session, analysis, "C5", gr.SelectData(target=None, data={"index": index, "value": None}))
 
 
 def test_an_extra_panel_takes_its_place_in_the_figure(chelsea) -> None:

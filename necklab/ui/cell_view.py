@@ -19,7 +19,7 @@ from necklab.lab.analysis import Analysis, keep_analysis
 from necklab.lab.cell import activation, cell_fields, cell_under, has_cells
 from necklab.lab.erf import cell_erf
 from necklab.viz.cell import cell_figure, cell_note, no_cells_words, picker_image, picker_point
-from necklab.widgets.common import figure_box, image, no_picture, whole
+from necklab.widgets.common import figure_box, image, no_picture, number, whole
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
@@ -117,7 +117,8 @@ def click(session: Session, analysis: Analysis | None, node: str, evt: gr.Select
     if node not in analysis.trace.tensors or not has_cells(analysis, node):
         raise gr.Error(no_cells_words(analysis, node, session.lang) if node in analysis.trace.tensors
                        else t("cell.none", session.lang))
-    x, y = picker_point(analysis.picture, float(evt.index[0]), float(evt.index[1]))
+    index = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else (None, None)
+    x, y = picker_point(analysis.picture, *(number(v, session.lang) for v in index))  # an API client's too
     return seen(session, analysis, node, cell_under(analysis, node, x, y))
 
 
