@@ -197,3 +197,31 @@ def test_the_check_sees_english():
     paper = NECKS["fpn"].paper
     assert not english_words(f"见 {paper}；`out_channels=64`，C×H×W = 64×38×57，[图](figures/graph.png)")
     assert leftovers(iter([("narration", "最后一个节点 yes")])) == ["narration: ['yes'] in '最后一个节点 yes'"]
+
+
+@pytest.mark.parametrize("key", ["pafpn", "spp", "aspp"])
+def test_the_cell_views_words_are_chinese(analyses, chelsea, key):
+    """'What does this cell see?' in 中文: the figure (with an ERF standing in for the backward pass),
+    its words, the map to click's words at every step, and why a map has no cells."""
+    import numpy as np
+
+    from necklab.lab.cell import activation, cell_fields, cell_nodes
+    from necklab.ui import cell_view
+    from necklab.viz.cell import cell_figure, cell_note
+
+    analysis = analysis_of(analyses, chelsea, key)
+    names = node_names(analysis)
+    texts = [("accordion", t("cell.accordion", "zh")), ("intro", t("cell.intro", "zh")),
+             ("labels", " ".join(t(f"cell.{k}", "zh") for k in ("node", "pick", "figure", "none")))]
+    for k, node in enumerate(analysis.topology.order):
+        texts.append((f"follow {node}", cell_view.follow(ZH, analysis, k, every=True).note))
+    node = cell_nodes(analysis)[-1]
+    cell = (1, 2)
+    fields, act = cell_fields(analysis, node, cell), activation(analysis, node, cell)
+    erf = np.random.default_rng(0).random(analysis.picture.rgb.shape[:2])
+    texts.append(("note", cell_note(analysis, node, cell, fields, act, erf, "zh")))
+    figure = cell_figure(analysis, node, cell, fields, erf, act, "zh")
+    texts += [("figure", text) for text in figure_words(figure)]
+    plt.close(figure)
+    found = leftovers(iter(texts), names)
+    assert not found, "\n".join(found)

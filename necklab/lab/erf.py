@@ -16,13 +16,15 @@ copy per node; for six ASPP nodes on a 2-thread CPU that batched form was about 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import torch
 
 from necklab.graph.trace import tracing
 from necklab.lab.analysis import Analysis, backbone_on, neck_of
+from necklab.lab.cache import LRU
+from necklab.lab.cell import nearest_cell, node_grid
 from necklab.lab.imaging import Picture
 from necklab.models.backbone import normalise
 from necklab.models.layers import Neck
@@ -104,8 +106,23 @@ def cell_at(analysis: Analysis, level: int, x_orig: float, y_orig: float) -> tup
     grid = analysis.grid(level)
     sx, sy = analysis.picture.scale_xy
     # Original pixel-centre coordinate v ↦ analysed (v + ½)·scale − ½ (inverse of necklab.viz.maps.to_original).
-    u_x = (x_orig + 0.5) * sx - 0.5
-    u_y = (y_orig + 0.5) * sy - 0.5
-    i = round((u_y - grid.start_y) / grid.jump)
-    j = round((u_x - grid.start_x) / grid.jump)
-    return min(max(i, 0), rows - 1), min(max(j, 0), cols - 1)
+    return nearest_cell(grid, rows, cols, (x_orig + 0.5) * sx - 0.5, (y_orig + 0.5) * sy - 0.5)
+
+
+# Effective receptive fields of clicked cells by recipe, node and cell: a language switch or a second
+# look redraws the figure without another backward pass. At most 64 MB (a 1024² map is 4 MB).
+_erfs: LRU[Hashable, np.ndarray] = LRU(32, budget=64 * 1024 * 1024, weigh=lambda a: a.nbytes)
+
+
+def cell_erf(analysis: Analysis, node_id: str, cell: tuple[int, int]) -> np.ndarray:
+    """The cell's effective receptive field (`effective_receptive_fields` of the node at the cell:
+    one forward and one backward through backbone and neck on the analysis's device), kept by the
+    analysis's recipe where it has one."""
+    node_grid(analysis, node_id)  # NoCells for a node without cells
+
+    def make() -> np.ndarray:
+        return effective_receptive_fields(analysis, [node_id], cell)[node_id]
+
+    if analysis.recipe is None:  # an edited copy: nothing names it for another session
+        return make()
+    return _erfs.get_or_make((analysis.recipe, node_id, (int(cell[0]), int(cell[1]))), make)

@@ -11,9 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
@@ -23,9 +20,11 @@ from matplotlib.patches import Patch, Rectangle
 from necklab.graph import receptive_field as rfm
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, CellGrid
+from necklab.lab.cell import cell_fields
 from necklab.lab.erf import mass_area
 from necklab.lab.pyramid import level_of
 from necklab.lab.words import branch_words
+from necklab.viz.cell import CELL, ERF_WINDOW, HALO, local_mean, mark_cell, original_box
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import HEATMAP_CMAP, LABEL_SIZE, TITLE_SIZE, original_extent, show_picture, to_original
 
@@ -34,10 +33,7 @@ OUTSIDE = OKABE_ITO[5]  # vermillion, hollow: a tap that reads zero padding
 FIELD = OKABE_ITO[2]  # bluish green: theoretical receptive field
 MAP_EDGE = "black"
 BEYOND = "#E8E8E8"  # panel background outside the picture
-CELL = "white"  # the clicked cell, with a black halo (readable on photos and on viridis)
-HALO = [patheffects.withStroke(linewidth=4, foreground="black")]
 DEGENERATE = t("aspp.degenerate")
-ERF_WINDOW = 9  # px: the effective receptive field is drawn as its local mean over this window
 
 
 @dataclass(frozen=True)
@@ -87,29 +83,12 @@ def _centres(analysis: Analysis, grid: CellGrid, positions: np.ndarray) -> tuple
                        grid.start_y + positions[:, 0] * grid.jump)
 
 
-def _field_box(analysis: Analysis, branch: Branch, grid: CellGrid,
-               cell: tuple[int, int]) -> tuple[float, float, float, float]:
+def _field_box(analysis: Analysis, branch: Branch, cell: tuple[int, int]) -> tuple[float, float, float, float]:
     """(left, top, right, bottom) in original pixels of the branch's theoretical receptive field at
-    `cell`: the backbone's field of one C5 cell pushed through the branch's layers."""
-    w, h = analysis.picture.original_size
-    if branch.global_pool:
-        return -0.5, -0.5, w - 0.5, h - 0.5
-    ry = rfm.through(branch.layers, rfm.RF(grid.rf_size, grid.jump, grid.start_y))
-    rx = rfm.through(branch.layers, rfm.RF(grid.rf_size, grid.jump, grid.start_x))
-    cy, cx = ry.centre(cell[0]), rx.centre(cell[1])
-    left, top = to_original(analysis.picture, cx - rx.size / 2, cy - ry.size / 2)
-    right, bottom = to_original(analysis.picture, cx + rx.size / 2, cy + ry.size / 2)
-    return left, top, right, bottom
-
-
-def _mark_cell(ax: Axes, analysis: Analysis, grid: CellGrid, cell: tuple[int, int]) -> None:
-    """Outline the clicked cell (one jump square around its centre) on a picture panel."""
-    x0, y0 = to_original(analysis.picture, grid.start_x + (cell[1] - 0.5) * grid.jump,
-                         grid.start_y + (cell[0] - 0.5) * grid.jump)
-    x1, y1 = to_original(analysis.picture, grid.start_x + (cell[1] + 0.5) * grid.jump,
-                         grid.start_y + (cell[0] + 0.5) * grid.jump)
-    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=CELL, linewidth=2,
-                           path_effects=HALO, zorder=3.5))  # under the taps: the centre tap stays visible
+    `cell`: the one path from the map all branches read through the branch's layers, as the cell view
+    (necklab.viz.cell) draws every node's."""
+    (field,) = cell_fields(analysis, branch.node, cell)
+    return original_box(analysis.picture, field)
 
 
 def _panel_figure(n: int, aspect: float, extra_height: float) -> tuple[Figure, list[Axes]]:
@@ -140,7 +119,7 @@ def taps_figure(analysis: Analysis, cell: tuple[int, int], lang: str = "en") -> 
         grid = analysis.grid(branch.level)
         positions, inside = taps(branch, cell, rows, cols)
         xs, ys = _centres(analysis, grid, positions)
-        box = _field_box(analysis, branch, grid, cell)
+        box = _field_box(analysis, branch, cell)
         show_picture(ax, analysis.picture, lang)
         ax.set_facecolor(BEYOND)
         left, right, bottom, top = original_extent(analysis.picture, grid, rows, cols)
@@ -152,7 +131,7 @@ def taps_figure(analysis: Analysis, cell: tuple[int, int], lang: str = "en") -> 
         ax.scatter(xs[inside], ys[inside], s=size, c=INSIDE, edgecolors="white", linewidths=1, zorder=4)
         ax.scatter(xs[~inside], ys[~inside], s=size, facecolors="none", edgecolors=OUTSIDE, linewidths=2.2,
                    zorder=4)
-        _mark_cell(ax, analysis, grid, cell)
+        mark_cell(ax, analysis.picture, grid, cell)
         # Everything drawn stays in view (picture, map, field, taps with half a cell), plus a 3 % rim.
         half_x, half_y = grid.jump / 2 / sx, grid.jump / 2 / sy
         x0, x1 = min(-0.5, left, box[0], xs.min() - half_x), max(w - 0.5, right, box[2], xs.max() + half_x)
@@ -196,13 +175,6 @@ def _taps_title(branch: Branch, inside: np.ndarray, box: tuple[float, float, flo
     return "\n".join(lines + ([t("aspp.degenerate", lang)] if _degenerate(branch, inside) else []))
 
 
-def _local_mean(values: np.ndarray, window: int = ERF_WINDOW) -> np.ndarray:
-    """Mean over a window×window neighbourhood (borders average what is inside): a per-pixel gradient
-    is speckle, its local mean shows where the mass lies."""
-    x = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))[None, None]
-    return F.avg_pool2d(x, window, stride=1, padding=window // 2, count_include_pad=False)[0, 0].numpy()
-
-
 def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray],
                cell: tuple[int, int] | Mapping[str, tuple[int, int]], lang: str = "en") -> Figure:
     """Each node's effective receptive field over the picture (local mean, max-normalised, square-root
@@ -221,11 +193,11 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray],
     for ax, (node_id, erf) in zip(axes, erfs.items()):
         node = analysis.topology.node(node_id)
         show_picture(ax, picture, lang)
-        shown = _local_mean(erf)
+        shown = local_mean(erf)
         peak = float(shown.max())
         image = ax.imshow(shown / peak if peak > 0 else shown, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
                           cmap=HEATMAP_CMAP, norm=PowerNorm(0.5, vmin=0, vmax=1), alpha=0.75)
-        _mark_cell(ax, analysis, analysis.grid(level_of(node)), cells[node_id])
+        mark_cell(ax, picture, analysis.grid(level_of(node)), cells[node_id])
         count, share = mass_area(erf)
         label = f"{node_id} ({branch_words(node.branch, lang)})" if node.branch else node_id
         ax.set_title(t("aspp.erf_title", lang, label=label, area=f"{count / (sx * sy):,.0f}", share=f"{share:.0%}"),
