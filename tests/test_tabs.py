@@ -74,7 +74,7 @@ def test_stepping_never_reruns_and_clamps(session, chelsea):
     analysis = analyse(chelsea, "pafpn")
     words = show_step(session, analysis, 16, every=True).narration  # a step per node: N4 is the 17th
     assert "`N4`" in words and "3×3 s2 conv" in words and "Step 16 of 21" in words
-    assert show_step(session, analysis, 9).narration == narration(analysis, "N4", "en", steps_of(analysis))
+    assert show_step(session, analysis, 9).narration.startswith(narration(analysis, "N4", "en", steps_of(analysis)))
     assert "Step 9 of 14" in show_step(session, analysis, 9).narration  # the 8 opening maps are step 0
     assert step_back(0) == 0 and step_forward(analysis, 3) == 4
     assert step_forward(analysis, 21, every=True) == 21 and step_forward(analysis, 14) == 14

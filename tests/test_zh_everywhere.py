@@ -42,7 +42,7 @@ ALLOWED = frozenset({
     "FPN", "PANet", "PAFPN", "BiFPN", "NAS", "ASPP", "SPP", "SPPF", "YOLO", "ASFF", "RFP", "DetectoRS",
     "EfficientNet", "EfficientDet", "Lite0", "ImageNet", "NeckLab", "ReLU", "ReLU6", "BN", "mmdetection",
     "mmcv", "PNG", "SVG", "CSV", "JSON", "ZIP", "px", "ms", "MB", "KiB", "dpi", "FLOPs", "GFLOPs", "cpu",
-    "cuda", "ERF", "RF", "TensorFlow", "PyTorch", "mmdet", "cell", "sum", "Dropout",
+    "cuda", "ERF", "RF", "TensorFlow", "PyTorch", "mmdet", "cell", "sum", "Dropout", "AP", "mIoU",
     # functions and variables of formulas: B + sigmoid(GAP(B))·A, w = relu(raw) / Σ relu(raw), max |Δ|
     "softmax", "sigmoid", "swish", "SiLU", "LeakyReLU", "GAP", "relu", "raw", "max",
     "Luo",  # an author cited: (Luo 等，2016)

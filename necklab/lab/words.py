@@ -7,8 +7,10 @@ from typing import cast
 
 from necklab.graph.topology import Edge, Move, Note, Op, Role, Step, Topology
 from necklab.i18n import class_names, t
+from necklab.lab.analysis import Weights
 from necklab.models.cell_design import StageCell
 from necklab.models.refusal import Refusal
+from necklab.models.weights import TRAINED
 
 
 def top_classes(top: Sequence[tuple[int, str, float]], lang: str = "en") -> dict[str, float]:
@@ -88,3 +90,15 @@ def cell_name_words(topology: Topology, node_id: str, lang: str = "en") -> str |
     repeat = t("cell_name.repeat", lang, n=cell.repeat) if cell.repeat > 1 else ""
     return t("cell_name.decoded", lang, name=cell.name, op=t(f"cell_name.{cell.op}", lang), a=a, b=b,
              out=cell.level, repeat=repeat)
+
+
+def weights_words(weights: Weights, lang: str = "en") -> str:
+    """Which weights a view shows, in words: trained (with their held-out AP or mIoU), or fresh and,
+    when trained ones were asked for, why they are not shown."""
+    if weights.shown == TRAINED:
+        metrics = dict(weights.metrics)
+        metric = "mIoU" if "mIoU" in metrics else "AP"
+        return t("weights.trained", lang, metric=metric, value=f"{metrics.get(metric, float('nan')):.1f}")
+    if weights.reason:
+        return t("weights.fresh_because", lang, reason=t(f"weights.{weights.reason}", lang))
+    return t("weights.fresh", lang)

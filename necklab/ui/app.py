@@ -20,6 +20,7 @@ from necklab.i18n import from_accept_language, t
 from necklab.lab.analysis import available_devices
 from necklab.lab.imaging import MAX_SIDE, MIN_SIDE
 from necklab.models.registry import NECKS, NeckSpec
+from necklab.models.weights import CHOICES, FRESH, TRAINED
 from necklab.ui.backbone_tab import analyze, build_backbone_tab
 from necklab.ui.backbone_tab import redraw as redraw_backbone
 from necklab.ui.compare_tab import build_compare_tab
@@ -63,6 +64,15 @@ def switch_language(session: Session, lang: str, words: Words) -> Switched:
     return Switched(words=words.updates(lang), session=replace(session, lang=lang))
 
 
+def weight_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t("app.weights_trained", lang), TRAINED), (t("app.weights_fresh", lang), FRESH)]
+
+
+def choose_weights(session: Session, weights: str) -> Session:
+    """The weights the necks run with, for this session (an API client's unknown value: trained)."""
+    return replace(session, weights=weights if weights in CHOICES else TRAINED)
+
+
 def show_tab(session: Session, key: str) -> Session:
     return replace(session, tab=key)
 
@@ -86,6 +96,8 @@ def build_app() -> gr.Blocks:
                 with gr.Row():
                     device = localised(gr.Dropdown, {"label": "app.device"}, choices=available_devices(), value="cpu",
                                        elem_id="device")
+                    weights = localised(gr.Radio, {"label": "app.weights", "choices": weight_choices}, value=TRAINED,
+                                        elem_id="weights")
                     run = localised(gr.Button, {"value": "app.analyze"}, variant="primary", elem_id="analyze")
                 localised(gr.Markdown, {"value": ("app.size_policy", dict(max_side=MAX_SIDE, min_side=MIN_SIDE))})
             with gr.Column(scale=3, min_width=300):
@@ -122,6 +134,10 @@ def build_app() -> gr.Blocks:
                              analyzed_shows.outputs, api_name="analyze", preprocess=False)
         for neck_tab in neck_tabs:  # the tab on screen follows the new picture
             analyzed = neck_tab.show_after(analyzed)
+        # The necks' weights, for every tab: the tab on screen runs again with them.
+        reweighted = weights.change(event(choose_weights), [session, weights], None, api_name="weights")
+        for neck_tab in neck_tabs:
+            reweighted = neck_tab.show_after(reweighted)
         demo.load(browser_language, None, language, api_visibility="private")
         relabelled = Shows(Switched, words=words.components)
         switched = language.change(event(partial(switch_language, words=words), relabelled), [session, language],

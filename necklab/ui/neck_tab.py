@@ -18,7 +18,7 @@ from necklab.graph.topology import Topology
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, keep_analysis, shared_analysis
 from necklab.lab.cache import LRU
-from necklab.lab.words import refusal_text
+from necklab.lab.words import refusal_text, weights_words
 from necklab.lessons import lesson_for
 from necklab.models.refusal import Refusal
 from necklab.models.registry import NECKS, Control, NeckSpec
@@ -67,6 +67,7 @@ def summary(analysis: Analysis, spec: NeckSpec, lang: str = "en") -> str:
     times = analysis.timings
     outputs = ", ".join(f"`{o}` {'×'.join(map(str, analysis.trace[o].shape[1:]))}" for o in analysis.outputs)
     return t("neck.summary", lang, title=spec.title, paper=spec.paper, source=spec.reference_source,
+             weights=weights_words(analysis.weights, lang),
              params=f"{analysis.params:,}", gflops=f"{analysis.flops / 1e9:.3f}", neck_ms=f"{times['neck'] * 1000:.0f}",
              device=analysis.device, build_ms=f"{times['neck build'] * 1000:.0f}",
              backbone_ms=f"{times['backbone'] * 1000:.0f}", nodes=len(analysis.topology.nodes), outputs=outputs)
@@ -243,7 +244,7 @@ def focus(topology: Topology, nodes: Sequence[str]) -> list[str] | None:
 def graph_title(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> str:
     """The title of the graph at step k (the opening step names its first and last node)."""
     nodes = steps_of(analysis, every)[int(k)]
-    return t("neck.graph_title", lang, name=analysis.title, k=int(k),
+    return t("neck.graph_title", lang, name=analysis.title, k=int(k), weights=weights_words(analysis.weights, lang),
              node=nodes[0] if len(nodes) == 1 else f"{nodes[0]} … {nodes[-1]}")
 
 
@@ -253,12 +254,13 @@ def render_step(analysis: Analysis, k: int, lang: str = "en", every: bool = Fals
     nodes = steps[int(k)]
     graph = graph_picture(analysis, focus(analysis.topology, nodes), lang)
     title = graph_title(analysis, k, lang, every)
+    shown_with = "\n\n" + t("neck.weights_line", lang, weights=weights_words(analysis.weights, lang))
     if len(nodes) > 1:
         return StepShown(graph=graph.image(nodes, title), figure=image(opening_figure(analysis, nodes, lang)),
-                         narration=opening_narration(analysis, nodes, lang, steps))
+                         narration=opening_narration(analysis, nodes, lang, steps) + shown_with)
     node = nodes[0]
     return StepShown(graph=graph.image(node, title), figure=image(step_figure(analysis, node, lang=lang)),
-                     narration=narration(analysis, node, lang, steps))
+                     narration=narration(analysis, node, lang, steps) + shown_with)
 
 
 def run_neck(specs: list[NeckSpec], session: Session, neck_title: str, *values: Any,
@@ -272,7 +274,7 @@ def run_neck(specs: list[NeckSpec], session: Session, neck_title: str, *values: 
     config = parse_config(spec, values[start:start + len(spec.controls)], lang)
     progress(0.1, desc=t("neck.running", lang, title=spec.title, device=device))
     try:
-        analysis = shared_analysis(picture, spec.name, config, device)
+        analysis = shared_analysis(picture, spec.name, config, device, weights=session.weights)
     except ValueError as e:  # a configuration the neck cannot take (a Refusal has its words in `lang`)
         reason = refusal_text(e, lang) if isinstance(e, Refusal) else str(e)
         raise gr.Error(t("neck.cannot_build", lang, title=spec.title, reason=reason)) from None
@@ -303,7 +305,8 @@ def refresh_neck(specs: list[NeckSpec], key: str, session: Session, shown: Analy
         return None
     spec = next(s for s in specs if s.title == neck_title)
     if (shown is not None and shown.device == session.device and shown.neck_name == spec.name
-            and shown.picture.key == session.picture):
+            and shown.picture.key == session.picture and shown.recipe is not None
+            and shown.recipe.weights == session.weights):
         return None
     return run_neck(specs, session, neck_title, *values, progress=progress)
 

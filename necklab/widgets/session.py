@@ -10,6 +10,7 @@ from typing import Any
 
 from necklab.lab.analysis import kept_picture
 from necklab.lab.imaging import Picture
+from necklab.models.weights import TRAINED
 from necklab.widgets.common import no_picture
 
 
@@ -36,6 +37,7 @@ class Session:
     lang: str = "en"
     facts: Facts | None = None
     tab: str = "backbone"  # the id of the tab on screen
+    weights: str = TRAINED  # the necks' weights a learner asked for: TRAINED or FRESH
 
 
 class SessionBox:
