@@ -417,6 +417,9 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson:
 # CSS heights of the step's boxes: with Prev / Next (~70 px) and the gaps, graph and map share one
 # 720 px window (tests/test_layout_browser.py).
 STEP_HEIGHTS = {"graph": "44vh", "map": "34vh"}
+# The node table's columns (step, node, op, inputs, stride, C, H, W, params) in shares of its width:
+# sized by their contents, a long "inputs" (NAS-FPN's cells) pushed the last columns out of view.
+NODE_TABLE_WIDTHS = ["6%", "11%", "11%", "34%", "8%", "7%", "7%", "7%", "9%"]
 
 
 def build_step_view(key: str, session: gr.State, state: gr.State,
@@ -451,7 +454,7 @@ def build_step_view(key: str, session: gr.State, state: gr.State,
                 lesson = localised(gr.Markdown, {"value": "lesson.intro"}, elem_id=f"{key}-lesson")
             extra = under_narration()
     table = localised(gr.Dataframe, {"label": "neck.table", "headers": node_table_headers}, interactive=False,
-                      elem_id=f"{key}-table", elem_classes="node-table", wrap=True)
+                      elem_id=f"{key}-table", elem_classes="node-table", wrap=True, column_widths=NODE_TABLE_WIDTHS)
     shown = Shows(StepShown, graph=graph, figure=step_view, narration=words)
     stepped = [session, state, step, every]
     step.change(event(show_step, shown), stepped, shown.outputs, api_name=f"{key.replace('-', '_')}_step")

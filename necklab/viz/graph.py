@@ -380,7 +380,8 @@ class GraphPicture:
             if best is not None and best[0] == 0:
                 break
         _, x, y = best if best is not None else (0.0, (x0 + x1) / 2, (y0 + y1) / 2)
-        label.set_position(self.ax.transData.inverted().transform((x, y)))
+        at = self.ax.transData.inverted().transform((x, y))
+        label.set_position((float(at[0]), float(at[1])))
         taken.append(Bbox.from_bounds(x - w / 2, y - h / 2, w, h))
         return label
 
