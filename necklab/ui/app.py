@@ -41,6 +41,12 @@ SAMPLES = sorted(p for p in (ASSETS / "samples").iterdir() if p.suffix.lower() i
 # Uploads, drawn steps and exports are Gradio temp files: every 10 minutes those older than 2 hours go
 # (a lesson's length: an idle learner's picture is still there when they come back to it).
 DELETE_CACHE = (600, 7200)
+# Legible on a projector (1280×720): the node table's every column in view (a tighter table, its
+# cells wrapping), and the step's figures centred in their boxes.
+CSS = """
+.node-table table { font-size: 0.85rem; }
+.node-table th, .node-table td { padding: 4px 6px !important; }
+"""
 
 
 def tab_groups() -> dict[str, list[NeckSpec]]:
@@ -189,6 +195,6 @@ def launch_settings(host: str, port: int, password: str | None = None) -> dict[s
     asks for it first (Gradio's login page; the name is free, e.g. the student's)."""
     return dict(server_name=host, server_port=port, share=False, ssr_mode=False, run_history=False,
                 enable_monitoring=False, max_file_size=f"{MAX_FILE_MB}mb", show_error=False,
-                theme=gr.themes.Soft(), footer_links=["api"],
+                theme=gr.themes.Soft(), css=CSS, footer_links=["api"],
                 auth=class_login(password) if password else None,
                 app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(BodyLimit)]})

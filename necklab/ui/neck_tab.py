@@ -420,6 +420,14 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson:
     return tab
 
 
+# CSS heights of the step's boxes: with Prev / Next (~70 px) and the gaps, graph and map share one
+# 720 px window (tests/test_layout_browser.py).
+STEP_HEIGHTS = {"graph": "44vh", "map": "34vh"}
+# The node table's columns (step, node, op, inputs, stride, C, H, W, params) in shares of its width:
+# sized by their contents, a long "inputs" (NAS-FPN's cells) pushed the last columns out of view.
+NODE_TABLE_WIDTHS = ["6%", "11%", "11%", "34%", "8%", "7%", "7%", "7%", "9%"]
+
+
 def build_step_view(key: str, session: gr.State, state: gr.State,
                     under_narration: Callable[[], Any] = lambda: None, jumps: Sequence[Jump] = (),
                     beside_step: Callable[[], Any] | None = None) -> StepView:
@@ -428,28 +436,31 @@ def build_step_view(key: str, session: gr.State, state: gr.State,
     step unless "show every step" is ticked), and a button per jump. `under_narration()` builds
     whatever the caller places below the narration (the neck tabs' quiz), `beside_step()` what it
     places beside the step's figure (a lesson's view of the step)."""
-    graph = figure_box("neck.graph", f"{key}-graph")
-    with gr.Row():
+    # One step on one screen (1280×720 and up): Prev / Next over the graph, the step's map and its
+    # narration side by side under it; the boxes sized in viewport heights (STEP_HEIGHTS).
+    with gr.Row(elem_classes="step-controls"):
         prev = localised(gr.Button, {"value": "neck.prev"}, elem_id=f"{key}-prev", scale=0, min_width=100)
         step = localised(gr.Slider, {"label": "neck.step"}, minimum=0, maximum=1, value=0, step=1,
                          elem_id=f"{key}-step")
         nxt = localised(gr.Button, {"value": "neck.next"}, elem_id=f"{key}-next", scale=0, min_width=100)
-    with gr.Row(equal_height=True):
-        every = localised(gr.Checkbox, {"label": "step.every"}, value=False, elem_id=f"{key}-every", scale=0,
-                          min_width=260)
-        buttons = [localised(gr.Button, {"value": f"step.jump.{jump.key}"}, size="sm", visible=False, scale=0,
-                             min_width=240, elem_id=f"{key}-jump-{jump.key}".replace("_", "-")) for jump in jumps]
+    graph = figure_box("neck.graph", f"{key}-graph", height=STEP_HEIGHTS["graph"])
     with gr.Row():
         with gr.Column(scale=3):
-            step_view = figure_box("neck.stepfig", f"{key}-stepfig")
+            step_view = figure_box("neck.stepfig", f"{key}-stepfig", height=STEP_HEIGHTS["map"])
+            with gr.Row(equal_height=True):
+                every = localised(gr.Checkbox, {"label": "step.every"}, value=False, elem_id=f"{key}-every",
+                                  scale=0, min_width=260)
+                buttons = [localised(gr.Button, {"value": f"step.jump.{jump.key}"}, size="sm", visible=False,
+                                     scale=0, min_width=240, elem_id=f"{key}-jump-{jump.key}".replace("_", "-"))
+                           for jump in jumps]
             beside = beside_step() if beside_step is not None else None
         with gr.Column(scale=2):
-            words = gr.Markdown(elem_id=f"{key}-narration")
+            words = gr.Markdown(elem_id=f"{key}-narration", elem_classes="narration")
             with localised(gr.Accordion, {"label": "lesson.accordion"}, open=False, elem_id=f"{key}-lesson-mode"):
                 lesson = localised(gr.Markdown, {"value": "lesson.intro"}, elem_id=f"{key}-lesson")
             extra = under_narration()
     table = localised(gr.Dataframe, {"label": "neck.table", "headers": node_table_headers}, interactive=False,
-                      elem_id=f"{key}-table", wrap=True)
+                      elem_id=f"{key}-table", elem_classes="node-table", wrap=True, column_widths=NODE_TABLE_WIDTHS)
     shown = Shows(StepShown, graph=graph, figure=step_view, narration=words)
     stepped = [session, state, step, every]
     step.change(event(show_step, shown), stepped, shown.outputs, api_name=f"{key.replace('-', '_')}_step")

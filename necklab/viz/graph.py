@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 from torch import Tensor
 
 from necklab.graph.topology import Op, Topology
@@ -60,7 +61,14 @@ class Look:
     slide: bool = False  # 16:9, legend below, long graphs turned so that time runs down
 
 
-SCREEN = Look(node=9.5, edge=8, rows=10, legend=9, title=13)
+# The app's graph is drawn at SCREEN_DPI on a grid of COLUMN × ROW inches: a 7-column neck comes out
+# about as wide as the step area at 1280 px, so its words are shown near the size they are drawn.
+SCREEN = Look(node=10, edge=9, rows=10, legend=9, title=12)
+SCREEN_DPI = 100
+COLUMN = 1.3  # inches between execution steps at least: a node's box (~0.95 in) and a gap
+ROW = 0.72  # inches between rows: a two-line box (~0.4 in) and room for a label above or below an edge
+CROWDED = 4  # edges per gap between columns above which the columns make room for whole labels
+LABEL_PAD = 0.15  # of the font size, the white box around an edge label
 SLIDE = Look(node=9, edge=8, rows=9, legend=9, title=11, slide=True)  # ≥ 18 px on a 1920 px slide
 SLIDE_SIZE = (widest_design(SLIDE.edge), widest_design(SLIDE.edge) / ASPECT)
 
@@ -80,7 +88,7 @@ def op_colours(topology: Topology) -> dict[Op, str]:
 
 def layout(topology: Topology, nodes: Collection[str] | None = None) -> dict[str, tuple[float, float]]:
     """Positions: x = one column right of the node's rightmost input (so execution flows left to
-    right and independent nodes share a column), y = row.
+    right and independent nodes share a column), or further right where that place is taken, y = row.
 
     Rows are levels, finest on top; parallel branches (ASPP rates, SPP pools) get a row each under
     their level, and nodes without a level (pooled vectors) go below the pyramid.
@@ -90,10 +98,14 @@ def layout(topology: Topology, nodes: Collection[str] | None = None) -> dict[str
                   key=lambda k: (k[0], _first_index(shown, k)))
     row = {k: -i for i, k in enumerate(keys)}
     pos: dict[str, tuple[float, float]] = {}
+    taken: set[tuple[float, float]] = set()
     for n in shown:
         y = row[(n.level if n.level is not None else 99, n.branch or "")]
         x = max((pos[e.source][0] + 1 for e in n.inputs if e.source in pos), default=0.0)
+        while (x, float(y)) in taken:  # a node never hides another (ASFF's resized maps share a level)
+            x += 1
         pos[n.id] = (x, float(y))
+        taken.add(pos[n.id])
     return pos
 
 
@@ -141,7 +153,7 @@ class GraphPicture:
     """
 
     def __init__(self, topology: Topology, shapes: Mapping[str, Tensor | Sequence[int]],
-                 nodes: Collection[str] | None = None, title: str = "", dpi: float = 110,
+                 nodes: Collection[str] | None = None, title: str = "", dpi: float | None = None,
                  edge_widths: Mapping[tuple[str, str], float] | None = None,
                  edge_labels: Mapping[tuple[str, str], str] | None = None,
                  edge_bends: Mapping[tuple[str, str], float] | None = None,
@@ -170,22 +182,41 @@ class GraphPicture:
             # level labels of a turned graph), bottom for the legend
             left, right, top, bottom = (0.5, 0.2, 0.7, 0.6) if self.turned else (1.5, 0.2, 0.5, 1.1)
         else:
-            width = min(26.0, max(9.0, 2.0 * (max(xs) - min(xs) + 1.6)))
-            height = max(3.0, 1.1 * (max(ys) - min(ys) + 1.6))
-            left, right, top, bottom = 2.0, 2.3, 0.5, 0.5
+            left, right, top, bottom = 1.45, 1.9, 0.4, 0.35
+            width, height = 8.0, ROW * (max(ys) - min(ys) + 1.2) + top + bottom  # the width follows the boxes
+        dpi = dpi or (110 if slide else SCREEN_DPI)
         # Fixed margins (inches → fractions) for the row labels and the legend: a layout engine
         # would cost more than the drawing.
         self.fig = fig = Figure(figsize=(width, height), dpi=min(dpi, MAX_WIDTH_PX / width))
-        self.ax = ax = fig.add_axes((left / width, bottom / height, 1 - (left + right) / width,
-                                     1 - (top + bottom) / height))
+        self.ax = ax = fig.add_axes((0, 0, 1, 1))
+        self.canvas = FigureCanvasAgg(fig)
+        self.boxes = {n: self._node(n, current=False) for n in g.nodes}
+        if not slide:  # a column per step, as wide as the widest box (when bold) and a gap for arrows
+            renderer = self.canvas.get_renderer()
+            widest = max(self._bold_extent(box, renderer).width for box in self.boxes.values()) / fig.dpi
+            column = max(COLUMN, widest + 0.4)
+            gaps = max(xs) - min(xs)
+            if gaps and g.number_of_edges() > CROWDED * gaps:  # (ASFF) room for the labels side by side
+                column = max(column, self._widest_label(renderer) + 0.3)
+            width = max(8.0, column * (max(xs) - min(xs) + 1.2) + left + right)
+            fig.set_size_inches(width, height)
+            fig.set_dpi(min(dpi, MAX_WIDTH_PX / width))
+            for u, v in g.edges:  # an edge along a row past another node's box bows over it
+                (xu, yu), (xv, yv) = pos[u], pos[v]
+                if yu == yv and any(y == yu and min(xu, xv) < x < max(xu, xv) for x, y in pos.values()):
+                    self.bends.setdefault((u, v), -0.7 / (abs(xv - xu) * column))
+        ax.set_position((left / width, bottom / height, 1 - (left + right) / width, 1 - (top + bottom) / height))
         # Node labels are text boxes outside the data limits: leave room for them explicitly.
-        ax.set_xlim(min(xs) - 0.75, max(xs) + 0.75)
+        if slide:
+            ax.set_xlim(min(xs) - 0.75, max(xs) + 0.75)
+        else:  # the outer columns' boxes (and a narrow graph's 8-inch minimum) inside the limits
+            pad_x = 0.6 + (width - left - right - column * (max(xs) - min(xs) + 1.2)) / column / 2
+            ax.set_xlim(min(xs) - pad_x, max(xs) + pad_x)
         # a turned graph keeps half a label box (0.2 in) clear above its first row and below its last
         span, axes_height = max(ys) - min(ys), height - top - bottom
         pad_y = max(0.35, 0.2 * span / (axes_height - 0.4)) if self.turned else 0.6
         ax.set_ylim(min(ys) - pad_y, max(ys) + pad_y)
-        self.canvas = FigureCanvasAgg(fig)
-        self.boxes = {n: self._node(n, current=False) for n in g.nodes}
+        self._clear: list[Bbox] | None = None  # where edge labels may not go (see _taken)
         self._edges(list(g.edges), EDGE_COLOUR)
         if g.number_of_edges() <= EDGE_LABEL_LIMIT:
             self._edge_labels(list(g.edges))
@@ -283,12 +314,76 @@ class GraphPicture:
             if self.look.slide:
                 drawn += [self._slide_label(e, text, edges) for e, text in labels.items()]
                 continue
-            drawn += nx.draw_networkx_edge_labels(
-                self.g, self.pos, labels, ax=self.ax, font_size=self.look.edge, label_pos=0.5, connectionstyle=style,
-                # networkx hands font_family on to Text(family=…), which takes a list (the CJK fallback needs one)
-                font_family=FONT_FAMILY,  # type: ignore[arg-type]  # stub: str; Text(family=) takes a list
-                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)).values()
+            drawn += [self._placed_label(e, text, float(style.rsplit("=", 1)[1])) for e, text in
+                      sorted(labels.items(), key=lambda item: self._length(item[0]))]
         return drawn
+
+    def _length(self, edge: tuple[str, str]) -> float:
+        (x0, y0), (x1, y1) = self.ax.transData.transform([self.pos[edge[0]], self.pos[edge[1]]])
+        return float(np.hypot(x1 - x0, y1 - y0))
+
+    def _taken(self) -> list[Bbox]:
+        """What edge labels must keep clear of on screen: every node's box at its widest and the
+        labels placed so far."""
+        if self._clear is None:
+            renderer = self.canvas.get_renderer()
+            self._clear = []
+            self._clear = [self._bold_extent(box, renderer) for box in self.boxes.values()]
+        return self._clear
+
+    def _widest_label(self, renderer: Any) -> float:
+        """The widest edge label (inches)."""
+        widths = [0.0]
+        for e in self.g.edges:
+            text = self.labels.get(e) or edges_label(self.g.edges[e]["edges"], self.lang)
+            probe = Text(text=text, fontsize=self.look.edge, family=FONT_FAMILY, figure=self.fig)
+            widths.append(probe.get_window_extent(renderer).width / self.fig.dpi)
+        return max(widths)
+
+    def _bold_extent(self, box: Text, renderer: Any) -> Bbox:
+        """A node's box as drawn when it is the step's node (bold, thick border: the widest it gets)."""
+        box.set_fontweight("bold")
+        extent = box.get_window_extent(renderer)
+        box.set_fontweight("normal")
+        return extent.padded(BOX_PAD * self.look.node * self.fig.dpi / 72 + 2)
+
+    def _placed_label(self, edge: tuple[str, str], text: str, bend: float) -> Text:
+        """An edge's label, level, at the first place near the middle of its drawn arc where it
+        covers neither a node's box nor another label: along the arc, then stepped above and below
+        it; inside the axes. Where no place is free (never at the registry's default configurations,
+        tests/test_graph_labels.py), the place it overlaps least."""
+        renderer = self.canvas.get_renderer()
+        label = self.ax.text(0, 0, text, ha="center", va="center", fontsize=self.look.edge, zorder=4,
+                             family=FONT_FAMILY,
+                             bbox=dict(boxstyle=f"round,pad={LABEL_PAD}", fc="white", ec="none", alpha=0.85))
+        pad = LABEL_PAD * self.look.edge * self.fig.dpi / 72 + 1
+        size = label.get_window_extent(renderer).padded(pad)
+        w, h = size.width, size.height
+        (x0, y0), (x1, y1) = self.ax.transData.transform([self.pos[edge[0]], self.pos[edge[1]]])
+        # matplotlib's arc3: the control point is the middle moved by `bend` times the chord, turned
+        cx, cy = (x0 + x1) / 2 + bend * (y1 - y0), (y0 + y1) / 2 - bend * (x1 - x0)
+        area = self.ax.get_window_extent(renderer)
+        taken = self._taken()
+        best: tuple[float, float, float] | None = None
+        for shift in (0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8, -8):
+            for f in (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.2, 0.8):  # how far along the arc
+                x = (1 - f) ** 2 * x0 + 2 * (1 - f) * f * cx + f ** 2 * x1
+                y = (1 - f) ** 2 * y0 + 2 * (1 - f) * f * cy + f ** 2 * y1 + shift * 0.35 * h
+                box = Bbox.from_bounds(x - w / 2, y - h / 2, w, h)
+                if box.x0 < area.x0 or box.x1 > area.x1 or box.y0 < area.y0 or box.y1 > area.y1:
+                    continue
+                covered = sum(_overlap_area(box, other) for other in taken)
+                if best is None or covered < best[0]:
+                    best = (covered, x, y)
+                if covered == 0:
+                    break
+            if best is not None and best[0] == 0:
+                break
+        _, x, y = best if best is not None else (0.0, (x0 + x1) / 2, (y0 + y1) / 2)
+        at = self.ax.transData.inverted().transform((x, y))
+        label.set_position((float(at[0]), float(at[1])))
+        taken.append(Bbox.from_bounds(x - w / 2, y - h / 2, w, h))
+        return label
 
     def _middle(self, edge: tuple[str, str]) -> tuple[float, float]:
         (x0, y0), (x1, y1) = self.pos[edge[0]], self.pos[edge[1]]
@@ -327,7 +422,9 @@ class GraphPicture:
         if edges:
             artists += self._edges(edges, HIGHLIGHT, width=3.2)
             if self.g.number_of_edges() > EDGE_LABEL_LIMIT:
+                kept = len(self._taken())
                 artists += self._edge_labels(edges)
+                del self._taken()[kept:]  # the step's labels go with its highlight
         artists += [self._node(n, current=True) for n in nodes]
         return artists
 
@@ -348,6 +445,10 @@ class GraphPicture:
         """The graph with `current` highlighted as a figure (for export); use it once."""
         self._highlight(current, title)
         return self.fig
+
+
+def _overlap_area(a: Bbox, b: Bbox) -> float:
+    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
 
 
 def focus_nodes(topology: Topology, node_id: str) -> list[str] | None:

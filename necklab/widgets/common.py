@@ -97,8 +97,9 @@ def image(fig: Figure) -> np.ndarray:
     return figure_image(fig)
 
 
-def figure_box(label: str, elem_id: str) -> gr.Image:
+def figure_box(label: str, elem_id: str, height: int | str | None = None) -> gr.Image:
     """An output image for a figure, downloadable as PNG and viewable full screen. The label (a
-    text key) is for screen readers; the figure carries its own title."""
+    text key) is for screen readers; the figure carries its own title. `height` (CSS) bounds the
+    box; the figure keeps its aspect inside it."""
     return localised(gr.Image, {"label": label}, show_label=False, elem_id=elem_id, format="png", interactive=False,
-                     buttons=["download", "fullscreen"])
+                     buttons=["download", "fullscreen"], height=height)
