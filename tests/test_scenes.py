@@ -68,6 +68,10 @@ def shape(rng: np.random.Generator, kind: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def shapes() -> Library:
+    return drawn_library()
+
+
+def drawn_library() -> Library:
     """Twenty drawn cut-outs per class, in both splits."""
     rng = np.random.default_rng(0)
     items = tuple(Cutout(shape(rng, k % 3), label, f"shapes/{label}_{k}.png")

@@ -189,7 +189,8 @@ class SceneSet:
     @property
     def name(self) -> str:
         """Names the whole set (e.g. its cached features): recipe, split, seed, size and count."""
-        return f"{RECIPE}-{self.split}-{self.seed}-{self.size}-n{self.count}"
+        source = "" if self.cutouts is None else f"-{self.cutouts.root.name or 'custom'}"  # another library's scenes
+        return f"{RECIPE}{source}-{self.split}-{self.seed}-{self.size}-n{self.count}"
 
     def key(self, i: int) -> str:
         return f"{RECIPE}-{self.split}-{self.seed}-{self.size}-{i}"
