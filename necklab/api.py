@@ -28,11 +28,12 @@ from necklab.i18n import t
 from necklab.lab.analysis import Analysis, analyse, available_devices
 from necklab.lab.imaging import ImageError, decode
 from necklab.lab.shape_rules import explain
-from necklab.lab.words import op_name, refusal_text, top_classes
+from necklab.lab.words import op_name, refusal_text, top_classes, weights_words
 from necklab.lessons import lesson_figures
 from necklab.models.refusal import Refusal
 from necklab.models.registry import NECKS, Control
 from necklab.models.spec import MAX_LIST_TEXT
+from necklab.models.weights import CHOICES, TRAINED
 from necklab.pack.write import check_language, shapes_records, write_pack
 from necklab.viz.step import narration, step_figure
 
@@ -144,21 +145,25 @@ class Lab:
     def _repr_markdown_(self) -> str:
         a = self.analysis
         outputs = ", ".join(f"`{o}` {'×'.join(map(str, a.trace[o].shape[1:]))}" for o in a.outputs)
-        return t("api.summary", self.lang, title=NECKS[a.neck_name].title,
+        return t("api.summary", self.lang, title=NECKS[a.neck_name].title, weights=weights_words(a.weights, self.lang),
                  picture=self.picture_name or t("pack.the_picture", self.lang), nodes=len(a.topology.nodes),
                  params=f"{a.params:,}", outputs=outputs)
 
 
 def analyse_picture(picture: str | Path, neck: str, config: Mapping[str, Any] | None = None, device: str = "cpu",
-                    lang: str = "en", seed: int = 0) -> Lab:
+                    lang: str = "en", seed: int = 0, weights: str = TRAINED) -> Lab:
     """Decode a picture file, run the backbone and the neck once with tracing, and return a `Lab`
-    whose words are in `lang`. Raises ValueError (necklab.lab.imaging.ImageError for pictures) with
+    whose words are in `lang`: with the neck's trained weights (`weights="trained"`, where its
+    configuration has them; `lab.analysis.weights` says which ran) or fresh ones seeded by `seed`.
+    Raises ValueError (necklab.lab.imaging.ImageError for pictures) with
     a message in `lang` saying what to fix."""
     check_language(lang)
     if not Path(picture).is_file():
         raise ValueError(t("api.no_file", lang, picture=picture))
     key = resolve_neck(neck, lang)
     settings = neck_config(key, config or {}, lang)
+    if weights not in CHOICES:
+        raise ValueError(t("api.bad_weights", lang, weights=weights, choices=", ".join(CHOICES)))
     if device not in available_devices():
         raise ValueError(t("api.bad_device", lang, device=device, choices=", ".join(available_devices())))
     try:
@@ -166,7 +171,7 @@ def analyse_picture(picture: str | Path, neck: str, config: Mapping[str, Any] | 
     except ImageError as e:
         raise e.worded(lang) from None
     try:
-        analysis = analyse(decoded, key, settings, device, seed)
+        analysis = analyse(decoded, key, settings, device, seed, weights)
     except Refusal as e:  # a configuration the neck cannot take, said in `lang`
         raise ValueError(refusal_text(e, lang)) from None
     return Lab(analysis, Path(picture).name, lang)

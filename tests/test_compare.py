@@ -126,8 +126,9 @@ def test_figures_draw_every_neck(run):
 
 
 def test_tab_handler_returns_rows_figures_and_a_csv(run, monkeypatch):
-    def zoo(picture, device, repeats, progress, erf):  # the module's comparison, without measuring it again
+    def zoo(picture, device, repeats, progress, erf, weights):  # the module's comparison, without measuring it again
         assert picture is PICTURE and device == "cpu" and repeats == compare_tab.REPEATS and erf is False
+        assert weights == "trained"  # the session's weights: trained unless the learner chose fresh
         for i, spec in enumerate(NECKS.values()):
             progress(i, spec.title)
         return [dataclasses.replace(r, erf_px=None, erf_percent=None) for r in run[0]]
@@ -140,12 +141,13 @@ def test_tab_handler_returns_rows_figures_and_a_csv(run, monkeypatch):
     n = len(NECKS)
     assert updates == [((i, n), spec.title) for i, spec in enumerate(NECKS.values())]
     assert [line[0] for line in table] == [spec.title for spec in NECKS.values()]
-    assert erf is None and all(line[10] is None for line in table)  # the ERF column comes next
+    erf_column = COMPARE_HEADERS.index("ERF 95 % area (px² of the analysed picture)")
+    assert erf is None and all(line[erf_column] is None for line in table)  # the ERF column comes next
     assert params.dtype == np.uint8 and params.ndim == 3 and params.std() > 5
     assert path.endswith(".csv") and open(path, encoding="utf-8").readline().startswith("neck,reads,")
     added = compare_tab.compare_erfs(session, rows, progress=lambda *a, **k: None)
     table, erf, path = added.table, added.erf, added.csv
-    assert [line[10] for line in table] == [r.erf_px for r in run[0]]  # as compare_zoo computes them
+    assert [line[erf_column] for line in table] == [r.erf_px for r in run[0]]  # as compare_zoo computes them
     assert erf.dtype == np.uint8 and erf.ndim == 3 and erf.std() > 5
     assert all(r.erf_px is None for r in rows)  # the first stage's rows are left as they were
     with gr.Blocks() as demo:

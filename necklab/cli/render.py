@@ -17,6 +17,7 @@ from necklab.api import analyse_picture
 from necklab.i18n import t
 from necklab.lab.analysis import available_devices
 from necklab.models.registry import NECKS
+from necklab.models.weights import CHOICES, TRAINED
 from necklab.pack.write import LANGUAGES
 
 
@@ -50,10 +51,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m necklab.cli.r
                         help=t("cli.device", lang, choices=", ".join(available_devices())))
     parser.add_argument("--lang", default="en", choices=LANGUAGES,
                         help=t("cli.lang", lang, choices=", ".join(LANGUAGES)))
+    parser.add_argument("--weights", default=TRAINED, choices=CHOICES, help=t("cli.weights", lang))
     parser.add_argument("--zip", action="store_true", help=t("cli.zip", lang))
     args = parser.parse_args(argv)
     try:
-        lab = analyse_picture(args.picture, args.neck, settings(args.config, lang), args.device, lang)
+        lab = analyse_picture(args.picture, args.neck, settings(args.config, lang), args.device, lang,
+                              weights=args.weights)
     except ValueError as e:  # a bad picture, neck, setting or device: say which and stop
         parser.error(str(e))
 

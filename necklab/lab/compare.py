@@ -21,11 +21,20 @@ from typing import Any
 
 import torch
 
-from necklab.lab.analysis import Analysis, _synchronize, analyse, base_receptive_fields, describe_shape, neck_on
+from necklab.lab.analysis import (
+    Analysis,
+    Weights,
+    _synchronize,
+    analyse,
+    base_receptive_fields,
+    describe_shape,
+    neck_on,
+)
 from necklab.lab.erf import erf_maps, mass_area
 from necklab.lab.imaging import Picture
 from necklab.lab.pyramid import level_of
 from necklab.models.registry import NECKS, NeckSpec
+from necklab.models.weights import TRAINED
 
 ERF_MASS = 0.95  # share of the gradient mass whose area is reported
 
@@ -60,6 +69,12 @@ class NeckRow:
     notes: list[Note] = field(default_factory=list)
     error: str = ""
     config: dict[str, Any] = field(default_factory=dict)  # the build arguments measured
+    weights: Weights = field(default_factory=Weights)  # which weights ran, with their held-out metrics
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Held-out AP, AP_S, AP_M, AP_L (detection) or mIoU (segmentation) of the trained weights, in %."""
+        return dict(self.weights.metrics)
 
     @property
     def whole_picture(self) -> bool:
@@ -104,7 +119,7 @@ def finest_output(analysis: Analysis) -> str:
 
 
 def compare_neck(picture: Picture, spec: NeckSpec, device: str = "cpu", repeats: int = 1,
-                 config: dict[str, Any] | None = None) -> NeckRow:
+                 config: dict[str, Any] | None = None, weights: str = TRAINED) -> NeckRow:
     """Measure one neck in `config`, by default its tab configuration (see NeckRow), all but its
     effective receptive field (`add_erfs`). The latency is the median of the traced forward the
     analysis times and `repeats` − 1 further untraced forwards: the app's first run is timed as it
@@ -112,8 +127,8 @@ def compare_neck(picture: Picture, spec: NeckSpec, device: str = "cpu", repeats:
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     config = tab_config(spec) if config is None else config
-    analysis = analyse(picture, spec.name, config, device)
-    neck = neck_on(spec.name, config, device)
+    analysis = analyse(picture, spec.name, config, device, weights=weights)
+    neck = neck_on(spec.name, config, device, weights=weights)
     tensors = [analysis.backbone.features[n] for n in neck.input_names]
     latency = 1000 * statistics.median([analysis.timings["neck"],
                                         *wall_times(lambda: neck(tensors), repeats - 1, device)])
@@ -123,7 +138,8 @@ def compare_neck(picture: Picture, spec: NeckSpec, device: str = "cpu", repeats:
     local = [s for s in sizes if math.isfinite(s)]
     row = NeckRow(spec.name, spec.title, tuple(neck.input_names), analysis.params, analysis.flops, latency,
                   ", ".join(f"{o} {describe_shape(analysis.trace[o])}" for o in analysis.outputs), finest,
-                  rf_px=max(sizes), local_rf_px=max(local) if local else None, config=config)
+                  rf_px=max(sizes), local_rf_px=max(local) if local else None, config=config,
+                  weights=analysis.weights)
     if spec.notes:
         row.notes.append(Note(spec.notes))
     if "image" in neck.input_names:
@@ -143,7 +159,7 @@ def add_erfs(picture: Picture, rows: list[NeckRow], device: str = "cpu") -> list
     table is shown."""
     # (row, finest output, its centre cell): a measured row has both
     todo = [(r, r.finest, r.cell) for r in rows if r.finest is not None and r.cell is not None and not r.error]
-    necks = [neck_on(r.name, r.config, device) for r, _, _ in todo]
+    necks = [neck_on(r.name, r.config, device, weights=r.weights.shown) for r, _, _ in todo]
     maps = erf_maps(picture, device, [(neck, [finest], cell) for neck, (_, finest, cell) in zip(necks, todo)])
     for (row, finest, _), erf in zip(todo, maps):
         row.erf_px, share = mass_area(erf[finest], ERF_MASS)
@@ -152,7 +168,8 @@ def add_erfs(picture: Picture, rows: list[NeckRow], device: str = "cpu") -> list
 
 
 def compare_zoo(picture: Picture, device: str = "cpu", repeats: int = 1,
-                progress: Callable[[int, str], None] | None = None, erf: bool = True) -> list[NeckRow]:
+                progress: Callable[[int, str], None] | None = None, erf: bool = True,
+                weights: str = TRAINED) -> list[NeckRow]:
     """One row per registry neck, in registry order. `progress(i, title)` is called before neck i
     starts. A neck that fails gets a row with its `error` instead of stopping the comparison.
     `erf=False` leaves the effective receptive fields to a later `add_erfs`."""
@@ -161,7 +178,7 @@ def compare_zoo(picture: Picture, device: str = "cpu", repeats: int = 1,
         if progress is not None:
             progress(i, spec.title)
         try:
-            rows.append(compare_neck(picture, spec, device, repeats))
+            rows.append(compare_neck(picture, spec, device, repeats, weights=weights))
         except Exception as e:  # noqa: BLE001 — one neck's failure is reported in its row
             rows.append(NeckRow(spec.name, spec.title, error=f"{type(e).__name__}: {e}"))
     return add_erfs(picture, rows, device) if erf else rows

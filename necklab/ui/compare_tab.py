@@ -53,7 +53,7 @@ def compare(session: Session, progress: gr.Progress = gr.Progress()) -> Compared
     lang = session.lang
     total = len(NECKS)
     rows = compare_zoo(picture, device, REPEATS, progress=lambda i, title: progress((i, total), desc=title),
-                       erf=False)
+                       erf=False, weights=session.weights)
     subtitle = t("compare.subtitle", lang, w=picture.size[0], h=picture.size[1], device=device)
     return Compared(table=compare_rows(rows, lang), erf=None, csv=_csv(rows),
                     params=image(params_latency_figure(rows, subtitle, lang)), rows=rows)

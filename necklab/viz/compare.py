@@ -14,8 +14,11 @@ from matplotlib.transforms import Bbox
 
 from necklab.i18n import t
 from necklab.lab.compare import ERF_MASS, NeckRow
+from necklab.lab.words import weights_words
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE
+
+HELD_OUT = ("AP", "AP_S", "AP_M", "AP_L", "mIoU")  # the trained weights' held-out metrics the table shows
 
 
 def compare_headers(lang: str = "en") -> list[str]:
@@ -23,8 +26,8 @@ def compare_headers(lang: str = "en") -> list[str]:
 
 
 COMPARE_HEADERS = compare_headers()  # the CSV's, in English
-COMPARE_TYPES = ["str", "str", "number", "number", "number", "str", "str", "number", "number", "str", "number",
-                 "number", "str"]
+COMPARE_TYPES = ["str", "str", "number", "number", "number", "str", *["number"] * len(HELD_OUT), "str", "str",
+                 "number", "number", "str", "number", "number", "str"]
 
 # How a neck reads the backbone: (colour, marker) — both tell it; the legend label is compare.family_<key>.
 FAMILIES = {
@@ -65,7 +68,8 @@ def notes_text(row: NeckRow, lang: str = "en") -> str:
 def compare_rows(rows: Sequence[NeckRow], lang: str = "en") -> list[list]:
     """Table rows under COMPARE_HEADERS; measured values are numbers (None where not measured)."""
     return [[r.title, ", ".join(r.inputs), r.params, _rounded(None if r.flops is None else r.flops / 1e9, 3),
-             _rounded(r.latency_ms, 2), r.outputs, r.finest, r.stride,
+             _rounded(r.latency_ms, 2), weights_words(r.weights, lang),
+             *(_rounded(r.metrics.get(key), 1) for key in HELD_OUT), r.outputs, r.finest, r.stride,
              None if r.local_rf_px is None else int(r.local_rf_px), global_context(r, lang), r.erf_px,
              _rounded(r.erf_percent, 1), notes_text(r, lang)]
             for r in rows]
