@@ -294,6 +294,7 @@ def main() -> None:
     repeats = 3 if args.quick else 7
     os.chdir(ROOT)
 
+    from necklab.graph.steps import Steps
     from necklab.lab.analysis import keep_picture, neck_on, run_backbone
     from necklab.lab.compare import tab_config
     from necklab.lab.imaging import decode
@@ -334,9 +335,9 @@ def main() -> None:
 
             full_s = median_seconds(full, 1 if args.quick else 3, warmup=1)
             analysis = analyses[title]
-            n = len(analysis.topology.order)
+            last = Steps.of(analysis.topology).last  # the slider's steps: the opening is one of them
             steps = [median_seconds(lambda k=k: tabs.step(title, analysis, k), 1, warmup=0)
-                     for k in sorted({round(i * (n - 1) / 4) for i in range(5)})]
+                     for k in sorted({round(i * last / 4) for i in range(5)})]
             step_s = statistics.median(steps)
             lines.append(row(f"{title}: full analysis ÷ bare forward", f"{full_s:.2f} s / {bare:.3f} s",
                              f"{full_s / bare:.1f}", f"≤ {TARGETS['analysis']}",
