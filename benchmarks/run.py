@@ -117,6 +117,8 @@ def clear_picture_caches() -> None:
     analysis._flops.clear()
     analysis._pictures.clear()
     neck_tab._graphs.clear()
+    neck_tab._step_frames.clear()
+    neck_tab._openings.clear()
 
 
 def value_of(component: Any, tab: Any, analysis: Any, step: int = 0) -> Any:
