@@ -14,11 +14,14 @@ from matplotlib.figure import Figure
 from necklab.graph.steps import Steps
 from necklab.i18n import t
 from necklab.lab.analysis import analyse
+from necklab.lessons import nasfpn as nasfpn_lesson
 from necklab.ui import neck_tab
 from necklab.ui.neck_tab import render_step, step_image, tab_view
 from necklab.viz.maps import mean_map, original_extent
+from necklab.viz.nasfpn import cell_figure, has_attention, is_cell
 from necklab.viz.render import figure_image
 from necklab.viz.step import StepFrame, on_picture, step_figure
+from necklab.widgets.session import Session
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +32,11 @@ def fpn(chelsea):
 @pytest.fixture(scope="module")
 def spp(chelsea):
     return analyse(chelsea, "spp")
+
+
+@pytest.fixture(scope="module")
+def nasfpn(chelsea):
+    return analyse(chelsea, "nasfpn")
 
 
 @contextmanager
@@ -100,3 +108,25 @@ def test_stepping_draws_no_whole_figure(fpn):
     assert len({id(frame) for frame in neck_tab._step_frames.values()}) == 1
     assert all(frame.draws == 1 for frame in neck_tab._step_frames.values())
     assert len({s.figure.tobytes() for s in shown}) == len(shown)  # every step shows its own node
+
+
+def test_a_nasfpn_cell_shows_the_pixels_of_its_figure_drawn_afresh(nasfpn):
+    cells = [n for n in nasfpn.topology.order if is_cell(nasfpn, n)]
+    gp = [n for n in cells if has_attention(nasfpn, n)]
+    plain = [n for n in cells if not has_attention(nasfpn, n)]
+    assert gp and plain
+    for node in (gp[0], plain[0], gp[-1], plain[-1]):
+        figure = cell_figure(nasfpn, node)
+        assert figure is not None
+        assert_same_pixels(nasfpn_lesson.cell_image(nasfpn, node), figure_image(figure))
+
+
+def test_nasfpn_steps_draw_their_cells_in_two_frames(nasfpn):
+    nasfpn_lesson._cell_frames.clear()
+    steps = Steps.of(nasfpn.topology)
+    nasfpn_lesson.cell_view(Session(), nasfpn, 0)
+    with full_draws() as drawn:
+        images = [nasfpn_lesson.cell_view(Session(), nasfpn, k) for k in range(1, steps.last + 1, 7)]
+    assert len(drawn) <= 1  # the frame of the other kind of cell (with or without attention)
+    assert len(nasfpn_lesson._cell_frames) == 2
+    assert all(view is not None and view.cell.ndim == 3 for view in images)
