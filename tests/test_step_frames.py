@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import gradio as gr
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -130,3 +131,21 @@ def test_nasfpn_steps_draw_their_cells_in_two_frames(nasfpn):
     assert len(drawn) <= 1  # the frame of the other kind of cell (with or without attention)
     assert len(nasfpn_lesson._cell_frames) == 2
     assert all(view is not None and view.cell.ndim == 3 for view in images)
+
+
+def test_a_step_goes_out_as_a_png_of_its_exact_pixels(fpn, tmp_path):
+    from PIL import Image
+
+    from necklab.ui.neck_tab import StepShown
+    from necklab.widgets.common import figure_box, png_file
+    from necklab.widgets.events import Shows
+
+    graph, box, words = figure_box("neck.graph", "x-graph"), figure_box("neck.stepfig", "x-stepfig"), gr.Markdown()
+    pixels = step_image(fpn, "P4")
+    sent = Shows(StepShown, graph=graph, figure=box, narration=words).updates(StepShown(pixels, pixels, "P4"))
+    assert sent[words] == "P4" and sent[graph] == sent[box]  # the same picture is one file
+    path = sent[box]
+    assert isinstance(path, str) and path.endswith(".png") and path.startswith(str(box.GRADIO_CACHE))
+    with Image.open(path) as png:
+        np.testing.assert_array_equal(np.asarray(png.convert("RGB")), pixels)
+    assert png_file(pixels, tmp_path) == png_file(pixels, tmp_path)  # one file per image
