@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
@@ -107,9 +108,11 @@ def narration(analysis: Analysis, node_id: str, lang: str = "en", steps: Steps |
         inputs = t("step.sep", lang).join(
             t("step.via", lang, source=e.source, op=sized_edge_label(analysis, node, e, lang)) for e in node.inputs)
         lines.append(t("step.inputs", lang, inputs=inputs))
+    std, mean = torch.std_mean(values)  # two passes over the map, not four: a step computes them
+    low, high = torch.aminmax(values)
     lines.append(t("step.stats", lang, params=f"{analysis.node_params.get(node_id, 0):,}",
-                   mean=f"{float(values.mean()):.3g}", std=f"{float(values.std()) if values.numel() > 1 else 0.0:.3g}",
-                   min=f"{float(values.min()):.3g}", max=f"{float(values.max()):.3g}"))
+                   mean=f"{float(mean):.3g}", std=f"{float(std) if values.numel() > 1 else 0.0:.3g}",
+                   min=f"{float(low):.3g}", max=f"{float(high):.3g}"))
     return "\n\n".join(lines)
 
 
