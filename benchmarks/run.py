@@ -117,6 +117,8 @@ def clear_picture_caches() -> None:
     analysis._flops.clear()
     analysis._pictures.clear()
     neck_tab._graphs.clear()
+    neck_tab._step_frames.clear()
+    neck_tab._openings.clear()
 
 
 def value_of(component: Any, tab: Any, analysis: Any, step: int = 0) -> Any:
@@ -294,6 +296,7 @@ def main() -> None:
     repeats = 3 if args.quick else 7
     os.chdir(ROOT)
 
+    from necklab.graph.steps import Steps
     from necklab.lab.analysis import keep_picture, neck_on, run_backbone
     from necklab.lab.compare import tab_config
     from necklab.lab.imaging import decode
@@ -334,9 +337,9 @@ def main() -> None:
 
             full_s = median_seconds(full, 1 if args.quick else 3, warmup=1)
             analysis = analyses[title]
-            n = len(analysis.topology.order)
+            last = Steps.of(analysis.topology).last  # the slider's steps: the opening is one of them
             steps = [median_seconds(lambda k=k: tabs.step(title, analysis, k), 1, warmup=0)
-                     for k in sorted({round(i * (n - 1) / 4) for i in range(5)})]
+                     for k in sorted({round(i * last / 4) for i in range(5)})]
             step_s = statistics.median(steps)
             lines.append(row(f"{title}: full analysis ÷ bare forward", f"{full_s:.2f} s / {bare:.3f} s",
                              f"{full_s / bare:.1f}", f"≤ {TARGETS['analysis']}",

@@ -119,13 +119,13 @@ def test_nasfpn_lesson(session, chelsea):
     start = nasfpn.stage_start(analysis, "3")
     assert steps_of(analysis)[start] == ("s3.gp_64_4",)
     assert analysis.topology.order[nasfpn.stage_start(analysis, "3", every=True)] == "s3.gp_64_4"
-    assert nasfpn.cell_view(session, analysis, start).ndim == 3
+    assert nasfpn.cell_view(session, analysis, start).cell.ndim == 3
     # the opening (step 0) is not a cell: the first cell is shown
     first = steps_of(analysis).index("s1.gp_64_4")
     assert first == 1
-    assert np.array_equal(nasfpn.cell_view(session, analysis, 0), nasfpn.cell_view(session, analysis, first))
-    assert np.array_equal(nasfpn.cell_view(session, analysis, 0, every=True),
-                          nasfpn.cell_view(session, analysis, first))
+    assert np.array_equal(nasfpn.cell_view(session, analysis, 0).cell, nasfpn.cell_view(session, analysis, first).cell)
+    assert np.array_equal(nasfpn.cell_view(session, analysis, 0, every=True).cell,
+                          nasfpn.cell_view(session, analysis, first).cell)
 
 
 @pytest.mark.slow

@@ -2,19 +2,31 @@
 global-pooling attention and output."""
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import gradio as gr
+import numpy as np
 from matplotlib.figure import Figure
 
 from necklab.graph.steps import Jump, Steps
 from necklab.graph.topology import Op
 from necklab.lab.analysis import Analysis
+from necklab.lab.cache import LRU
 from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe, first_stage
-from necklab.viz.nasfpn import cell_figure, cell_rows, cell_table_headers, first_step_of_stage
-from necklab.widgets.common import figure_box, image
+from necklab.viz.nasfpn import (
+    CellFrame,
+    cell_figure,
+    cell_rows,
+    cell_table_headers,
+    first_step_of_stage,
+    has_attention,
+    is_cell,
+)
+from necklab.viz.render import Blitted
+from necklab.widgets.common import figure_box, whole
 from necklab.widgets.events import Shows, event, reading
 from necklab.widgets.session import Session
 from necklab.widgets.tab import TabHooks
@@ -60,15 +72,36 @@ def stage_start(analysis: Analysis | None, chosen: str | None, every: bool = Fal
     return Steps.of(analysis.topology, bool(every)).index(first)
 
 
-def cell_view(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> Any:
+@dataclass(frozen=True)
+class CellShown:
+    """The figure of the merging cell at the step on screen."""
+
+    cell: np.ndarray
+
+
+def cell_view(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> CellShown | None:
     """The merging cell of step k — or, before the first cell, the first cell (its title names it)."""
     if analysis is None:
-        return gr.skip()
-    order = analysis.topology.order
-    at = order.index(Steps.of(analysis.topology, bool(every))[int(k)][-1])
-    cells = [i for i, node in enumerate(order) if "resized" in analysis.trace.extras.get(node, {})]
+        return None
+    order, steps = analysis.topology.order, Steps.of(analysis.topology, bool(every))
+    at = order.index(steps[min(max(whole(k, session.lang), 0), steps.last)][-1])
+    cells = [i for i, node in enumerate(order) if is_cell(analysis, node)]
     shown = next((i for i in cells if i >= at), cells[-1])
-    return image(_cell_figure(analysis, order[shown], session.lang))
+    return CellShown(cell_image(analysis, order[shown], session.lang))
+
+
+# Cell figures drawn once per picture, kind of cell (with attention or not) and language: a step
+# then redraws only what its cell changes (`Blitted`).
+CELL_FRAMES_MB = 64
+_cell_frames: LRU[Hashable, Blitted] = LRU(8, budget=CELL_FRAMES_MB * 1024 * 1024, weigh=lambda b: b.nbytes)
+
+
+def cell_image(analysis: Analysis, node: str, lang: str = "en") -> np.ndarray:
+    """A merging cell's figure (`cell_figure`) as an image, drawn by its kind's frame."""
+    attention = has_attention(analysis, node)
+    key = (analysis.picture.key, attention, lang)
+    frame = _cell_frames.get_or_make(key, lambda: Blitted(CellFrame(analysis.picture, attention, lang)))
+    return frame.image(analysis, node)
 
 
 def nasfpn_panel(tab: TabHooks) -> None:
@@ -84,8 +117,9 @@ def nasfpn_panel(tab: TabHooks) -> None:
     # select, not change: choosing the same stage again jumps to it again
     stage.select(reading(stage_start), [tab.state, stage, tab.every], [tab.step], api_visibility="private")
     inputs = [tab.session, tab.state, tab.step, tab.every]
-    tab.follow_step(event(cell_view), inputs, [cell])
-    tab.after_run.append((event(cell_view), inputs, [cell]))  # and in a new language
+    shown = Shows(CellShown, cell=cell)
+    tab.follow_step(event(cell_view, shown), inputs, shown.outputs)
+    tab.after_run.append((event(cell_view, shown), inputs, shown.outputs))  # and in a new language
 
 
 LESSON = Lesson("nasfpn", nasfpn_figures, nasfpn_panel,

@@ -90,6 +90,15 @@ def overlay_heatmap(ax: Axes, picture: Picture, values: np.ndarray, grid: CellGr
     return ax.imshow(values, extent=extent, cmap=HEATMAP_CMAP, alpha=alpha, interpolation="nearest")
 
 
+def set_map(im: AxesImage, values: np.ndarray, extent: tuple[float, float, float, float] | None = None) -> None:
+    """Put other values (of any shape) in an image artist, as `imshow(values, extent=extent)` would
+    draw them: the extent (default: one unit per cell) and the colour scale follow the values."""
+    h, w = values.shape[:2]
+    im.set_data(values)
+    im.set_extent(extent if extent is not None else (-0.5, w - 0.5, h - 0.5, -0.5))
+    im.autoscale()
+
+
 def levels_overview(picture: Picture, backbone: BackboneResult, lang: str = "en") -> Figure:
     """Mean activation of every backbone level overlaid on the picture, one panel per level."""
     n = len(backbone.info)

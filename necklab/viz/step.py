@@ -6,15 +6,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
 from necklab.graph.steps import Steps, dilated_taps, dilation_rates
 from necklab.graph.topology import Node, Note, Op
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, CellGrid
+from necklab.lab.imaging import Picture
 from necklab.lab.shape_rules import sized_edge_label
 from necklab.lab.words import cell_name_words, note_words, op_name
-from necklab.viz.maps import CHANNEL_CMAP, LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
+from necklab.viz.maps import (
+    CHANNEL_CMAP,
+    HEATMAP_CMAP,
+    LABEL_SIZE,
+    TITLE_SIZE,
+    mean_map,
+    original_extent,
+    overlay_heatmap,
+    set_map,
+    show_picture,
+)
 
 
 def node_table_headers(lang: str = "en") -> list[str]:
@@ -95,9 +108,11 @@ def narration(analysis: Analysis, node_id: str, lang: str = "en", steps: Steps |
         inputs = t("step.sep", lang).join(
             t("step.via", lang, source=e.source, op=sized_edge_label(analysis, node, e, lang)) for e in node.inputs)
         lines.append(t("step.inputs", lang, inputs=inputs))
+    std, mean = torch.std_mean(values)  # two passes over the map, not four: a step computes them
+    low, high = torch.aminmax(values)
     lines.append(t("step.stats", lang, params=f"{analysis.node_params.get(node_id, 0):,}",
-                   mean=f"{float(values.mean()):.3g}", std=f"{float(values.std()) if values.numel() > 1 else 0.0:.3g}",
-                   min=f"{float(values.min()):.3g}", max=f"{float(values.max()):.3g}"))
+                   mean=f"{float(mean):.3g}", std=f"{float(std) if values.numel() > 1 else 0.0:.3g}",
+                   min=f"{float(low):.3g}", max=f"{float(high):.3g}"))
     return "\n\n".join(lines)
 
 
@@ -125,51 +140,100 @@ def _cell_grid(analysis: Analysis, node_id: str, shape: tuple[int, int]) -> Cell
     return grid if shape != (1, 1) else None
 
 
-def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str = "en") -> Figure:
-    """The node's mean map over the picture (aligned through its cell grid) beside its `channels`
-    strongest channels; a pooled vector is drawn as bars."""
-    x = analysis.trace[node_id].float()
+def vector_figure(analysis: Analysis, node_id: str, lang: str = "en") -> Figure:
+    """A pooled vector's values as bars over their index."""
     node = analysis.topology.node(node_id)
-    shape = _shape(analysis, node_id)
-    if x.dim() != 4:
-        fig = Figure(figsize=(12, 3.6), layout="constrained")
-        ax = fig.add_subplot()
-        values = x.reshape(-1).numpy()
-        ax.fill_between(np.arange(values.size), values, step="mid", color="#0072B2")
-        ax.set_xlabel(t("step.vector_index", lang), fontsize=LABEL_SIZE)
-        ax.set_ylabel(t("step.value", lang), fontsize=LABEL_SIZE)
-        ax.set_title(t("step.vector_title", lang, node=node_id, op=op_name(node.op, lang), n=values.size),
-                     fontsize=TITLE_SIZE)
-        return fig
-    h, w = x.shape[-2:]
-    k = min(channels, x.shape[1])
-    # Fixed positions (figure fractions) instead of a layout engine: stepping redraws this figure
-    # and constrained layout would cost more than the drawing itself.
-    fig = Figure(figsize=(12.5, 4.6))
-    ax = fig.add_axes((0.06, 0.12, 0.36, 0.72))
-    cax = fig.add_axes((0.43, 0.12, 0.012, 0.72))
-    grid = _cell_grid(analysis, node_id, (h, w))
-    if grid is not None:
-        im = overlay_heatmap(ax, analysis.picture, mean_map(x), grid, lang=lang)
-        ax.set_title(t("step.mean_on_picture", lang, c=x.shape[1]), fontsize=LABEL_SIZE + 1)
-    else:
-        im = ax.imshow(mean_map(x), cmap="viridis", interpolation="nearest")
-        ax.set_title(t("step.mean_cells", lang, c=x.shape[1], h=h, w=w), fontsize=LABEL_SIZE + 1)
-    bar = fig.colorbar(im, cax=cax)
-    bar.set_label(t("step.mean_activation", lang), fontsize=LABEL_SIZE - 1)
-    energy = x[0].pow(2).sum(dim=(1, 2))
-    cols = (k + 1) // 2
-    width = 0.44 / max(cols, 1)
-    for i, ch in enumerate(energy.argsort(descending=True)[:k].tolist()):
-        row, col = i % 2, i // 2
-        cax = fig.add_axes((0.53 + col * width, 0.5 - row * 0.42, width * 0.9, 0.34))
-        cax.imshow(x[0, ch].numpy(), cmap=CHANNEL_CMAP, interpolation="nearest", aspect="auto")
-        cax.set_title(t("step.channel", lang, ch=ch), fontsize=LABEL_SIZE - 1)
-        cax.set_xticks([])
-        cax.set_yticks([])
-    fig.suptitle(t("step.suptitle", lang, node=node_id, op=op_name(node.op, lang), shape=shape, k=k),
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    values = analysis.trace[node_id].float().reshape(-1).numpy()
+    ax.fill_between(np.arange(values.size), values, step="mid", color="#0072B2")
+    ax.set_xlabel(t("step.vector_index", lang), fontsize=LABEL_SIZE)
+    ax.set_ylabel(t("step.value", lang), fontsize=LABEL_SIZE)
+    ax.set_title(t("step.vector_title", lang, node=node_id, op=op_name(node.op, lang), n=values.size),
                  fontsize=TITLE_SIZE)
     return fig
+
+
+def shown_channels(analysis: Analysis, node_id: str, channels: int = 4) -> int:
+    """How many of a map's strongest channels its step figure shows."""
+    return min(channels, analysis.trace[node_id].shape[1])
+
+
+def on_picture(analysis: Analysis, node_id: str) -> bool:
+    """Whether a node's map is drawn on the picture (through its cell grid), not on its own cells."""
+    h, w = analysis.trace[node_id].shape[-2:]
+    return _cell_grid(analysis, node_id, (h, w)) is not None
+
+
+class StepFrame:
+    """The figure of a step with a C×H×W map, in fixed positions (no layout engine): the mean map
+    over the picture (or over its cells, for maps not on a pyramid grid) with its colour bar, beside
+    the `channels` strongest channels. `show(analysis, node)` puts a node's maps and words in its
+    artists, so that one frame shows any node of its kind, again and again: `changing` are the
+    artists a node changes (what `Blitted` redraws); everything else — the picture, the axes, their
+    labels, the colour bar's label — stays."""
+
+    def __init__(self, picture: Picture | None, channels: int, lang: str = "en") -> None:
+        self.picture, self.lang = picture, lang
+        self.fig = fig = Figure(figsize=(12.5, 4.6))
+        self.ax = ax = fig.add_axes((0.06, 0.12, 0.36, 0.72))
+        cax = fig.add_axes((0.43, 0.12, 0.012, 0.72))
+        if picture is not None:
+            show_picture(ax, picture, lang)
+            self.mean = ax.imshow(np.zeros((1, 1)), cmap=HEATMAP_CMAP, alpha=0.6, interpolation="nearest")
+            mean_changes: list[Artist] = [self.mean, *ax.spines.values(), ax.title]  # the map covers the spines
+        else:
+            self.mean = ax.imshow(np.zeros((1, 1)), cmap=HEATMAP_CMAP, interpolation="nearest")
+            mean_changes = [ax]  # its ticks count the cells
+        bar = fig.colorbar(self.mean, cax=cax)
+        bar.set_label(t("step.mean_activation", lang), fontsize=LABEL_SIZE - 1)
+        cols = (channels + 1) // 2
+        width = 0.44 / max(cols, 1)
+        self.channels = []
+        for i in range(channels):
+            row, col = i % 2, i // 2
+            panel = fig.add_axes((0.53 + col * width, 0.5 - row * 0.42, width * 0.9, 0.34))
+            self.channels.append(panel.imshow(np.zeros((1, 1)), cmap=CHANNEL_CMAP, interpolation="nearest",
+                                              aspect="auto"))
+            panel.set_xticks([])
+            panel.set_yticks([])
+        self.title = fig.suptitle(" ", fontsize=TITLE_SIZE)
+        self.changing: list[Artist] = [*mean_changes, cax, *(im.axes for im in self.channels), self.title]
+
+    @property
+    def nbytes(self) -> int:
+        return self.picture.rgb.nbytes if self.picture is not None else 0
+
+    def show(self, analysis: Analysis, node_id: str) -> Figure:
+        """Put the node's mean map, strongest channels and words in the frame; returns its figure."""
+        x = analysis.trace[node_id].float()
+        lang, c, (h, w) = self.lang, x.shape[1], x.shape[-2:]
+        values = mean_map(x)
+        if self.picture is not None:
+            grid = _cell_grid(analysis, node_id, (h, w))
+            assert grid is not None, f"{node_id} is not on the picture"
+            set_map(self.mean, values, original_extent(self.picture, grid, h, w))
+            self.ax.set_title(t("step.mean_on_picture", lang, c=c), fontsize=LABEL_SIZE + 1)
+        else:
+            set_map(self.mean, values)
+            self.ax.set_title(t("step.mean_cells", lang, c=c, h=h, w=w), fontsize=LABEL_SIZE + 1)
+        energy = x[0].pow(2).sum(dim=(1, 2))
+        for im, ch in zip(self.channels, energy.argsort(descending=True)[:len(self.channels)].tolist()):
+            set_map(im, x[0, ch].numpy())
+            im.axes.set_title(t("step.channel", lang, ch=ch), fontsize=LABEL_SIZE - 1)
+        node = analysis.topology.node(node_id)
+        self.title.set_text(t("step.suptitle", lang, node=node_id, op=op_name(node.op, lang),
+                              shape=_shape(analysis, node_id), k=len(self.channels)))
+        return self.fig
+
+
+def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str = "en") -> Figure:
+    """The node's mean map over the picture (aligned through its cell grid) beside its `channels`
+    strongest channels (`StepFrame`); a pooled vector is drawn as bars."""
+    if analysis.trace[node_id].dim() != 4:
+        return vector_figure(analysis, node_id, lang)
+    picture = analysis.picture if on_picture(analysis, node_id) else None
+    return StepFrame(picture, shown_channels(analysis, node_id, channels), lang).show(analysis, node_id)
 
 
 def opening_figure(analysis: Analysis, nodes: Sequence[str], lang: str = "en") -> Figure:

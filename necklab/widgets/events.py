@@ -19,6 +19,7 @@ import torch
 
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, AnalysisRef, keep_analysis, kept_analysis
+from necklab.widgets.common import sent_image
 from necklab.widgets.session import Session, SessionBox
 
 V = TypeVar("V")
@@ -49,9 +50,9 @@ class Shows(Generic[V]):
         for name, shown in self.components.items():
             value = getattr(view, name)
             if isinstance(shown, Sequence):
-                updates.update(zip(shown, map(held, value), strict=True))
+                updates.update((c, sent_image(c, held(v))) for c, v in zip(shown, value, strict=True))
             else:
-                updates[shown] = held(value)
+                updates[shown] = sent_image(shown, held(value))
         return updates
 
 
