@@ -257,7 +257,8 @@ def _detection_figure(analysis: Analysis, threshold: float, lang: str) -> Figure
                      label=t("det.level_count", lang, level=level_words(level, node, lang), n=counts[level]))
                for level, node in levels.items()]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=LABEL_SIZE - 1,
-              frameon=False, borderaxespad=0)
+              frameon=False, borderaxespad=0, title=t("det.legend_title", lang), title_fontsize=LABEL_SIZE - 1,
+              alignment="left")
     if shown.indices:
         title = t("det.boxes_title", lang, n=len(shown.indices), threshold=score_words(threshold), total=shown.total)
         if len(shown.indices) > LABELLED:
