@@ -46,6 +46,7 @@ OTHER_LEVEL = "#FFFFFF"
 # A colour per class (background transparent): Okabe–Ito, distinct from one another on photos.
 CLASS_COLOURS = ("#E69F00", "#009E73", "#0072B2", "#CC79A7")
 HALO = [patheffects.withStroke(linewidth=3.5, foreground="black")]
+THIN_HALO = [patheffects.withStroke(linewidth=2.6, foreground="black")]  # boxes on the small heatmaps
 HEADLINE_METRICS = ("AP", "AP50", "AP_S", "AP_M", "AP_L")
 
 
@@ -209,14 +210,14 @@ def detections_figure(analysis: Analysis, threshold: float = THRESHOLD, lang: st
     return _detection_figure(analysis, threshold, lang)
 
 
-def _layout(analysis: Analysis, panels: int) -> tuple[Figure, Axes, list[Axes]]:
+def _layout(analysis: Analysis, panels: int, title_lines: int) -> tuple[Figure, Axes, list[Axes]]:
     """A figure with the picture large on top (its legend to the right) and `panels` small maps in
-    a row below it."""
+    a row below it, each under a title of `title_lines` lines."""
     w, h = analysis.picture.original_size
     aspect = h / w
     width = 13.0
     top_h = min(max((width - 4.2) * aspect, 2.6), 7.0) + 1.2  # the picture beside its legend, titles, x label
-    small_h = min(max((width / max(panels, 3) - 0.35) * aspect, 1.4), 4.0) + 1.0  # three title lines
+    small_h = min(max((width / max(panels, 3) - 0.35) * aspect, 1.4), 4.0) + 0.1 + 0.3 * title_lines
     fig = Figure(figsize=(width, top_h + small_h + 1.1), layout="constrained")
     top, bottom = cast(np.ndarray, fig.subfigures(2, 1, height_ratios=[top_h, small_h + 1.1]))
     main = top.subplots()
@@ -238,7 +239,7 @@ def _detection_figure(analysis: Analysis, threshold: float, lang: str) -> Figure
     found = answers.detections
     levels = output_levels(analysis)
     shown = shown_detections(analysis, threshold)
-    fig, ax, small = _layout(analysis, len(levels))
+    fig, ax, small = _layout(analysis, len(levels), title_lines=3)
     show_picture(ax, analysis.picture, lang)
     for rank, i in enumerate(reversed(shown.indices)):  # the best drawn last, on top
         level = int(found.levels[i])
@@ -302,7 +303,7 @@ def _heatmap_panel(ax: Axes, analysis: Analysis, level: int, node: str, levels: 
         if int(detections.levels[i]) == level:
             x0, y0, x1, y1 = box_on_picture(analysis, detections.boxes[i].tolist())
             ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=level_colour(level),
-                                   linewidth=1.2, zorder=3))
+                                   linewidth=1.4, path_effects=THIN_HALO, zorder=3))
     _small(ax, level_colour(level))
     ax.set_title(t("det.heat_title", lang, level=level_words(level, node, lang), rows=scores.shape[0],
                    cols=scores.shape[1], sizes=sizes_words(level, levels, scale, lang), n=count),
@@ -347,7 +348,7 @@ def segmentation_figure(analysis: Analysis, threshold: float = THRESHOLD, lang: 
     assert answers is not None and answers.segmentation is not None
     probs = segmentation_probabilities(analysis)
     classes, share = segmentation_classes(analysis, threshold)
-    fig, ax, small = _layout(analysis, len(CLASS_NAMES))
+    fig, ax, small = _layout(analysis, len(CLASS_NAMES), title_lines=1)
     w, h = analysis.picture.original_size
     extent = (-0.5, w - 0.5, h - 0.5, -0.5)
     show_picture(ax, analysis.picture, lang)
