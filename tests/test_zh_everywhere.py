@@ -225,3 +225,59 @@ def test_the_cell_views_words_are_chinese(analyses, chelsea, key):
     plt.close(figure)
     found = leftovers(iter(texts), names)
     assert not found, "\n".join(found)
+
+
+# Names the detection view keeps: the metrics (AP_S and AP50 read as code) and the heads' designs.
+DETECTION_NAMES = frozenset({"AP", "mIoU", "FCOS", "DeepLab"})
+
+
+@pytest.mark.parametrize("key", ["fpn", "aspp"])
+def test_the_detection_views_words_are_chinese(chelsea, key):
+    """The detections panel in 中文: its labels, the figure (with hand-made answers, so it does not
+    depend on the shipped weights), its note, every reason for fresh weights, and the cell view's
+    response at an output cell."""
+    from dataclasses import replace
+
+    import torch
+
+    from necklab.lab.analysis import Answers, Weights
+    from necklab.models.head import CLASS_NAMES, Detections
+    from necklab.ui import detections_view
+    from necklab.viz import detections as det
+
+    analysis = analyse(chelsea, key, weights="fresh")
+    k = len(CLASS_NAMES)
+    if key == "aspp":
+        h, w = analysis.trace["project"].shape[-2:]
+        probs = torch.softmax(torch.randn(1 + k, h, w, generator=torch.Generator().manual_seed(0)) * 3, dim=0)
+        answers, metrics = Answers(segmentation=probs), (("mIoU", 40.0),)
+    else:
+        levels = [analysis.topology.node(n).level for n in analysis.outputs]
+        found = Detections(torch.tensor([[10.0, 10, 60, 80], [100, 40, 300, 280]]), torch.tensor([0.8, 0.6]),
+                           torch.tensor([0, 3]), torch.tensor(levels[1:3]))
+        heatmaps = {lv: torch.rand(k, *analysis.trace[n].shape[-2:]) for lv, n in zip(levels, analysis.outputs)}
+        answers, metrics = Answers(detections=found, heatmaps=heatmaps), (("AP", 30.0), ("AP_S", 10.0))
+    trained = replace(analysis, answers=answers, weights=Weights("trained", metrics=metrics), recipe=None,
+                      _kept_as="")
+    names = node_names(analysis) | DETECTION_NAMES
+    texts = [(f"label {label}", t(f"det.{label}", "zh")) for label in ("accordion", "intro", "threshold", "figure",
+                                                                       "closed")]
+    texts.append(("note", det.detections_note(trained, 0.3, "zh")))
+    texts.append(("closed note", detections_view.redraw(ZH, trained, 0.3, False, None).note))
+    for reason in ("", "none_for_neck", "other_config", "missing_file", "bad_hash", "unreadable", "mismatch",
+                   "no_task"):
+        fresh = replace(analysis, weights=Weights("fresh", reason))
+        texts.append((f"fresh {reason or 'chosen'}", det.detections_note(fresh, 0.3, "zh")))
+    for threshold in (0.3, 0.95):  # with boxes, and with none above the threshold
+        figure = det.detections_figure(trained, threshold, "zh")
+        texts += [(f"figure at {threshold}", text) for text in figure_words(figure)]
+        plt.close(figure)
+    node = analysis.outputs[-1]
+    panel = det.cell_response(trained, node, (1, 1), "zh")
+    assert panel is not None
+    figure = Figure()
+    ax = figure.subplots()
+    panel.draw(ax)
+    texts += [("cell panel", panel.title), *(("cell panel", text) for text in figure_words(figure))]
+    found = leftovers(iter(texts), names)
+    assert not found, "\n".join(found)

@@ -24,6 +24,7 @@ from necklab.lessons import lesson_for
 from necklab.models.refusal import Refusal
 from necklab.models.registry import NECKS, Control, NeckSpec
 from necklab.ui.cell_view import cell_section
+from necklab.ui.detections_view import detection_section
 from necklab.ui.export import export_box
 from necklab.ui.quiz import quiz_box
 from necklab.viz.graph import GraphPicture, focus_nodes
@@ -443,6 +444,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson:
     view = build_step_view(key, session, state, partial(quiz_box, key), jumps_of(specs) if lesson else (),
                            found.beside_step if found is not None else None)
     cell = cell_section(key)
+    detections = detection_section(key)
     boxes = view.boxes
 
     shows = Shows(TabView, analysis=state, summary=info, **vars(boxes))
@@ -461,6 +463,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson:
                   runs=runs, beside_step=view.beside_step)
     view.under_narration.wire(tab)
     cell.wire(tab)
+    detections.wire(tab)
     if found is not None and found.panel is not None:
         found.panel(tab)
     return tab

@@ -239,8 +239,9 @@ def cell_figure(analysis: Analysis, node_id: str, cell: tuple[int, int], fields:
     fig.legend(handles=[cell_handle, *path_handles, *erf_handles, mean_handle], loc="outside lower center",
                ncols=2, fontsize=LABEL_SIZE - 2, frameon=False)
     title = _headline(analysis, node_id, cell, lang)
-    if not panels:
-        title += "\n" + t("cell.detection_pending", lang)
+    if not panels:  # with a head's answers, its response is at the outputs' cells
+        title += "\n" + (t("det.cell_outputs", lang, nodes=", ".join(analysis.outputs)) if analysis.answers is not None
+                         else t("cell.detection_pending", lang))
     fig.suptitle(title, fontsize=TITLE_SIZE)
     return fig
 
