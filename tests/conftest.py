@@ -8,10 +8,12 @@ from pathlib import Path
 # offline: the tests' clients, like the app, reach nothing but 127.0.0.1 (tests/test_offline.py).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np
 import pytest
 import torch
 from gradio.processing_utils import save_file_to_cache
 from gradio.utils import get_upload_folder
+from PIL import Image
 
 from necklab.lab.analysis import run_backbone
 from necklab.lab.imaging import Picture, decode
@@ -43,3 +45,20 @@ def upload(path: str | Path) -> dict:
     cached = save_file_to_cache(path, cache_dir=get_upload_folder())
     return {"path": cached, "orig_name": path.name, "size": path.stat().st_size, "mime_type": None,
             "url": None, "is_stream": False, "meta": {"_type": "gradio.FileData"}}
+
+
+def sent_images(updates: dict) -> list[np.ndarray]:
+    """The pictures a handler's updates send: arrays, or the PNG files image outputs go out as
+    (`necklab.widgets.common.sent_image`), read back."""
+    found = []
+    for value in updates.values():
+        if isinstance(value, np.ndarray):
+            found.append(value)
+        elif isinstance(value, str) and value.endswith(".png") and Path(value).is_file():
+            found.append(np.asarray(Image.open(value).convert("RGB")))
+    return found
+
+
+def sent_texts(updates: dict) -> list[str]:
+    """The texts among a handler's updates (not the PNG files images go out as)."""
+    return [v for v in updates.values() if isinstance(v, str) and not (v.endswith(".png") and Path(v).is_file())]

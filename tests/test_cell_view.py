@@ -47,7 +47,7 @@ from necklab.viz.cell import (
     picker_zoom,
 )
 from necklab.widgets.session import Session, SessionBox
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, sent_images
 from tests.test_zoo import resized
 
 
@@ -240,7 +240,7 @@ def test_a_click_through_the_app(built, chelsea, title, node) -> None:
     updates = endpoint(built, f"{key}_cell")(SessionBox(session), ref, node, evt)
     clicked = next(v for v in updates.values() if isinstance(v, cell_view.Clicked))
     assert clicked == cell_view.Clicked(ref.key, node, (2, 3))
-    images = [v for v in updates.values() if isinstance(v, np.ndarray)]
+    images = sent_images(updates)
     assert len(images) == 2 and all(img.ndim == 3 and img.std() > 5 for img in images)
     assert any(isinstance(v, str) and f"What does cell (2, 3) of {node} see?" in v for v in updates.values())
     # in Chinese, the same click is drawn again from what the session kept (no second backward pass)

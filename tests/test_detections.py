@@ -31,6 +31,7 @@ from necklab.viz import detections as det
 from necklab.viz.cell import cell_figure, extra_panels
 from necklab.viz.maps import original_extent
 from necklab.widgets.session import Session, SessionBox
+from tests.conftest import sent_images, sent_texts
 
 K = len(CLASS_NAMES)
 # Six boxes (analysed px) at five levels, best first; a threshold of 0.35 shows the first four.
@@ -235,8 +236,8 @@ def test_the_threshold_through_the_app(built, chelsea, fpn, aspp, title) -> None
     for analysis in (run, fpn if title == "FPN" else aspp):
         ref = keep_analysis(analysis)
         updates = endpoint(built, name)(SessionBox(session), ref, 0.3, None)
-        images = [v for v in updates.values() if isinstance(v, np.ndarray)]
-        notes = [v for v in updates.values() if isinstance(v, str)]
+        images = sent_images(updates)
+        notes = sent_texts(updates)
         drawn = next(v for v in updates.values() if isinstance(v, detections_view.Drawn))
         assert drawn == detections_view.Drawn(ref.key, "en", 0.3)
         assert notes == [det.detections_note(analysis, 0.3)]
@@ -246,7 +247,7 @@ def test_the_threshold_through_the_app(built, chelsea, fpn, aspp, title) -> None
             assert len(images) == 1 and images[0].ndim == 3 and images[0].std() > 5
         # the same again draws nothing; an API client's threshold is clamped, or refused
         again = endpoint(built, name)(SessionBox(session), ref, 0.3, drawn)
-        assert not any(isinstance(v, np.ndarray) for v in again.values())
+        assert not sent_images(again)
         clamped = endpoint(built, name)(SessionBox(session), ref, 5, drawn)
         assert any(v == detections_view.Drawn(ref.key, "en", 0.95) for v in clamped.values()
                    if isinstance(v, detections_view.Drawn))

@@ -12,7 +12,7 @@ from matplotlib import font_manager
 
 from necklab.i18n import strings, t
 from necklab.lab.analysis import analyse, run_backbone
-from necklab.lab.words import note_words
+from necklab.lab.words import note_words, weights_words
 from necklab.models.registry import NECKS
 from necklab.viz import CJK_FONT
 from necklab.viz.graph import GraphPicture
@@ -56,7 +56,8 @@ def test_chinese_figures_have_every_glyph(chelsea, pafpn):
     rendered_without_missing_glyphs(top_channels(backbone.features["C4"], "C4", lang="zh"))
     rendered_without_missing_glyphs(step_figure(pafpn, "N4", lang="zh"))
     graph = GraphPicture(pafpn.topology, pafpn.trace.tensors, lang="zh")
-    rendered_without_missing_glyphs(graph.figure("N4", t("neck.graph_title", "zh", name="PAFPN", k=16, node="N4")))
+    rendered_without_missing_glyphs(graph.figure("N4", t("neck.graph_title", "zh", name="PAFPN", k=16, node="N4",
+                                                                weights=weights_words(pafpn.weights, "zh"))))
 
 
 def test_narration_follows_the_language(pafpn):

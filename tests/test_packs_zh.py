@@ -22,6 +22,7 @@ from necklab.api import analyse_picture
 from necklab.cli.render import main as render_main
 from necklab.i18n import strings, t
 from necklab.lab.analysis import analyse
+from necklab.lab.words import weights_words
 from necklab.lessons import lesson_figures
 from necklab.models.registry import NECKS
 from necklab.pack.write import lesson_markdown, write_pack
@@ -180,7 +181,9 @@ def test_the_api_in_chinese():
     assert CJK.search(step.figure.get_suptitle())
     assert lab.explain("N4").endswith("→ **64×19×29**") and "相加节点" in lab.explain("N4")
     assert "64×19×29" in lab.explain("N4", "en") and not CJK.search(lab.explain("N4", "en"))
-    assert lab._repr_markdown_().startswith("**PANet (PAFPN)**（chelsea.png）：共 22 个节点")
+    summary = lab._repr_markdown_()
+    assert summary.startswith("**PANet (PAFPN)**（chelsea.png，") and "）：共 22 个节点" in summary
+    assert weights_words(lab.analysis.weights, "zh") in summary
     figures = lesson_figures(lab.analysis, lang=lab.lang)  # what .figures() draws
     assert all(CJK.search(f.caption) for f in figures)
 

@@ -28,8 +28,8 @@ from necklab.train.trainer import Plan, evaluate, fit, fresh_model
 TRAIN_SCENES, VAL_SCENES = 1600, 300
 # Steps of 16 scenes per neck, sized so each trains in ≤ 5 min on the idle 2-core machine (a pyramid
 # step there ≈ 1–2 s, an RFP step ≈ 3 FPN steps).
-STEPS = {"yolo_spp": 250, "sppf": 250, "aspp": 200, "fpn": 150, "pafpn": 150, "nasfpn": 120, "bifpn": 150,
-         "asff": 150, "rfp": 40}
+STEPS = {"yolo_spp": 250, "sppf": 250, "aspp": 200, "fpn": 300, "pafpn": 300, "nasfpn": 200, "bifpn": 300,
+         "asff": 300, "rfp": 100}
 DEFAULT_STEPS = 200
 WARM_START = {"rfp": "fpn"}  # neck → the trained neck whose tensors of the same name it starts from
 
