@@ -102,3 +102,19 @@ def weights_words(weights: Weights, lang: str = "en") -> str:
     if weights.reason:
         return t("weights.fresh_because", lang, reason=t(f"weights.{weights.reason}", lang))
     return t("weights.fresh", lang)
+
+
+def is_trained(weights: Weights) -> bool:
+    return weights.shown == TRAINED
+
+
+def shown_words(key: str, weights: Weights, lang: str = "en", **fields: object) -> str:
+    """The text `key_trained` or `key_fresh` — the one true of the weights a view shows — with those
+    weights in words as {weights}."""
+    variant = "trained" if is_trained(weights) else "fresh"
+    return t(f"{key}_{variant}", lang, weights=weights_words(weights, lang), **fields)
+
+
+def init_note(weights: Weights | None, lang: str = "en") -> str:
+    """The line above a neck tab: which weights the neck runs (before a run: when it runs which)."""
+    return t("neck.init_note", lang) if weights is None else shown_words("neck.init_note", weights, lang)

@@ -13,6 +13,7 @@ from necklab.graph.steps import Jump
 from necklab.graph.topology import Op
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
+from necklab.lab.words import shown_words
 from necklab.lessons.base import Lesson, LessonFigure, caption
 from necklab.viz.asff import levels, weights_figure
 from necklab.widgets.common import figure_box, image
@@ -25,6 +26,12 @@ from necklab.widgets.text import localised
 def asff_figures(analysis: Analysis, lang: str = "en") -> list[LessonFigure]:
     return [LessonFigure(f"asff-level-{level}", caption("asff_level", lang, level=level),
                          partial(weights_figure, analysis, level, lang)) for level in levels(analysis)]
+
+
+def asff_intro(analysis: Analysis | None, lang: str = "en") -> str:
+    """The panel's introduction, and after a run what its maps are with the weights that ran."""
+    intro = t("panel.asff_intro", lang)
+    return intro if analysis is None else f"{intro}\n\n{shown_words('panel.asff', analysis.weights, lang)}"
 
 
 def level_choices(analysis: Analysis, lang: str = "en") -> list[tuple[str, int]]:
@@ -58,10 +65,11 @@ def asff_level_view(session: Session, analysis: Analysis | None, level: int | No
 def asff_panel(tab: TabHooks) -> None:
     """Build the panel under the ASFF tab; it redraws after every run of the tab."""
 
-    localised(gr.Markdown, {"value": "panel.asff_intro"})
+    intro = localised(gr.Markdown, {"value": "panel.asff_intro"})
     level = localised(gr.Radio, {"label": "panel.asff_level"}, choices=[], elem_id="asff-level")
     weights = figure_box("panel.asff_weights", "asff-weights")
 
+    tab.redraw_after_run(lambda session, analysis: asff_intro(analysis, session.lang), intro)
     tab.redraw_after_run(asff_views, Shows(AsffView, level=level, weights=weights), [level])
     level.input(event(asff_level_view), [tab.session, tab.state, level], [weights], api_visibility="private")
 

@@ -10,7 +10,7 @@ from typing import Any
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.lab.shape_rules import explain, question, quiz_nodes
-from necklab.lab.words import top_classes
+from necklab.lab.words import shown_words, top_classes
 from necklab.lessons.base import LessonFigure, first_stage, step_nodes
 from necklab.models.registry import NECKS
 from necklab.models.spec import Control
@@ -86,7 +86,7 @@ def lesson_markdown(analysis: Analysis, figures: list[LessonFigure], picture_nam
     own = [f for f in figures if f.node is None and f.name != "graph"]
     parts = [t("pack.title", lang, neck=spec.title, picture=picture_name),
              t("pack.plan.key_idea", lang), t(f"lesson.idea.{analysis.neck_name}", lang),
-             t("pack.intro", lang, seed=analysis.seed),
+             shown_words("pack.intro", analysis.weights, lang, seed=analysis.seed),
              t("pack.facts", lang, title=spec.title, paper=spec.paper, config=config, width=w, height=h,
                device=analysis.device, params=f"{analysis.params:,}", nodes=len(topology.nodes), outputs=outputs),
              t("pack.files", lang, dpi=SLIDE_DPI, width=SLIDE_PX[0], height=SLIDE_PX[1])]

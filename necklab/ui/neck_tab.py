@@ -19,7 +19,7 @@ from necklab.graph.topology import Topology
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, keep_analysis, shared_analysis
 from necklab.lab.cache import LRU
-from necklab.lab.words import refusal_text, weights_words
+from necklab.lab.words import init_note, refusal_text, weights_words
 from necklab.lessons import lesson_for
 from necklab.models.refusal import Refusal
 from necklab.models.registry import NECKS, Control, NeckSpec
@@ -74,6 +74,11 @@ def control_component(control: Control, elem_id: str, prefix: str = "") -> gr.co
 
         return localised(gr.Dropdown, {"label": label, "choices": choices}, value=str(control.default), elem_id=elem_id)
     return localised(gr.Textbox, {"label": label}, value=", ".join(map(str, control.default)), elem_id=elem_id)
+
+
+def weights_note(session: Session, analysis: Analysis) -> str:
+    """The line above the tab after a run: which weights the neck ran, and what that lets a map show."""
+    return init_note(analysis.weights, session.lang)
 
 
 def summary(analysis: Analysis, spec: NeckSpec, lang: str = "en") -> str:
@@ -425,7 +430,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson:
     """Build the tab's components and wire its events (call inside a gr.Tab), with the lesson panel
     of its necks unless `lesson` is False. `session` is the app's gr.State of the browser's Session."""
     key = slug(title)
-    localised(gr.Markdown, {"value": "neck.init_note"})
+    note = localised(gr.Markdown, {"value": "neck.init_note"})
     with gr.Row():
         choice = localised(gr.Radio, {"label": "neck.choice"}, choices=[s.title for s in specs], value=specs[0].title,
                            elem_id=f"{key}-neck", visible=len(specs) > 1)
@@ -461,6 +466,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson:
                   redraw_words=(event(redraw_words, redrawn), [session, state, boxes.step, boxes.every],
                                 redrawn.outputs),
                   runs=runs, beside_step=view.beside_step)
+    tab.redraw_after_run(weights_note, note)
     view.under_narration.wire(tab)
     cell.wire(tab)
     detections.wire(tab)

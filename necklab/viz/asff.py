@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, describe_shape
 from necklab.lab.pyramid import level_of
+from necklab.lab.words import shown_words
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE, mean_map, original_extent, overlay_heatmap, show_picture
 
@@ -109,6 +110,7 @@ def weights_figure(analysis: Analysis, level: int, lang: str = "en") -> Figure:
             ax.set_ylabel("")
         if i < 5:
             ax.set_xlabel("")
-    fig.suptitle(t("asff.suptitle", lang, output=output, stride=2 ** level), fontsize=TITLE_SIZE)
+    fig.suptitle(t("asff.suptitle", lang, output=output, stride=2 ** level,
+                   note=shown_words("asff.note", analysis.weights, lang)), fontsize=TITLE_SIZE)
     return fig
 

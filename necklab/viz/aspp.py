@@ -23,7 +23,7 @@ from necklab.lab.analysis import Analysis, CellGrid
 from necklab.lab.cell import cell_fields
 from necklab.lab.erf import mass_area
 from necklab.lab.pyramid import level_of
-from necklab.lab.words import branch_words
+from necklab.lab.words import branch_words, weights_words
 from necklab.viz.cell import CELL, ERF_WINDOW, HALO, local_mean, mark_cell, original_box
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import HEATMAP_CMAP, LABEL_SIZE, TITLE_SIZE, original_extent, show_picture, to_original
@@ -207,5 +207,6 @@ def erf_figure(analysis: Analysis, erfs: Mapping[str, np.ndarray],
     bar.set_label(t("aspp.erf_bar", lang), fontsize=LABEL_SIZE)
     bar.ax.tick_params(labelsize=LABEL_SIZE - 2)
     which = t("aspp.centre_cells", lang) if isinstance(cell, Mapping) else t("aspp.cell", lang, cell=tuple(cell))
-    fig.suptitle(t("aspp.erf_suptitle", lang, which=which, window=ERF_WINDOW), fontsize=TITLE_SIZE)
+    fig.suptitle(t("aspp.erf_suptitle", lang, which=which, window=ERF_WINDOW,
+                   weights=weights_words(analysis.weights, lang)), fontsize=TITLE_SIZE)
     return fig

@@ -32,6 +32,7 @@ from necklab.lab.analysis import Analysis, CellGrid
 from necklab.lab.cell import Activation, Field, cell_centre, chosen_fields, node_grid
 from necklab.lab.erf import mass_area
 from necklab.lab.imaging import Picture
+from necklab.lab.words import weights_words
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import HEATMAP_CMAP, LABEL_SIZE, TITLE_SIZE, mean_map, show_picture, to_original
 
@@ -241,7 +242,7 @@ def cell_figure(analysis: Analysis, node_id: str, cell: tuple[int, int], fields:
     title = _headline(analysis, node_id, cell, lang)
     if not panels:  # with a head's answers, its response is at the outputs' cells
         title += "\n" + (t("det.cell_outputs", lang, nodes=", ".join(analysis.outputs)) if analysis.answers is not None
-                         else t("cell.detection_pending", lang))
+                         else t("cell.detection_pending", lang, weights=weights_words(analysis.weights, lang)))
     fig.suptitle(title, fontsize=TITLE_SIZE)
     return fig
 

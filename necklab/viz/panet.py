@@ -10,6 +10,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.lab.pyramid import input_levels, level_of
+from necklab.lab.words import weights_words
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 
@@ -123,5 +124,7 @@ def outputs_figure(analyses: Sequence[Analysis], names: Sequence[str], lang: str
             ax.set_ylabel("")
         for ax in axes[row][len(analysis.outputs):]:
             ax.axis("off")
-    fig.suptitle(t("panet.outputs_suptitle", lang), fontsize=TITLE_SIZE)
+    shown = t("step.sep", lang).join(t("panet.row_weights", lang, name=name, weights=weights_words(a.weights, lang))
+                                     for a, name in zip(analyses, names))
+    fig.suptitle(t("panet.outputs_suptitle", lang, weights=shown), fontsize=TITLE_SIZE)
     return fig

@@ -18,6 +18,7 @@ from necklab.graph.topology import Op
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.lab.pyramid import level_of, stage_of
+from necklab.lab.words import is_trained, shown_words, weights_words
 from necklab.viz.graph import OKABE_ITO
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
 
@@ -78,9 +79,10 @@ def _difference_text(fusion: Fusion, lang: str = "en") -> str:
 def _verdict(analysis: Analysis, found: list[Fusion], lang: str = "en") -> str:
     """What the data shows about the feedback, in one line."""
     if all(_identical(f) for f in found) and all(np.all(f.gate == 0.5) for f in found):
-        return t("rfp.verdict_same", lang)
+        return shown_words("rfp.verdict_same", analysis.weights, lang)
     biggest = max(f.max_difference for f in found)
-    return t("rfp.verdict_differ", lang, biggest=f"{biggest:.3g}", init=_init_words(analysis, lang))
+    return shown_words("rfp.verdict_differ", analysis.weights, lang, biggest=f"{biggest:.3g}",
+                       init=_init_words(analysis, lang))
 
 
 def _init_words(analysis: Analysis, lang: str) -> str:
@@ -174,7 +176,8 @@ def gates_figure(analysis: Analysis, lang: str = "en") -> Figure:
     bar.set_label(t("rfp.gate_bar", lang), fontsize=LABEL_SIZE - 1)
     bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
     _tidy(axes)
-    note = t("rfp.gate_half" if all(np.all(f.gate == 0.5) for f in found) else "rfp.gate_random", lang)
+    note = shown_words("rfp.gate_half" if all(np.all(f.gate == 0.5) for f in found) else "rfp.gate", analysis.weights,
+                       lang)
     _suptitle(fig, t("rfp.gates_suptitle", lang), note)
     return fig
 
@@ -281,7 +284,9 @@ def unrolled_figure(analysis: Analysis, lang: str = "en") -> Figure:
     ax.set_aspect("equal")
     ax.axis("off")
     init = analysis.config.get("feedback_init", "reference")
-    init_note = t("rfp.init_reference" if init == "reference" else "rfp.init_random", lang)
+    init_note = (t("rfp.init_trained", lang, weights=weights_words(analysis.weights, lang))
+                 if is_trained(analysis.weights) else
+                 t("rfp.init_reference" if init == "reference" else "rfp.init_random", lang))
     total = fpn_params + aspp_params + gate_params
     _suptitle(fig, t("rfp.unrolled_suptitle", lang, passes=len(steps) + 1, fpn=f"{fpn_params:,}",
                      aspp=f"{aspp_params:,}", gate=f"{gate_params:,}", total=f"{total:,}"),

@@ -8,9 +8,10 @@ runs again, and a learned per-pixel gate fuses the two passes: w = σ(1×1 conv(
 out = w·new + (1 − w)·old. The gate conv starts at zero (w = ½).
 
 With the reference's initialisation the feedback convs are zero, so pass 2 equals pass 1 and the
-gate returns pass 1 unchanged: what the second pass learns comes only from training. No trained
-weights exist offline, so `feedback_init="random"` gives the feedback convs and the gate small
-random weights to make the mechanism visible; the app says which one it shows.
+gate returns pass 1 unchanged: what the second pass learns comes only from training (trained weights,
+where they ship, start from that initialisation). `feedback_init="random"` gives the feedback convs
+and the gate small random weights to make the mechanism visible with fresh weights; the app says
+which one it shows.
 
 Parameters of the standard configuration ([256, 512, 1024, 2048] → 256, rfp_steps 2, ASPP 64,
 dilations (1, 3, 6, 1)), excluding the re-run backbone: FPN 3,344,384 + ASPP 327,936 + gate 257 =
