@@ -43,7 +43,7 @@ from necklab.viz.step import (
 )
 from necklab.widgets.common import figure_box, image, whole
 from necklab.widgets.controls import control_label, parse_value
-from necklab.widgets.events import Shows, event, reading
+from necklab.widgets.events import Shows, event, reading, together
 from necklab.widgets.session import Session, session_picture
 from necklab.widgets.tab import Chained
 from necklab.widgets.text import localised
@@ -171,6 +171,7 @@ class NeckTab:
     redraw_words: Chained  # redraws the step's words and figures in a new language
     runs: list = field(default_factory=list)  # events that (re)run the neck
     after_run: list[Chained] = field(default_factory=list)  # panels to redraw then
+    followers: list[Chained] = field(default_factory=list)  # what follows the step on screen (`follow_step`)
     beside_step: Any = None  # what the lesson built beside the step's figure
 
     def chain(self, event: Any) -> Any:
@@ -209,9 +210,9 @@ class NeckTab:
         self.after_run.append((event(redraw), [self.session, self.state, drawn, *inputs], [*outputs, drawn]))
 
     def follow_step(self, fn: Callable[..., Any], inputs: list[Any], outputs: list[Any]) -> None:
-        """Call `fn` whenever the step on screen changes: the slider moved, or the steps regrouped."""
-        self.step.change(fn, inputs, outputs, api_visibility="private")
-        self.regrouped.then(fn, inputs, outputs, api_visibility="private")
+        """Call `fn` whenever the step on screen changes: the slider moved, or the steps regrouped
+        (all followers in one event, registered by `finish`)."""
+        self.followers.append((fn, inputs, outputs))
 
     def rerun_with(self, trigger: Callable[..., Any], neck: str, values: Mapping[str, str]) -> None:
         """On `trigger` (e.g. a button's `click`): choose `neck`, set its controls named in `values`
@@ -224,9 +225,13 @@ class NeckTab:
         self.runs.append(filled.then(*self.run, api_visibility="private"))
 
     def finish(self) -> None:
-        """Call once the panels are built: chains them after the tab's own run events."""
+        """Call once the panels are built: chains them after the tab's own run events, and makes
+        what follows the step one event."""
         for run in self.runs:
             self.chain(run)
+        fn, inputs, outputs = together(self.followers)
+        self.step.change(fn, inputs, outputs, api_visibility="private")
+        self.regrouped.then(fn, inputs, outputs, api_visibility="private")
 
 
 def slug(title: str) -> str:
@@ -466,6 +471,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson:
                   redraw_words=(event(redraw_words, redrawn), [session, state, boxes.step, boxes.every],
                                 redrawn.outputs),
                   runs=runs, beside_step=view.beside_step)
+    tab.follow_step(event(show_lesson), [session, state, boxes.step, boxes.every], [boxes.lesson])
     tab.redraw_after_run(weights_note, note)
     view.under_narration.wire(tab)
     cell.wire(tab)
@@ -519,10 +525,8 @@ def build_step_view(key: str, session: gr.State, state: gr.State,
     shown = Shows(StepShown, graph=graph, figure=step_view, narration=words)
     stepped = [session, state, step, every]
     step.change(event(show_step, shown), stepped, shown.outputs, api_name=f"{key.replace('-', '_')}_step")
-    step.change(event(show_lesson), stepped, [lesson], api_visibility="private")
     regrouped = every.input(event(regroup), stepped, [step], api_visibility="private")
     regrouped.then(event(show_step, shown), stepped, shown.outputs, api_visibility="private")
-    regrouped.then(event(show_lesson), stepped, [lesson], api_visibility="private")
     prev.click(step_back, [step], [step], api_visibility="private")
     nxt.click(reading(step_forward), [state, step, every], [step], api_visibility="private")
     for target, button in zip(jumps, buttons):

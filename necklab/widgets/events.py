@@ -110,3 +110,33 @@ def event(handler: Callable[..., Any], shows: Shows[Any] | None = None) -> Calla
         raise gr.Error(t("common.out_of_memory", before.lang))
 
     return run
+
+
+def together(handlers: Sequence[tuple[Callable[..., Any], list[Any], list[Any]]]
+             ) -> tuple[Callable[..., Any], list[Any], list[Any]]:
+    """One event for several handlers of one trigger: (fn, inputs, outputs) calling each handler with
+    its own inputs and updating its own outputs as its own event would have. Events of a session
+    run one at a time (the fair queue), each with a round trip: a step that ran five was slow."""
+    inputs = [c for _, ins, _ in handlers for c in ins]
+    outputs = list(dict.fromkeys(c for _, _, outs in handlers for c in outs))
+
+    def run(*values: Any) -> dict[Any, Any]:
+        updates: dict[Any, Any] = {}
+        at = 0
+        for fn, ins, outs in handlers:
+            updates.update(_as_updates(fn(*values[at:at + len(ins)]), outs))
+            at += len(ins)
+        return updates
+
+    return run, inputs, outputs
+
+
+def _as_updates(result: Any, outputs: list[Any]) -> dict[Any, Any]:
+    """A handler's return value as {output: value}, as Gradio reads it for those outputs."""
+    if isinstance(result, dict) and result.get("__type__") == "update" and len(result) == 1:
+        return {}  # gr.skip(): every output as it is
+    if isinstance(result, dict) and all(isinstance(k, gr.components.Component) for k in result):
+        return result
+    if len(outputs) == 1:
+        return {outputs[0]: result}
+    return dict(zip(outputs, result, strict=True))

@@ -1,0 +1,39 @@
+"""What follows a step runs as one event: a session's events run one at a time, each a round trip."""
+from __future__ import annotations
+
+import gradio as gr
+
+from necklab.ui.app import build_app
+from necklab.widgets.events import together
+
+
+def test_several_handlers_become_one_event_updating_each_ones_outputs():
+    with gr.Blocks():
+        a, b, c, d, e = (gr.Textbox() for _ in range(5))
+        x, y = gr.Number(), gr.Number()
+    calls = []
+
+    def single(v):
+        calls.append(("single", v))
+        return f"single {v}"
+
+    def pair(v, w):
+        calls.append(("pair", v, w))
+        return "first", "second"
+
+    fn, inputs, outputs = together([(single, [x], [a]), (pair, [x, y], [b, c]),
+                                    (lambda v: {d: "dict"}, [y], [d, e]), (lambda v: gr.skip(), [x], [e])])
+    assert inputs == [x, x, y, y, x] and outputs == [a, b, c, d, e]
+    assert fn(1, 1, 2, 2, 1) == {a: "single 1", b: "first", c: "second", d: "dict"}  # e: skipped, left as it is
+    assert calls == [("single", 1), ("pair", 1, 2)]
+
+
+def test_a_step_runs_two_events_not_one_per_panel():
+    demo = build_app()
+    for key in ("panet", "nas-fpn", "aspp"):
+        step = next(c for c in demo.blocks.values() if getattr(c, "elem_id", None) == f"{key}-step")
+        on_step = [fn for fn in demo.fns.values() if (step._id, "change") in fn.targets]
+        assert len(on_step) == 2, key  # the step (graph, map, narration; an API endpoint) and all that follows it
+        followers = next(fn for fn in on_step if fn.api_name != f"{key.replace('-', '_')}_step")
+        ids = {getattr(c, "elem_id", None) for c in followers.outputs}
+        assert {f"{key}-lesson", f"{key}-quiz-question"} <= ids, ids
