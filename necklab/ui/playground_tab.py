@@ -40,6 +40,7 @@ from necklab.train.quick import (
     MAX_SECONDS,
     MIN_SECONDS,
     QUICK_TRAIN,
+    QUICK_VAL,
     SEARCH_SECONDS,
     QuickData,
     QuickJob,
@@ -314,21 +315,25 @@ def start_training(session: Session, rows: Any, name: str, stages: float, second
 
 
 def advance_training(session: Session, token: str | None) -> Training:
-    """One slice of the session's run; when it is over, its held-out AP and the runs to compare."""
+    """One slice of the session's run; once it is over, the next tick evaluates it: its held-out AP
+    and the runs to compare it with."""
     lang = session.lang
     job = JOBS.get(token)
     if job is None:
         return Training(None, t("playground.train_lost", lang) if token else t("playground.train_nothing", lang),
                         gr.skip(), gr.Timer(active=False))
     name = inert(job.design.name)
-    if not job.advance():
-        return Training(token, t("playground.train_progress", lang, name=name, step=job.steps,
-                                 loss=f"{job.losses[-1]:.3f}" if job.losses else "–", left=f"{job.left:.0f}"),
-                        gr.skip(), gr.skip())
+    if job.stopped is None:  # a slice of training; the evaluation is a slice of its own
+        over = job.advance()
+        if job.stopped == "cancelled":
+            JOBS.pop(token)
+            return Training(None, t("playground.train_cancelled", lang, steps=job.steps), gr.skip(),
+                            gr.Timer(active=False))
+        note = (t("playground.train_evaluating", lang, name=name, steps=job.steps, n_val=QUICK_VAL) if over else
+                t("playground.train_progress", lang, name=name, step=job.steps,
+                  loss=f"{job.losses[-1]:.3f}" if job.losses else "–", left=f"{job.left:.0f}"))
+        return Training(token, note, gr.skip(), gr.skip())
     JOBS.pop(token)
-    if job.stopped == "cancelled":
-        return Training(None, t("playground.train_cancelled", lang, steps=job.steps), gr.skip(),
-                        gr.Timer(active=False))
     result = job.result()
     BOARD.record(job.design, job.stages, job.budget, result)
     note = t("playground.train_done", lang, name=name, ap=f"{result.ap['AP']:.1f}", steps=result.steps,
