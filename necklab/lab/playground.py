@@ -3,7 +3,8 @@ random search over mutations ranked by measurable proxies.
 
 The design is built by the zoo's NAS-FPN class (`design=` argument), so it runs through the same
 analysis, tracing, FLOP counting, latency and ERF code as every neck. No proxy here says how well a
-detector would do: no detector is trained, so no accuracy is measured.
+detector would do; the one that does, "short-training AP", trains each candidate for a few seconds
+(necklab.train.quick, handed in as `train`: this layer trains nothing) and is as noisy as that.
 """
 from __future__ import annotations
 
@@ -80,7 +81,9 @@ PROXIES = {p.label: p for p in (
     Proxy("flops", "fewer FLOPs", True),
     Proxy("latency_ms", "lower latency", True),
     Proxy("erf_percent", "larger ERF of the finest level", False),
+    Proxy("ap", "short-training AP", False),  # not a NeckRow field: Candidate.ap, when trained
 )}
+AP = "short-training AP"
 
 
 @dataclass
@@ -89,6 +92,10 @@ class Candidate:
     change: str  # the mutations from the start design, in words
     row: NeckRow
     score: float = 0.0  # mean rank over the chosen proxies (1 = best on every one)
+    ap: float | None = None  # held-out AP after a short training, when that proxy was chosen
+
+    def value(self, proxy: Proxy) -> Any:
+        return self.ap if proxy.key == "ap" else getattr(self.row, proxy.key)
 
 
 def rank(candidates: list[Candidate], proxies: Sequence[str]) -> list[Candidate]:
@@ -99,20 +106,27 @@ def rank(candidates: list[Candidate], proxies: Sequence[str]) -> list[Candidate]
         c.score = 0.0
     for label in proxies:
         proxy = PROXIES[label]
-        values = [getattr(c.row, proxy.key) for c in candidates]
-        for c, v in zip(candidates, values):
-            better = sum(1 for u in values if (u < v if proxy.lower_is_better else u > v))
+        values = [c.value(proxy) for c in candidates]
+        for c, v in zip(candidates, values):  # not measured (None): behind every measured one
+            better = sum(1 for u in values if u is not None and
+                         (v is None or (u < v if proxy.lower_is_better else u > v)))
             c.score += (better + 1) / len(proxies)
     return sorted(candidates, key=lambda c: c.score)
 
 
 def random_search(picture: Picture, start: Design, stages: int, proxies: Sequence[str], count: int,
                   seconds: float, device: str = "cpu", seed: int = 0,
-                  progress: Callable[[int, str], None] | None = None, lang: str = "en") -> list[Candidate]:
+                  progress: Callable[[int, str], None] | None = None, lang: str = "en",
+                  train: Callable[[Design], float] | None = None, train_seconds: float = 0.0) -> list[Candidate]:
     """The start design and up to `count` random variants of it (each one to three mutations away),
     measured on the picture until `seconds` have passed, ranked by `proxies` (labels of PROXIES).
     Latency is the median of three forwards, so it is noisy on a busy machine. Each candidate's
-    change is in words in `lang`."""
+    change is in words in `lang`. Ranking by AP needs `train` (a design → its held-out AP after a
+    short training of `train_seconds`): a candidate starts only if its training fits in what is
+    left of `seconds`."""
+    trains = AP in proxies
+    if trains and train is None:
+        raise ValueError("ranking by short-training AP needs a trainer")
     rng = random.Random(seed)
     deadline = time.monotonic() + seconds
     jobs: list[tuple[Design, str]] = [(start, t("design.start", lang))]
@@ -129,12 +143,13 @@ def random_search(picture: Picture, start: Design, stages: int, proxies: Sequenc
             jobs.append((replace(design, name=f"candidate {len(jobs)}"), t("design.sep", lang).join(changes)))
     candidates = []
     for i, (design, words) in enumerate(jobs):
-        if i and time.monotonic() > deadline:
+        if i and time.monotonic() + (train_seconds if trains else 0.0) > deadline:
             break
         if progress is not None:
             progress(i, design.name)
         row = compare_neck(picture, design_spec(design), device, 3, design_config(design, stages))
-        candidates.append(Candidate(design, words, row))
+        candidates.append(Candidate(design, words, row,
+                                    ap=train(design) if trains and train is not None else None))
     if any(PROXIES[label].key == "erf_percent" for label in proxies):  # the slow proxy, only when chosen
         add_erfs(picture, [c.row for c in candidates], device)
     return rank(candidates, proxies)

@@ -71,41 +71,68 @@ def losses_of(model: NeckWithHead, data: SceneFeatures, index: Tensor) -> dict[s
                           [data.ignore[i] for i in index.tolist()], data.picture_hw)
 
 
+@dataclass
+class Stepping:
+    """Where a run stands between calls of `fit`, so that it can train in slices (the app's "Train
+    this design" gives the worker back between them): its optimiser with its moments, the seeded
+    batch order, and the next step."""
+
+    optimiser: torch.optim.Optimizer
+    generator: torch.Generator
+    order: Tensor
+    cursor: int = 0
+    step: int = 0
+
+
+def trainable_parameters(model: NeckWithHead) -> list[torch.nn.Parameter]:
+    return [p for name, p in model.named_parameters() if not model.is_frozen(name)]
+
+
+def stepping(model: NeckWithHead, data: SceneFeatures, plan: Plan) -> Stepping:
+    """A run of `plan` at its first step: a fresh optimiser and the first seeded batch order."""
+    optimiser = torch.optim.AdamW(trainable_parameters(model), lr=plan.lr, weight_decay=plan.weight_decay)
+    generator = torch.Generator().manual_seed(plan.seed)
+    return Stepping(optimiser, generator, torch.randperm(len(data), generator=generator))
+
+
 def fit(model: NeckWithHead, data: SceneFeatures, plan: Plan, progress: Progress | None = None,
-        deadline: float | None = None, cancelled: Callable[[], bool] | None = None) -> Run:
-    """Train `model` (its frozen parts excepted) on `data` for `plan.steps` steps, or until the
-    `deadline` (time.monotonic()) or `cancelled()`. Leaves it in eval mode."""
-    params = [p for name, p in model.named_parameters() if not model.is_frozen(name)]
+        deadline: float | None = None, cancelled: Callable[[], bool] | None = None,
+        state: Stepping | None = None) -> Run:
+    """Train `model` (its frozen parts excepted) on `data` until `plan.steps` steps are done, or until
+    the `deadline` (time.monotonic()) or `cancelled()`. Leaves it in eval mode. With `state` (from
+    `stepping`), the run goes on where the last call left it and `state` moves on; the Run holds
+    this call's losses only."""
+    params = trainable_parameters(model)
     frozen = [p for name, p in model.named_parameters() if model.is_frozen(name)]
     for p in frozen:
         p.requires_grad_(False)
-    optimiser = torch.optim.AdamW(params, lr=plan.lr, weight_decay=plan.weight_decay)
-    generator = torch.Generator().manual_seed(plan.seed)
-    order = torch.randperm(len(data), generator=generator)
-    run, start, cursor = Run(), time.monotonic(), 0
+    state = stepping(model, data, plan) if state is None else state
+    optimiser = state.optimiser
+    run, start = Run(), time.monotonic()
     model.train()
     try:
-        for step in range(plan.steps):
+        while state.step < plan.steps:
             if cancelled is not None and cancelled():
                 run.stopped = "cancelled"
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 run.stopped = "time"
                 break
-            if cursor + plan.batch > len(order):
-                order, cursor = torch.randperm(len(data), generator=generator), 0
-            index = order[cursor:cursor + plan.batch]
-            cursor += plan.batch
+            if state.cursor + plan.batch > len(state.order):
+                state.order, state.cursor = torch.randperm(len(data), generator=state.generator), 0
+            index = state.order[state.cursor:state.cursor + plan.batch]
+            state.cursor += plan.batch
             for group in optimiser.param_groups:
-                group["lr"] = learning_rate(plan, step)
+                group["lr"] = learning_rate(plan, state.step)
             loss = losses_of(model, data, index)["total"]
             optimiser.zero_grad(set_to_none=True)
             torch.autograd.backward(loss)
             torch.nn.utils.clip_grad_norm_(params, plan.clip)
             optimiser.step()
+            state.step += 1
             run.losses.append(float(loss.detach()))
             if progress is not None:
-                progress((step + 1) / plan.steps, f"step {step + 1}/{plan.steps} · loss {run.losses[-1]:.3f}")
+                progress(state.step / plan.steps, f"step {state.step}/{plan.steps} · loss {run.losses[-1]:.3f}")
     finally:
         model.eval()
         for p in frozen:

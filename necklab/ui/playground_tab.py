@@ -1,6 +1,11 @@
 """The Playground tab: design a NAS-FPN stage cell by cell, check it, run it on the picture with the
-common graph and step-through, compare it with FPN, PANet and NAS-FPN, mutate it, search around it,
-and save or load it as JSON."""
+common graph and step-through, compare it with FPN, PANet and NAS-FPN, train it briefly and read its held-out AP,
+mutate it, search around it, and save or load it as JSON.
+
+"Train this design" runs as a chain of short events: Train makes the run (necklab.train.quick) and
+starts a timer; each tick is one queued event that trains one slice of about 2 s and says how far it
+got, so the run holds a worker for one slice at a time and the fair line serves other sessions
+between slices; Cancel (not queued) stops it at once."""
 from __future__ import annotations
 
 import random
@@ -14,6 +19,7 @@ import gradio as gr
 
 from necklab.i18n import LANGS, t
 from necklab.lab.playground import (
+    AP,
     PROXIES,
     Candidate,
     compare_design,
@@ -26,6 +32,21 @@ from necklab.lab.playground import (
 from necklab.lab.words import refusal_text
 from necklab.models.cell_design import LEVELS, MAX_CELLS, OPS, PRESETS, Design, DesignError, from_json, from_rows
 from necklab.models.registry import NeckSpec
+from necklab.train.cutouts import DataSourceMissing
+from necklab.train.quick import (
+    BATCH,
+    BOARD,
+    JOBS,
+    MAX_SECONDS,
+    MIN_SECONDS,
+    QUICK_TRAIN,
+    QUICK_VAL,
+    SEARCH_SECONDS,
+    QuickData,
+    QuickJob,
+    quick_data,
+    quick_train,
+)
 from necklab.ui.neck_tab import TabView, build_step_view, summary, tab_view
 from necklab.viz.aspp import erf_figure
 from necklab.viz.compare import COMPARE_TYPES, compare_headers, compare_rows, params_latency_figure
@@ -80,6 +101,17 @@ class DesignCompared:
     compared: list[list]
     params: Any
     erf: Any
+
+
+@dataclass(frozen=True)
+class Training:
+    """A short training on screen: the run's token (None: no run), what it is doing, the table of
+    runs to compare with (gr.skip(): unchanged), and the timer that drives the slices (on or off)."""
+
+    token: str | None
+    note: str
+    board: Any
+    ticking: Any
 
 
 @dataclass(frozen=True)
@@ -233,23 +265,108 @@ def search(session: Session, rows: Any, name: str, stages: float, proxies: list[
         raise gr.Error(t("playground.no_proxy", lang))
     picture, device = session_picture(session)
     total = count + 1
+    trains = AP in proxies
+    data = training_data(lang, progress) if trains else None
+
+    def train(candidate: Design) -> float:
+        return quick_train(candidate, stages, SEARCH_SECONDS, data=data).ap["AP"]
+
     found = random_search(picture, design, stages, proxies, count, seconds, device,
                           seed=random.randrange(2 ** 31),
                           progress=lambda i, title: progress((i, total), desc=t("playground.measuring", lang,
                                                                                 title=title)),
-                          lang=lang)
+                          lang=lang, train=train if trains else None, train_seconds=SEARCH_SECONDS)
     def rounded(value: float | None, digits: int) -> float | None:  # None: not measured (the neck failed)
         return None if value is None else round(value, digits)
 
     table = [[i, c.change, c.row.params, rounded(None if c.row.flops is None else c.row.flops / 1e9, 3),
-              rounded(c.row.latency_ms, 2), rounded(c.row.erf_percent, 1), round(c.score, 2)]
+              rounded(c.row.latency_ms, 2), rounded(c.row.erf_percent, 1), rounded(c.ap, 1), round(c.score, 2)]
              for i, c in enumerate(found, start=1)]
     measured = len(found) - 1
     budget = (t("playground.budget", lang, seconds=f"{seconds:.0f}", count=count)
               if measured < count else "")
     note = (t("playground.measured", lang, n=measured, budget=budget, proxies=", ".join(proxies))
+            + (t("playground.search_trained", lang, seconds=SEARCH_SECONDS) if trains else "")
             + t("playground.honest", lang))
     return Searched(results=table, found=found, note=note)
+
+
+def training_data(lang: str, progress: gr.Progress) -> QuickData:
+    """The quick run's scenes' features (computed on the server's first run, with progress), or a
+    gr.Error naming the package to install when the training data is missing."""
+    try:
+        return quick_data(lambda share, text: progress(share, desc=t("playground.train_preparing", lang,
+                                                                      percent=round(100 * share))))
+    except DataSourceMissing as e:
+        raise gr.Error(e.text(lang)) from None
+
+
+def start_training(session: Session, rows: Any, name: str, stages: float, seconds: float,
+                   progress: gr.Progress = gr.Progress()) -> Training:
+    """Make a short run of the design (its first slice waits for the next tick) and start the timer."""
+    lang = session.lang
+    design = read_design(rows, name, lang)
+    stages = whole(stages, lang)
+    seconds = min(max(round(number(seconds, lang)), MIN_SECONDS), MAX_SECONDS)
+    job = QuickJob(design, stages, seconds, training_data(lang, progress))
+    return Training(token=JOBS.add(job), note=t("playground.train_started", lang, name=inert(design.name),
+                                                  seconds=seconds, n_train=QUICK_TRAIN, batch=BATCH),
+                    board=gr.skip(), ticking=gr.Timer(active=True))
+
+
+def advance_training(session: Session, token: str | None) -> Training:
+    """One slice of the session's run; once it is over, the next tick evaluates it: its held-out AP
+    and the runs to compare it with."""
+    lang = session.lang
+    job = JOBS.get(token)
+    if job is None:
+        return Training(None, t("playground.train_lost", lang) if token else t("playground.train_nothing", lang),
+                        gr.skip(), gr.Timer(active=False))
+    name = inert(job.design.name)
+    if job.stopped is None:  # a slice of training; the evaluation is a slice of its own
+        over = job.advance()
+        if job.stopped == "cancelled":
+            JOBS.pop(token)
+            return Training(None, t("playground.train_cancelled", lang, steps=job.steps), gr.skip(),
+                            gr.Timer(active=False))
+        note = (t("playground.train_evaluating", lang, name=name, steps=job.steps, n_val=QUICK_VAL) if over else
+                t("playground.train_progress", lang, name=name, step=job.steps,
+                  loss=f"{job.losses[-1]:.3f}" if job.losses else "–", left=f"{job.left:.0f}"))
+        return Training(token, note, gr.skip(), gr.skip())
+    JOBS.pop(token)
+    result = job.result()
+    BOARD.record(job.design, job.stages, job.budget, result)
+    note = t("playground.train_done", lang, name=name, ap=f"{result.ap['AP']:.1f}", steps=result.steps,
+             seconds=f"{result.seconds:.0f}", why=t(f"playground.why.{result.stopped}", lang))
+    return Training(None, note, board_table(job.design, job.stages, job.budget, lang), gr.Timer(active=False))
+
+
+def board_table(design: Design, stages: int, budget: float, lang: str) -> Any:
+    """The design's short-training metrics beside the presets' at the same stages and seconds."""
+    presets = {preset_name(d, lang): d for d in PRESETS.values()}
+
+    def shown(value: float) -> float | None:
+        return None if value < 0 else round(value, 1)  # −1: no object of that size in the scenes
+
+    rows = [[name or t("playground.train_this", lang, name=inert(preset_name(design, lang))), e.result.steps,
+             round(e.result.seconds), *(shown(e.result.ap[k]) for k in ("AP", "AP50", "AP_S", "AP_M", "AP_L"))]
+            for name, e in BOARD.like(design, stages, budget, presets)]
+    return gr.Dataframe(value=rows, headers=train_headers(lang),
+                        label=t("playground.train_board", lang, stages=stages, seconds=f"{budget:.0f}"))
+
+
+def cancel_training(session: Session, token: str | None) -> Training:
+    """Stop the session's run now (a slice under way stops at its next step); nothing is evaluated."""
+    lang = session.lang
+    job = JOBS.pop(token)
+    if job is None:
+        return Training(None, t("playground.train_nothing", lang), gr.skip(), gr.Timer(active=False))
+    job.cancelled = True
+    return Training(None, t("playground.train_cancelled", lang, steps=job.steps), gr.skip(), gr.Timer(active=False))
+
+
+def train_headers(lang: str = "en") -> list[str]:
+    return t("playground.train_headers", lang).split("|")
 
 
 def take_best(session: Session, found: list[Candidate] | None) -> DesignShown:
@@ -327,6 +444,21 @@ def build_playground_tab(session: gr.State) -> Chained:
             params_plot = figure_box("playground.params", f"{KEY}-compare-params")
             erf_plot = figure_box("playground.erf", f"{KEY}-compare-erf")
 
+    with localised(gr.Accordion, {"label": "playground.train_title"}, open=True):
+        localised(gr.Markdown, {"value": "playground.train_intro"})
+        with gr.Row():
+            train_seconds = localised(gr.Slider, {"label": "playground.train_seconds"}, minimum=MIN_SECONDS,
+                                      maximum=MAX_SECONDS, value=60, step=10, elem_id=f"{KEY}-train-seconds", scale=2)
+            train_button = localised(gr.Button, {"value": "playground.train"}, variant="primary",
+                                     elem_id=f"{KEY}-train", scale=1)
+            cancel_button = localised(gr.Button, {"value": "playground.cancel"}, variant="stop",
+                                      elem_id=f"{KEY}-train-cancel", scale=1)
+        train_note = gr.Markdown(elem_id=f"{KEY}-train-note")
+        train_board = localised(gr.Dataframe, {"headers": train_headers}, interactive=False, wrap=True,
+                                datatype=["str"] + ["number"] * 7, elem_id=f"{KEY}-train-board")
+        train_token = gr.State(None)
+        timer = gr.Timer(0.5, active=False)
+
     with localised(gr.Accordion, {"label": "playground.search_title"}, open=True):
         localised(gr.Markdown, {"value": "playground.honest"})
         with gr.Row():
@@ -341,7 +473,7 @@ def build_playground_tab(session: gr.State) -> Chained:
             best_button = localised(gr.Button, {"value": "playground.best"}, elem_id=f"{KEY}-best")
         search_note = gr.Markdown(elem_id=f"{KEY}-search-note")
         results = localised(gr.Dataframe, {"label": "playground.results", "headers": search_headers},
-                            datatype=["number", "str", "number", "number", "number", "number", "number"],
+                            datatype=["number", "str"] + ["number"] * 6,
                             interactive=False, wrap=True, elem_id=f"{KEY}-results")
         found = gr.State(None)
 
@@ -363,6 +495,13 @@ def build_playground_tab(session: gr.State) -> Chained:
     compared_shows = Shows(DesignCompared, compared=compared, params=params_plot, erf=erf_plot)
     compare_button.click(event(compare, compared_shows), [session, table, name, stages], compared_shows.outputs,
                          api_name="playground_compare", concurrency_limit=1, concurrency_id="compare")
+    training = Shows(Training, token=train_token, note=train_note, board=train_board, ticking=timer)
+    train_button.click(event(start_training, training), [session, table, name, stages, train_seconds],
+                       training.outputs, api_name="playground_train")
+    ticked = timer.tick(event(advance_training, training), [session, train_token], training.outputs,
+                        api_visibility="private")
+    cancel_button.click(event(cancel_training, training), [session, train_token], training.outputs,
+                        cancels=[ticked], queue=False, api_visibility="private")
     searched = Shows(Searched, results=results, found=found, note=search_note)
     search_button.click(event(search, searched), [session, table, name, stages, proxies, count, seconds],
                         searched.outputs, api_name="playground_search", concurrency_limit=1, concurrency_id="compare")
