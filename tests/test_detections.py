@@ -264,7 +264,12 @@ def test_closed_the_panel_draws_nothing_after_a_run(fpn) -> None:
 
 # ------------------------------------------------------------------------------ with the shipped weights
 
-SCENE_SEED = 18  # a val scene whose one object (a vehicle) is 46 px: the stride-16 level's, mid-band
+# Val scenes with one object: a 46 px vehicle (seed 18), in the middle of the stride-16 level's band,
+# for the pyramids; an 85 px object (seed 24) for the single stride-32 level of YOLO SPP/SPPF, whose
+# band it is — on the 46 px one they miss the box (IoU 0.45): one coarse level places small objects badly.
+SCENE_SEED = {"yolo_spp": 24, "sppf": 24}
+PYRAMID_SEED = 18
+SIZES = {18: (40, 56), 24: (64, 128)}
 
 
 @pytest.mark.slow
@@ -274,11 +279,12 @@ def test_the_shipped_weights_find_one_object_at_its_level(key) -> None:
     a 5-step run do not find the object)."""
     from necklab.train.scenes import make_scene
 
-    scene = make_scene(SCENE_SEED, split="val", n_objects=1)
+    seed = SCENE_SEED.get(key, PYRAMID_SEED)
+    scene = make_scene(seed, split="val", n_objects=1)
     assert len(scene.boxes) == 1
     box = scene.boxes[0]
     size = math.sqrt(float((box[2] - box[0]) * (box[3] - box[1])))
-    assert 40 < size < 56  # the object the seed was chosen for
+    assert SIZES[seed][0] < size < SIZES[seed][1]  # the object the seed was chosen for
     picture = Picture(np.ascontiguousarray(scene.image), (scene.image.shape[1], scene.image.shape[0]), "PNG", 1)
     analysis = analyse(picture, key)
     assert analysis.weights.shown == TRAINED, f"{key}: no trained weights ({analysis.weights.reason})"
