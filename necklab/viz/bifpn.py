@@ -12,7 +12,7 @@ from torch import Tensor
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.lab.pyramid import level_of, stage_of
-from necklab.lab.words import edge_label
+from necklab.lab.words import edge_label, weights_words
 from necklab.models.necks.bifpn import FUSION_EPS
 from necklab.viz.graph import BEND, GraphPicture, focus_nodes
 from necklab.viz.maps import LABEL_SIZE, TITLE_SIZE, mean_map, overlay_heatmap
@@ -69,7 +69,8 @@ def fusion_graph_figure(analysis: Analysis, cell: int, lang: str = "en", slide: 
         same_level = [e.source for e in node.inputs if topology.node(e.source).level == node.level]
         bends.update({(source, node_id): -BEND for source in same_level[:-1]})
     key = {f"w = {w:g}": edge_width(w) for w in (0.0, 0.25, 0.5, 1.0)}
-    title = t("bifpn.graph_title", lang, cell=cell, cells=len(cells(analysis)))
+    title = t("bifpn.graph_title", lang, cell=cell, cells=len(cells(analysis)),
+              weights=weights_words(analysis.weights, lang))
     return GraphPicture(topology, analysis.trace.tensors, shown, title, edge_widths=widths, edge_labels=labels,
                         edge_bends=bends, width_key=key, lang=lang, slide=slide).figure(None)
 
