@@ -33,7 +33,7 @@ def asff(picture):
 
 @pytest.fixture(scope="module")
 def rfp_reference(picture):
-    return analyse(picture, "rfp", {"feedback_init": "reference"})
+    return analyse(picture, "rfp", {"feedback_init": "reference"}, weights="fresh")  # as the reference starts it
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ EN = Session()
 
 @pytest.fixture(scope="module")
 def analysis():
-    return analyse(resized("chelsea.png", 160, 128), "bifpn", weights="fresh")  # its reference's init: all raw weights 1
+    return analyse(resized("chelsea.png", 160, 128), "bifpn", weights="fresh")  # the reference's init: raw weights 1
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_editing_leaves_the_shared_model_untouched(neck):
     assert edge_weight_table(copy)["c1.P4out"] == [2.0, 0.5, 0.0]
     assert all(torch.equal(v, before[k]) for k, v in neck.state_dict().items())
     assert set(edge_weight_table(neck)["c1.P4out"]) == {1.0}
-    assert neck_on("bifpn", {}, "cpu") is neck
+    assert neck_on("bifpn", {}, "cpu", weights="fresh") is neck
     with pytest.raises(KeyError, match="not a fusion node"):
         with_edge_weights(neck, {"P6": [1.0]})
     with pytest.raises(ValueError, match="fuses 2 inputs"):

@@ -81,9 +81,9 @@ PROXIES = {p.label: p for p in (
     Proxy("flops", "fewer FLOPs", True),
     Proxy("latency_ms", "lower latency", True),
     Proxy("erf_percent", "larger ERF of the finest level", False),
-    Proxy("ap", "short-training AP", False),  # not a NeckRow field: Candidate.ap, when trained
+    Proxy("ap", "higher short-training AP", False),  # not a NeckRow field: Candidate.ap, when trained
 )}
-AP = "short-training AP"
+AP = "higher short-training AP"
 
 
 @dataclass

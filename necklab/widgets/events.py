@@ -128,6 +128,7 @@ def together(handlers: Sequence[tuple[Callable[..., Any], list[Any], list[Any]]]
             at += len(ins)
         return updates
 
+    run.parts = [fn for fn, _, _ in handlers]  # type: ignore[attr-defined]  # for tests: what it runs
     return run, inputs, outputs
 
 
