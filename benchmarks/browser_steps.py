@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 import app  # noqa: E402
 from necklab.ui.fair_queue import serve_fairly  # noqa: E402
-from scripts.screenshot import settle  # noqa: E402
+from scripts.screenshot import analyse_in, settle  # noqa: E402
 from tests.test_served import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
 # Resolves once both of the tab's step images show a new, fully loaded picture; returns the ms taken.
@@ -53,12 +53,7 @@ def main() -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": width, "height": height})
-        page.goto(f"http://127.0.0.1:{port}/")
-        page.locator("#picture input[type=file]").set_input_files(args.picture)
-        page.locator("#picture img").first.wait_for(timeout=20_000)
-        page.locator("#analyze").click()
-        page.locator("#levels img").first.wait_for(timeout=120_000)
-        settle(page)
+        analyse_in(page, port, args.picture)
         for key in args.tabs.split(","):
             page.locator(f"button[role=tab][data-tab-id='{key}']").click()
             page.locator(f"#{key}-graph img").first.wait_for(state="attached", timeout=120_000)

@@ -29,6 +29,16 @@ def settle(page) -> None:
         page.wait_for_function(BUSY, timeout=180_000)
 
 
+def analyse_in(page, port: int, picture: str) -> None:
+    """Open the app served on `port`, upload `picture`, press Analyze and wait until all is drawn."""
+    page.goto(f"http://127.0.0.1:{port}/")
+    page.locator("#picture input[type=file]").set_input_files(picture)
+    page.locator("#picture img").first.wait_for(timeout=20_000)
+    page.locator("#analyze").click()
+    page.locator("#levels img").first.wait_for(timeout=120_000)
+    settle(page)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--picture", default=str(ROOT / "assets/samples/chelsea.png"))
@@ -50,12 +60,7 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": width, "height": height}, locale=args.locale)
         page.on("console", lambda m: print("console:", m.text) if m.type == "error" else None)
-        page.goto(f"http://127.0.0.1:{port}/")
-        page.locator("#picture input[type=file]").set_input_files(args.picture)
-        page.locator("#picture img").first.wait_for(timeout=20_000)
-        page.locator("#analyze").click()
-        page.locator("#levels img").first.wait_for(timeout=120_000)
-        settle(page)
+        analyse_in(page, port, args.picture)
         for tab in page.locator("button[role=tab]").all():
             title = tab.get_attribute("data-tab-id")  # the tab's id: its label follows the language
             if only and title not in only:

@@ -235,11 +235,11 @@ def _make_model(name: str, config: Mapping[str, Any], device: str, seed: int, we
         return Model(neck.to(device), None, Weights(FRESH, "no_task"))
     try:
         # a configuration names the controls it sets; the others are at their defaults
-        found = trained_weights(name, {**{c.arg: c.default for c in NECKS[name].controls}, **config})
+        found = trained_weights(name, {**NECKS[name].defaults, **config})
         model = seeded(NeckWithHead, 0, neck=neck, task=NECKS[name].task, num_classes=len(CLASS_NAMES))
         load_into(model, found.state, model.is_frozen)
-    except WeightsUnavailable as missing:
-        return Model(build_neck(name, seed=seed, **config).to(device), None, Weights(FRESH, missing.reason))
+    except WeightsUnavailable as missing:  # refused before any tensor was copied: `neck` is still fresh
+        return Model(neck.to(device), None, Weights(FRESH, missing.reason))
     model = model.eval().to(device)
     metrics = tuple((k, float(v)) for k, v in found.entry["metrics"].items())
     return Model(model.neck, model, Weights(TRAINED, metrics=metrics))

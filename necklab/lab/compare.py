@@ -107,7 +107,7 @@ def wall_times(run: Callable[[], Any], repeats: int, device: str = "cpu") -> lis
 
 def tab_config(spec: NeckSpec) -> dict[str, Any]:
     """The configuration a neck's tab starts with (its controls' defaults)."""
-    return {control.arg: control.default for control in spec.controls}
+    return spec.defaults
 
 
 def finest_output(analysis: Analysis) -> str:

@@ -55,6 +55,11 @@ class NeckSpec:
     def tab_title(self) -> str:
         return self.tab or self.title
 
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The configuration its tab starts with: its controls' defaults (trained weights are for it)."""
+        return {control.arg: control.default for control in self.controls}
+
 
 # Controls several necks share.
 OUT_CHANNELS = Control("out_channels", "output_channels", "int", 64, minimum=16, maximum=256, step=16)

@@ -37,14 +37,17 @@ class WeightsUnavailable(Exception):
 
 
 def plain(value: Any) -> Any:
-    """A configuration value as JSON keeps it (tuples become lists), for comparing configurations."""
+    """A configuration (or one of its values) as JSON keeps it (tuples become lists), for comparing
+    configurations."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value
 
 
 def same_config(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return {k: plain(v) for k, v in a.items()} == {k: plain(v) for k, v in b.items()}
+    return bool(plain(a) == plain(b))
 
 
 def read_manifest(folder: Path = WEIGHTS_DIR) -> dict[str, dict[str, Any]]:
@@ -66,9 +69,6 @@ class Trained:
 
     state: dict[str, Tensor]
     entry: dict[str, Any]
-
-    def part(self, prefix: str) -> dict[str, Tensor]:
-        return {k[len(prefix) + 1:]: v for k, v in self.state.items() if k.startswith(prefix + ".")}
 
 
 def trained_weights(name: str, config: Mapping[str, Any], folder: Path = WEIGHTS_DIR) -> Trained:

@@ -52,10 +52,6 @@ class SceneFeatures:
     def picture_hw(self) -> tuple[int, int]:
         return int(self.images.shape[2]), int(self.images.shape[3])
 
-    def subset(self, count: int) -> SceneFeatures:
-        """The first `count` scenes."""
-        return SceneFeatures(self.images[:count], {k: v[:count] for k, v in self.levels.items()},
-                             self.boxes[:count], self.labels[:count], self.ignore[:count], self.masks[:count])
 
 
 def compute(scenes: SceneSet, progress: Progress | None = None) -> SceneFeatures:

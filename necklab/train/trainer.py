@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from necklab.models.head import Detections, LevelOutput, NeckWithHead, decode
+from necklab.models.head import Detections, NeckWithHead, decode
 from necklab.models.layers import Neck, seeded
 from necklab.models.registry import NECKS, build_neck
 from necklab.train.cutouts import CLASSES
@@ -171,10 +171,3 @@ def evaluate(model: NeckWithHead, data: SceneFeatures) -> dict[str, float]:
         return mean_iou(predicted, data.masks, 1 + NUM_CLASSES)
     return coco_ap(predicted, data.boxes, data.labels, data.ignore, NUM_CLASSES)
 
-
-def level_outputs(model: NeckWithHead, inputs: list[Tensor], picture_hw: tuple[int, int]) -> list[LevelOutput]:
-    """The head's per-level outputs on one picture's neck inputs (for views)."""
-    with torch.inference_mode():
-        out = model(inputs, picture_hw)
-    assert isinstance(out, list)
-    return out

@@ -41,7 +41,7 @@ def trainable() -> list[str]:
 
 def default_config(name: str) -> dict[str, Any]:
     """A neck's configuration as its tab opens: its controls' defaults."""
-    return {c.arg: c.default for c in NECKS[name].controls}
+    return NECKS[name].defaults
 
 
 @dataclass
@@ -77,13 +77,9 @@ def train_one(name: str, train: SceneFeatures, val: SceneFeatures, plan: Plan, f
     metrics = evaluate(model, val)
     path = folder / f"{name}.pt"
     save_state(model, path)
-    return Shipped(plain_config(config), NECKS[name].task, path.name, sha256(path), path.stat().st_size, plan.seed,
+    return Shipped(plain(config), NECKS[name].task, path.name, sha256(path), path.stat().st_size, plan.seed,
                    len(run.losses), plan.batch, plan.lr, round(run.seconds, 1),
                    round(sum(run.losses[-20:]) / max(len(run.losses[-20:]), 1), 4), metrics, fresh_metrics, warm, data)
-
-
-def plain_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: plain(v) for k, v in config.items()}
 
 
 def save_state(model: NeckWithHead, path: Path) -> None:
