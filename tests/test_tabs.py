@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pytest
+from PIL import Image
 
 import app
 from necklab.graph.steps import opening
-from necklab.lab.analysis import analyse, keep_picture
+from necklab.lab.analysis import analyse, keep_picture, shared_analysis
 from necklab.lessons import aspp, fpn, lesson_for, nasfpn, panet, spp
 from necklab.models.registry import NECKS
-from necklab.ui.neck_tab import parse_value, refresh_neck, run_neck, show_step, step_back, step_forward, steps_of
+from necklab.ui.neck_tab import parse_value, prefetch_next, refresh_neck, run_neck, show_step, steps_of
 from necklab.viz.step import narration
 from necklab.widgets.session import Session
 
@@ -36,6 +38,7 @@ def test_every_tab_runs_its_neck_and_draws_step_zero(session, title):
     words, table, lesson = shown.narration, shown.table, shown.lesson
     assert analysis.neck_name == specs[0].name
     assert f"{analysis.params:,}" in info and "FLOPs" in info
+    graph, step_img = (np.asarray(Image.open(path)) for path in (graph, step_img))  # the PNGs Gradio serves
     assert graph.ndim == 3 and step_img.ndim == 3 and graph.std() > 5
     # The opening (inputs, laterals, extra levels made from them) is one step: one step per other node.
     assert slider.maximum == len(analysis.topology.nodes) - max(len(opening(analysis.topology)), 1)
@@ -76,10 +79,28 @@ def test_stepping_never_reruns_and_clamps(session, chelsea):
     assert "`N4`" in words and "3×3 s2 conv" in words and "Step 16 of 21" in words
     assert show_step(session, analysis, 9).narration.startswith(narration(analysis, "N4", "en", steps_of(analysis)))
     assert "Step 9 of 14" in show_step(session, analysis, 9).narration  # the 8 opening maps are step 0
-    assert step_back(0) == 0 and step_forward(analysis, 3) == 4
-    assert step_forward(analysis, 21, every=True) == 21 and step_forward(analysis, 14) == 14
     assert "Step 14 of 14" in show_step(session, analysis, 99).narration  # clamped to the last step
     assert show_step(session, None, 3) is None  # nothing to show: every output stays
+
+
+def test_a_step_is_drawn_once_for_every_session_and_the_next_one_ahead(session, chelsea, monkeypatch):
+    from necklab.ui import neck_tab
+
+    drawn = []
+    render = neck_tab.render_step
+    monkeypatch.setattr(neck_tab, "render_step", lambda a, k, *rest: drawn.append(k) or render(a, k, *rest))
+    analysis = shared_analysis(chelsea, "fpn", {"out_channels": 96})
+    first = show_step(session, analysis, 2)
+    assert drawn == [2] and Path(first.graph).is_file() and Path(first.figure).is_file()
+    again = show_step(replace(session, tab="panet"), shared_analysis(chelsea, "fpn", {"out_channels": 96}), 2)
+    assert again == first and drawn == [2]  # another session, the same recipe: the same files
+    assert show_step(replace(session, lang="zh"), analysis, 2).narration != first.narration and drawn == [2, 2]
+    assert prefetch_next(session, analysis, 2) == {} and drawn == [2, 2, 3]
+    assert show_step(session, analysis, 3).graph and drawn == [2, 2, 3]  # Next finds it drawn
+    last = steps_of(analysis).last
+    assert prefetch_next(session, analysis, last) == {} and drawn[-1] != last + 1  # nothing after the last
+    Path(first.figure).unlink()  # Gradio's cache removed an old file: the step is drawn again
+    assert Path(show_step(session, analysis, 2).figure).is_file() and drawn[-1] == 2
 
 
 def test_refresh_runs_only_the_visible_stale_tab(session):

@@ -55,6 +55,12 @@ class LRU(OrderedDict[K, V]):
                 self._evict()
         return value
 
+    def discard(self, key: K) -> None:
+        """Forget the value kept for `key` (if any): the next `get_or_make` makes it again."""
+        with self.lock:
+            self.pop(key, None)
+            self.weights.pop(key, None)
+
     def find(self, key: K) -> V | None:
         """The value kept for `key` (now the most recently used), or None."""
         with self.lock:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
+from gradio.utils import get_upload_folder
 
 from necklab.graph.steps import Jump, Steps
 from necklab.graph.topology import Topology
@@ -41,7 +43,7 @@ from necklab.viz.step import (
     shown_channels,
     step_figure,
 )
-from necklab.widgets.common import figure_box, image, whole
+from necklab.widgets.common import figure_box, image, png_file, whole
 from necklab.widgets.controls import control_label, parse_value
 from necklab.widgets.events import Shows, event, reading, together
 from necklab.widgets.session import Session, session_picture
@@ -349,7 +351,7 @@ def tab_view(analysis: Analysis, summary_text: str, lang: str = "en", jumps: Seq
     steps = steps_of(analysis)
     if len(steps) > 1 and analysis.trace[steps[1][0]].dim() == 4:
         step_frame(analysis, steps[1][0], lang)
-    return TabView(**vars(render_step(analysis, 0, lang)), summary=summary_text, table=node_table(analysis, lang),
+    return TabView(**vars(shown_step(analysis, 0, lang)), summary=summary_text, table=node_table(analysis, lang),
                    lesson=lesson_text(analysis, 0, lang), analysis=analysis, every=False,
                    step=gr.Slider(0, steps_of(analysis).last, value=0, step=1),
                    jumps=[gr.Button(visible=jump.target(analysis.topology) is not None) for jump in jumps])
@@ -374,9 +376,43 @@ def clamp(analysis: Analysis, k: float, lang: str = "en", every: bool = False) -
     return min(max(whole(k, lang), 0), steps_of(analysis, every).last)
 
 
+# Steps shown — the PNG files Gradio serves and the narration — by analysis (its recipe, shared by
+# every session on that picture), step, grouping and language: a class on one picture draws each step
+# once, and going back, the API and the prefetch of the next step find it drawn. Small entries (two
+# paths and a text); the files are Gradio's, removed with its cache (`DELETE_CACHE`), then drawn again.
+_shown_steps: LRU[Hashable, StepShown] = LRU(4096)
+
+
+def shown_step(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> StepShown:
+    """`render_step` as the files Gradio serves (drawn and encoded once per analysis, step and language)."""
+    key = (keep_analysis(analysis).key, int(k), bool(every), lang)  # a shared analysis' key is its recipe's
+    found = _shown_steps.find(key)
+    if found is not None and not (Path(found.graph).exists() and Path(found.figure).exists()):
+        _shown_steps.discard(key)  # Gradio's cache removed its files
+
+    def draw() -> StepShown:
+        drawn = render_step(analysis, k, lang, every)
+        folder = get_upload_folder()
+        return StepShown(graph=png_file(drawn.graph, folder), figure=png_file(drawn.figure, folder),
+                         narration=drawn.narration)
+
+    return _shown_steps.get_or_make(key, draw)
+
+
 def show_step(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> StepShown | None:
     lang = session.lang
-    return None if analysis is None else render_step(analysis, clamp(analysis, k, lang, every), lang, every)
+    return None if analysis is None else shown_step(analysis, clamp(analysis, k, lang, every), lang, every)
+
+
+def prefetch_next(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> dict[Any, Any]:
+    """Draw the step after k while the learner reads step k (it runs with what follows the step),
+    so that Next finds it drawn. Shows nothing."""
+    if analysis is not None:
+        lang = session.lang
+        after = clamp(analysis, k, lang, every) + 1
+        if after <= steps_of(analysis, every).last:
+            shown_step(analysis, after, lang, every)
+    return {}
 
 
 def lesson_text(analysis: Analysis | None, k: float, lang: str = "en", every: bool = False) -> str:
@@ -418,17 +454,9 @@ def redraw_words(session: Session, analysis: Analysis | None, k: float, every: b
         skip = gr.skip()
         return Redrawn(graph=skip, figure=skip, narration=skip, summary=skip, table=skip,
                        lesson=lesson_text(None, k, lang))
-    return Redrawn(**vars(render_step(analysis, clamp(analysis, k, lang, every), lang, every)),
+    return Redrawn(**vars(shown_step(analysis, clamp(analysis, k, lang, every), lang, every)),
                    summary=summary(analysis, NECKS[analysis.neck_name], lang), table=node_table(analysis, lang),
                    lesson=lesson_text(analysis, k, lang, every))
-
-
-def step_back(k: float) -> int:
-    return max(int(k) - 1, 0)
-
-
-def step_forward(analysis: Analysis | None, k: float, every: bool = False) -> int:
-    return min(int(k) + 1, steps_of(analysis, every).last) if analysis else 0
 
 
 def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson: bool = True) -> NeckTab:
@@ -472,6 +500,7 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson:
                                 redrawn.outputs),
                   runs=runs, beside_step=view.beside_step)
     tab.follow_step(event(show_lesson), [session, state, boxes.step, boxes.every], [boxes.lesson])
+    tab.follow_step(event(prefetch_next), [session, state, boxes.step, boxes.every], [])
     tab.redraw_after_run(weights_note, note)
     view.under_narration.wire(tab)
     cell.wire(tab)
@@ -487,6 +516,12 @@ STEP_HEIGHTS = {"graph": "44vh", "map": "34vh"}
 # The node table's columns (step, node, op, inputs, stride, C, H, W, params) in shares of its width:
 # sized by their contents, a long "inputs" (NAS-FPN's cells) pushed the last columns out of view.
 NODE_TABLE_WIDTHS = ["6%", "11%", "11%", "34%", "8%", "7%", "7%", "7%", "9%"]
+
+
+# Prev / Next in the page (Gradio runs them as the events' `js`; needs 'unsafe-eval', see ui/headers.py):
+# the slider's value one step back or on, within its range (its maximum is the analysis' last step).
+STEP_BACK = "(k) => Math.max(Math.round(k) - 1, 0)"
+STEP_FORWARD = "(k) => Math.min(Math.round(k) + 1, Number(document.querySelector('#KEY-step input[type=range]').max))"
 
 
 def build_step_view(key: str, session: gr.State, state: gr.State,
@@ -527,8 +562,9 @@ def build_step_view(key: str, session: gr.State, state: gr.State,
     step.change(event(show_step, shown), stepped, shown.outputs, api_name=f"{key.replace('-', '_')}_step")
     regrouped = every.input(event(regroup), stepped, [step], api_visibility="private")
     regrouped.then(event(show_step, shown), stepped, shown.outputs, api_visibility="private")
-    prev.click(step_back, [step], [step], api_visibility="private")
-    nxt.click(reading(step_forward), [state, step, every], [step], api_visibility="private")
+    # Prev / Next move the slider in the page, without a round trip: its change event draws the step.
+    prev.click(None, [step], [step], js=STEP_BACK)
+    nxt.click(None, [step], [step], js=STEP_FORWARD.replace("KEY", key))
     for target, button in zip(jumps, buttons):
         button.click(reading(partial(jump, target)), [state, every], [step], api_visibility="private")
     boxes = StepBoxes(graph, step, step_view, words, table, lesson, every, buttons)
