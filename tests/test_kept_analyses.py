@@ -3,7 +3,11 @@ shared by every session that asks for the same recipe (picture, neck, configurat
 and made again from the recipe when dropped; a session's gr.State holds only an AnalysisRef."""
 from __future__ import annotations
 
+import gc
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -11,7 +15,7 @@ import torch
 
 from necklab.lab import analysis as lab
 from necklab.lab.analysis import AnalysisRef, keep_analysis, keep_picture, kept_analysis, rerun, shared_analysis
-from necklab.lab.cache import LRU
+from necklab.lab.cache import LRU, sweep
 from necklab.widgets.events import Shows, event
 from necklab.widgets.session import Session, SessionBox
 
@@ -23,6 +27,40 @@ def test_the_cache_keeps_within_its_byte_budget_and_always_the_newest():
     assert list(cache) == ["b", "c"] and cache.nbytes == 80
     cache.get_or_make("huge", lambda: bytes(500))  # over the budget alone: kept, everything else goes
     assert list(cache) == ["huge"]
+
+
+def test_a_sweep_drops_what_nobody_used_for_its_idle_time():
+    cache: LRU[str, int] = LRU(10, idle=60)
+    forever: LRU[str, int] = LRU(10)  # no idle limit: a sweep leaves it alone (the models' cache)
+    for name in "abc":
+        cache.get_or_make(name, lambda: 1)
+        forever.get_or_make(name, lambda: 1)
+    start = cache.used["a"]
+    cache.used["b"] = start + 50  # asked for 50 s later
+    assert sweep(now=start + 59) == 0 and list(cache) == ["a", "b", "c"]
+    dropped = sweep(now=start + 61)
+    assert dropped >= 2 and list(cache) == ["b"] and list(forever) == ["a", "b", "c"]
+    assert cache.find("a") is None and cache.get_or_make("a", lambda: 2) == 2  # made again when asked
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads the process's RSS from /proc")
+def test_the_memory_of_idle_analyses_goes_back_to_the_system(chelsea, monkeypatch):
+    shared_analysis(chelsea, "fpn", {"out_channels": 64})  # warm: the backbone loaded, the features cached
+    monkeypatch.setattr(lab, "_analyses", LRU(512, budget=10**10, weigh=lambda a: a.nbytes, idle=60))
+    gc.collect()
+    before = rss_mib()
+    made = [shared_analysis(chelsea, "fpn", {"out_channels": c}) for c in (160, 192, 224, 256)]
+    held = sum(a.nbytes for a in made) / 2**20
+    del made
+    grown = rss_mib()
+    assert grown - before > 0.5 * held  # the analyses' tensors are in the process
+    sweep(now=time.monotonic() + 61)
+    assert len(lab._analyses) == 0 and rss_mib() - before < 0.5 * (grown - before)
 
 
 @pytest.fixture()

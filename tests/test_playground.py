@@ -161,6 +161,7 @@ def test_run_handler_fills_the_step_view(small):
                                                          shown.table, shown.status)
     assert "your design “FPN (in cells)”" in summary and "Parameters" in summary
     assert analysis.outputs == ["s2.sum_43_3", "s2.sum_54_4", "s2.sum_55_5", "s2.sum_55_6", "s2.sum_66_7"]
+    graph, step_img = (np.asarray(Image.open(path)) for path in (graph, step_img))  # the PNGs Gradio serves
     assert graph.ndim == 3 and step_img.ndim == 3 and len(table) == len(analysis.topology.nodes)
     assert status.startswith("**Valid**")
     with pytest.raises(gr.Error, match="Analyse a picture first"):

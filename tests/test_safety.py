@@ -203,6 +203,40 @@ def test_out_of_memory_message_follows_the_session_language():
         assert raised.value.message == t("common.out_of_memory", lang)
 
 
+def test_a_slow_handler_stops_at_its_time_limit_with_a_message_in_the_session_language(monkeypatch):
+    from functools import partial
+
+    from necklab.i18n import t
+    from necklab.widgets import events
+    from necklab.widgets.session import Session, SessionBox
+
+    clock = iter(range(0, 1000, 40))  # each look at the clock: 40 s later
+    monkeypatch.setattr(events.time, "monotonic", lambda: next(clock))
+    reports = []
+
+    @events.time_limit(60)
+    def slow(session, count, progress=None):
+        for i in range(count):
+            progress(i / count, desc="working")
+            reports.append(i)
+        return "done"
+
+    for lang in ("en", "zh"):
+        reports.clear()
+        with pytest.raises(gr.Error) as raised:  # made at 0: reports at 40 (kept) and 80 (past 60: stopped)
+            events.event(partial(slow, count=5))(SessionBox(Session(lang=lang)), progress=lambda *a, **k: None)
+        assert raised.value.message == t("common.too_long", lang, seconds=60) and reports == [0]
+    assert events.event(slow)(SessionBox(Session()), 1, progress=lambda *a, **k: None) == "done"
+
+
+def test_the_slowest_handlers_have_time_limits():
+    from necklab.ui import backbone_tab, compare_tab, export, neck_tab, playground_tab
+
+    slowest = (backbone_tab.analyze, neck_tab.run_neck, export.export_lesson, compare_tab.compare,
+               compare_tab.compare_erfs, playground_tab.run, playground_tab.compare)
+    assert all(0 < getattr(handler, "time_limit", 0) <= 120 for handler in slowest)
+
+
 class Leaked(AssertionError):
     """Raised by a hook installed after the guard, which sees only what the guard let through."""
 

@@ -24,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from necklab.graph import receptive_field as rfm
 from necklab.graph.topology import Topology
 from necklab.graph.trace import Trace, active, tracing
-from necklab.lab.cache import LRU
+from necklab.lab.cache import IDLE_S, LRU
 from necklab.lab.imaging import Picture
 from necklab.models.backbone import EfficientNetLite0, LevelInfo, build_backbone, normalise, top_k
 from necklab.models.head import CLASS_NAMES, Detections, LevelOutput, NeckWithHead, SegmentationHead, decode
@@ -184,7 +184,7 @@ class Analysis:
 
 _backbones: LRU[str, EfficientNetLite0] = LRU(4)
 _models: LRU[tuple[str, str, str, int, str], Model] = LRU(16)
-_features: LRU[tuple[str, str], BackboneResult] = LRU(8)
+_features: LRU[tuple[str, str], BackboneResult] = LRU(8, idle=IDLE_S)
 _flops: LRU[Hashable, int] = LRU(64)
 _meta_models: LRU[Hashable, nn.Module] = LRU(16)
 
@@ -192,7 +192,8 @@ _meta_models: LRU[Hashable, nn.Module] = LRU(16)
 # Decoded pictures by content, for the browser sessions that name them by key (a session keeps
 # the key only). At most 3 MB each (MAX_SIDE² RGB); one upload shared by many sessions is kept once.
 PICTURES = 64
-_pictures: LRU[str, Picture] = LRU(PICTURES)
+PICTURE_IDLE_S = max(IDLE_S, 1800.0)  # a learner who looks away for a while still finds their picture
+_pictures: LRU[str, Picture] = LRU(PICTURES, idle=PICTURE_IDLE_S)
 
 
 def keep_picture(picture: Picture) -> str:
@@ -365,7 +366,7 @@ def answer(model: NeckWithHead, trace: Trace, outputs: Sequence[str], picture: P
 # students analysing one picture with one neck share one analysis; a dropped one is made again from
 # its recipe. NECKLAB_ANALYSES_MB sets the budget (the largest analyses are ~100 MB).
 ANALYSES_MB = int(os.environ.get("NECKLAB_ANALYSES_MB", "1536"))
-_analyses: LRU[str, Analysis] = LRU(512, budget=ANALYSES_MB * 1024 * 1024, weigh=lambda a: a.nbytes)
+_analyses: LRU[str, Analysis] = LRU(512, budget=ANALYSES_MB * 1024 * 1024, weigh=lambda a: a.nbytes, idle=IDLE_S)
 
 
 def shared_analysis(picture: Picture, neck_name: str, config: Mapping[str, Any] | None = None,

@@ -20,7 +20,7 @@ import networkx as nx
 
 from necklab.graph import receptive_field as rfm
 from necklab.lab.analysis import Analysis, CellGrid
-from necklab.lab.cache import LRU
+from necklab.lab.cache import IDLE_S, LRU
 
 
 class NoCells(ValueError):
@@ -109,7 +109,7 @@ def _base(analysis: Analysis, axis: str) -> dict[str, rfm.RF]:
 
 # Path fields by graph structure and input fields: NAS-FPN's deepest nodes take a second to trace
 # (a thousand distinct paths), so a second click on the same neck and picture size finds them here.
-_paths: LRU[Hashable, list[rfm.PathRF]] = LRU(64)
+_paths: LRU[Hashable, list[rfm.PathRF]] = LRU(64, idle=IDLE_S)
 
 
 def path_fields(analysis: Analysis, node_id: str, axis: str = "y") -> list[rfm.PathRF]:

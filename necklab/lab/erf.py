@@ -23,7 +23,7 @@ import torch
 
 from necklab.graph.trace import tracing
 from necklab.lab.analysis import Analysis, backbone_on, neck_of
-from necklab.lab.cache import LRU
+from necklab.lab.cache import IDLE_S, LRU
 from necklab.lab.cell import nearest_cell, node_grid
 from necklab.lab.imaging import Picture
 from necklab.models.backbone import normalise
@@ -111,7 +111,7 @@ def cell_at(analysis: Analysis, level: int, x_orig: float, y_orig: float) -> tup
 
 # Effective receptive fields of clicked cells by recipe, node and cell: a language switch or a second
 # look redraws the figure without another backward pass. At most 64 MB (a 1024² map is 4 MB).
-_erfs: LRU[Hashable, np.ndarray] = LRU(32, budget=64 * 1024 * 1024, weigh=lambda a: a.nbytes)
+_erfs: LRU[Hashable, np.ndarray] = LRU(32, budget=64 * 1024 * 1024, weigh=lambda a: a.nbytes, idle=IDLE_S)
 
 
 def cell_erf(analysis: Analysis, node_id: str, cell: tuple[int, int]) -> np.ndarray:

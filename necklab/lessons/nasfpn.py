@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from necklab.graph.steps import Jump, Steps
 from necklab.graph.topology import Op
 from necklab.lab.analysis import Analysis
-from necklab.lab.cache import LRU
+from necklab.lab.cache import IDLE_S, LRU
 from necklab.lessons.base import Lesson, LessonFigure, caption, file_safe, first_stage
 from necklab.viz.nasfpn import (
     CellFrame,
@@ -93,7 +93,8 @@ def cell_view(session: Session, analysis: Analysis | None, k: float, every: bool
 # Cell figures drawn once per picture, kind of cell (with attention or not) and language: a step
 # then redraws only what its cell changes (`Blitted`).
 CELL_FRAMES_MB = 64
-_cell_frames: LRU[Hashable, Blitted] = LRU(8, budget=CELL_FRAMES_MB * 1024 * 1024, weigh=lambda b: b.nbytes)
+_cell_frames: LRU[Hashable, Blitted] = LRU(8, budget=CELL_FRAMES_MB * 1024 * 1024, weigh=lambda b: b.nbytes,
+                                           idle=IDLE_S)
 
 
 def cell_image(analysis: Analysis, node: str, lang: str = "en") -> np.ndarray:

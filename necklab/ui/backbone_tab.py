@@ -11,7 +11,7 @@ from necklab.lab.analysis import available_devices, keep_picture, run_backbone
 from necklab.lab.words import top_classes
 from necklab.viz.maps import backbone_table, backbone_table_headers, levels_overview, top_channels
 from necklab.widgets.common import figure_box, image, language, load_picture
-from necklab.widgets.events import Shows, event
+from necklab.widgets.events import Shows, event, time_limit
 from necklab.widgets.session import Facts, Session, session_picture
 from necklab.widgets.text import inert, localised
 
@@ -51,6 +51,7 @@ def status_text(session: Session) -> str:
     return t("backbone.status", lang, frames=frames, **{k: v for k, v in vars(facts).items() if k != "frames"})
 
 
+@time_limit(60)
 def analyze(session: Session, value: Any, device: str, level: str, lang: str = "en",
             progress: gr.Progress = gr.Progress()) -> Analyzed:
     """Decode the picture, run the backbone, draw every level; the session remembers the picture,

@@ -20,7 +20,7 @@ from necklab.viz.compare import (
     to_csv,
 )
 from necklab.widgets.common import ScratchFolder, figure_box, image
-from necklab.widgets.events import Shows, event
+from necklab.widgets.events import Shows, event, time_limit
 from necklab.widgets.session import Session, session_picture
 from necklab.widgets.text import localised
 
@@ -46,6 +46,7 @@ class Compared(ErfsAdded):
     rows: list[NeckRow]
 
 
+@time_limit(120)
 def compare(session: Session, progress: gr.Progress = gr.Progress()) -> Compared:
     """Run the comparison on the session's picture and device, all but the effective receptive
     fields (`compare_erfs` adds them next); the CSV is written in a fresh folder per call."""
@@ -59,6 +60,7 @@ def compare(session: Session, progress: gr.Progress = gr.Progress()) -> Compared
                     params=image(params_latency_figure(rows, subtitle, lang)), rows=rows)
 
 
+@time_limit(120)
 def compare_erfs(session: Session, rows: list[NeckRow] | None, progress: gr.Progress = gr.Progress()
                  ) -> ErfsAdded | None:
     """The comparison's effective receptive fields (none before a comparison)."""

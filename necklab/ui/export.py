@@ -14,7 +14,7 @@ from necklab.i18n import t
 from necklab.lab.analysis import Analysis
 from necklab.pack.write import ZIP_NAME, write_pack
 from necklab.widgets.common import no_picture
-from necklab.widgets.events import event
+from necklab.widgets.events import event, time_limit
 from necklab.widgets.session import Session
 from necklab.widgets.text import localised
 
@@ -29,6 +29,7 @@ def _clear_old(now: float) -> None:
                 shutil.rmtree(old, ignore_errors=True)
 
 
+@time_limit(120)
 def export_lesson(session: Session, analysis: Analysis | None, progress: gr.Progress = gr.Progress()) -> str:
     """Write the tab's lesson as a pack in the session's language and return its ZIP (the unpacked
     folder is dropped)."""

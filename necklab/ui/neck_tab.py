@@ -20,7 +20,7 @@ from necklab.graph.steps import Jump, Steps
 from necklab.graph.topology import Topology
 from necklab.i18n import t
 from necklab.lab.analysis import Analysis, keep_analysis, shared_analysis
-from necklab.lab.cache import LRU
+from necklab.lab.cache import IDLE_S, LRU
 from necklab.lab.words import init_note, refusal_text, weights_words
 from necklab.lessons import lesson_for
 from necklab.models.refusal import Refusal
@@ -45,7 +45,7 @@ from necklab.viz.step import (
 )
 from necklab.widgets.common import figure_box, image, png_file, whole
 from necklab.widgets.controls import control_label, parse_value
-from necklab.widgets.events import Shows, event, reading, together
+from necklab.widgets.events import Shows, event, reading, time_limit, together
 from necklab.widgets.session import Session, session_picture
 from necklab.widgets.tab import Chained
 from necklab.widgets.text import localised
@@ -242,7 +242,7 @@ def slug(title: str) -> str:
 
 # Drawn graphs by what they show (neck, config, every node's shape, the nodes drawn): a step then
 # redraws only its highlight. Keyed by structure, not by analysis, so no analysis is kept alive.
-_graphs: LRU[Hashable, GraphPicture] = LRU(24)
+_graphs: LRU[Hashable, GraphPicture] = LRU(24, idle=IDLE_S)
 
 
 def graph_picture(analysis: Analysis, nodes: list[str] | None, lang: str = "en") -> GraphPicture:
@@ -255,9 +255,11 @@ def graph_picture(analysis: Analysis, nodes: list[str] | None, lang: str = "en")
 # Step figures drawn once per kind of map (on the picture, or on its own cells), channels shown and
 # language: a step then redraws only what its node changes. Keyed by the picture they draw (if any).
 STEP_FRAMES_MB = 96
-_step_frames: LRU[Hashable, Blitted] = LRU(16, budget=STEP_FRAMES_MB * 1024 * 1024, weigh=lambda b: b.nbytes)
+_step_frames: LRU[Hashable, Blitted] = LRU(16, budget=STEP_FRAMES_MB * 1024 * 1024, weigh=lambda b: b.nbytes,
+                                          idle=IDLE_S)
 # The opening step's figure by analysis and language: drawn once per run, shown again at step 0.
-_openings: LRU[Hashable, np.ndarray] = LRU(32, budget=STEP_FRAMES_MB * 1024 * 1024, weigh=lambda a: a.nbytes)
+_openings: LRU[Hashable, np.ndarray] = LRU(32, budget=STEP_FRAMES_MB * 1024 * 1024, weigh=lambda a: a.nbytes,
+                                        idle=IDLE_S)
 
 
 def step_image(analysis: Analysis, node: str, lang: str = "en") -> np.ndarray:
@@ -318,6 +320,7 @@ def render_step(analysis: Analysis, k: int, lang: str = "en", every: bool = Fals
                      narration=narration(analysis, node, lang, steps) + shown_with)
 
 
+@time_limit(60)
 def run_neck(specs: list[NeckSpec], session: Session, neck_title: str, *values: Any,
              progress: gr.Progress = gr.Progress()) -> TabView:
     """Run the chosen neck of a tab on the session's picture with the values of the tab's controls

@@ -51,7 +51,7 @@ from necklab.ui.neck_tab import TabView, build_step_view, summary, tab_view
 from necklab.viz.aspp import erf_figure
 from necklab.viz.compare import COMPARE_TYPES, compare_headers, compare_rows, params_latency_figure
 from necklab.widgets.common import ScratchFolder, figure_box, image, number, upload_path, whole
-from necklab.widgets.events import Shows, event
+from necklab.widgets.events import Shows, event, time_limit
 from necklab.widgets.session import Session, session_picture
 from necklab.widgets.tab import Chained
 from necklab.widgets.text import inert, localised
@@ -211,6 +211,7 @@ def check(session: Session, rows: Any, name: str) -> str:
         return t("playground.not_valid", lang, message=e.message)
 
 
+@time_limit(60)
 def run(session: Session, rows: Any, name: str, stages: float, progress: gr.Progress = gr.Progress()) -> DesignRun:
     """Build the design and run it on the session's picture."""
     lang = session.lang
@@ -238,6 +239,7 @@ def mutate_table(session: Session, rows: Any, name: str) -> Cells:
                                                 describe=describe(mutated, lang)))
 
 
+@time_limit(120)
 def compare(session: Session, rows: Any, name: str, stages: float,
             progress: gr.Progress = gr.Progress()) -> DesignCompared:
     lang = session.lang

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any, Generic, TypeVar
@@ -78,19 +79,55 @@ def reading(handler: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+class TooLong(Exception):
+    """A handler went past its time limit (raised at one of its progress reports)."""
+
+
+def time_limit(seconds: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a slow handler (one that reports progress) with a time limit: at the first progress
+    report after `seconds`, `event` stops it with a message in the session's language. A thread
+    cannot be stopped from outside; its progress reports are where it can stop itself."""
+
+    def mark(handler: Callable[..., Any]) -> Callable[..., Any]:
+        handler.time_limit = seconds  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
+class Limited:
+    """A handler's progress callback that raises TooLong once `seconds` have passed since it was made."""
+
+    def __init__(self, progress: Callable[..., Any], seconds: float) -> None:
+        self.progress, self.seconds = progress, seconds
+        self.deadline = time.monotonic() + seconds
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if time.monotonic() > self.deadline:
+            raise TooLong
+        return self.progress(*args, **kwargs)
+
+
 def event(handler: Callable[..., Any], shows: Shows[Any] | None = None) -> Callable[..., Any]:
     """The function Gradio calls for `handler(session, *values)` on an event whose first input is
     the session's gr.State. The handler gets the Session as it is when the event starts; its view is
     shown through `shows` (without one, what it returns goes to Gradio as it is); a Session it returns
     (alone, or as its view's `session`) is merged into the browser's. An out-of-memory error of the
     model run becomes a message with a way out, in the session's language, once the memory is given
-    back so that the server keeps serving the other users."""
+    back so that the server keeps serving the other users. A handler with a `time_limit` stops at its
+    first progress report past it, with a message that says so."""
+    marked = getattr(handler, "func", handler)  # a partial's function carries the mark
+    limit = getattr(marked, "time_limit", None)
 
     @functools.wraps(handler)  # Gradio reads the handler's signature (progress, event data) through this
     def run(box: SessionBox, *values: Any, **kwargs: Any) -> Any:
         before = box.now
+        if limit is not None and "progress" in kwargs:
+            kwargs["progress"] = Limited(kwargs["progress"], limit)
         try:
             result = handler(before, *map(given, values), **kwargs)
+        except TooLong:
+            raise gr.Error(t("common.too_long", before.lang, seconds=round(limit or 0))) from None
         except torch.OutOfMemoryError:
             pass  # leave the except block first: its traceback holds the tensors to free
         else:
