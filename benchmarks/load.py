@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,7 +296,7 @@ def browser_student(url: str, index: int, picture: Path, results: Results) -> No
                     results.timed("browser step", lambda: (
                         page.locator(f"#{key}-{'next' if forward else 'prev'}").click(),
                         page.wait_for_function("([id, text]) => document.getElementById(id).innerText !== text",
-                                               arg=[f"{key}-narration", before], timeout=600_000)))
+                                               arg=[f"{key}-narration", before], timeout=120_000)))
             browser.close()
         with results.lock:
             results.done += 1
@@ -342,25 +342,27 @@ def class_scenario(url: str, pids: Sequence[int], students: int, browsers: int, 
             running = [pool.submit(class_student, url, i, pictures[i], results) for i in range(students)]
             running += [pool.submit(browser_student, url, i, pictures[students + i], results) for i in range(browsers)]
             samples = pool.submit(sample_rss, pids, running, 2.0)
-            for job in running:
+            for finished, job in enumerate(as_completed(running), 1):
                 job.result()
+                print(f"  {finished}/{len(running)} students done at {time.monotonic() - start:.0f} s",
+                      file=sys.stderr, flush=True)
             stop.set()
             if flood is not None:
                 flood.result()
         wall = time.monotonic() - start
         peak = max(samples.result() or [rss_mib(pids)])
-        time.sleep(rest)  # every session has closed (the clients and the pages): what comes back?
-        rss_rest = rss_mib(pids)
-    print(f"{url}  class: {students} clients + {browsers} browsers, {CLASS_STEPS} steps × 2 tabs each, "
-          f"hostile script {'on' if with_hostile else 'off'}, {wall:.0f} s")
-    print(f"succeeded {results.done}/{students + browsers} = {100 * results.done / (students + browsers):.1f} %  "
-          f"(failures {len(results.failures)}; hostile calls refused {results.refused})")
-    print_latencies(results)
-    if pids:
-        print(f"server RSS: start {rss_start:.0f} MiB, warm {rss_warm:.0f} MiB, peak {peak:.0f} MiB, "
-              f"{rest:.0f} s after every session closed {rss_rest:.0f} MiB "
-              f"({100 * (rss_rest - rss_warm) / rss_warm:+.1f} % of warm)")
-    print_failures(results)
+        print(f"{url}  class: {students} clients + {browsers} browsers, {CLASS_STEPS} steps × 2 tabs each, "
+              f"hostile script {'on' if with_hostile else 'off'}, {wall:.0f} s")
+        print(f"succeeded {results.done}/{students + browsers} = {100 * results.done / (students + browsers):.1f} %  "
+              f"(failures {len(results.failures)}; hostile calls refused {results.refused})")
+        print_latencies(results)
+        print_failures(results)
+        if pids:
+            print(f"server RSS: start {rss_start:.0f} MiB, warm {rss_warm:.0f} MiB, peak {peak:.0f} MiB", flush=True)
+            time.sleep(rest)  # every session has closed (the clients and the pages): what comes back?
+            rss_rest = rss_mib(pids)
+            print(f"server RSS {rest:.0f} s after every session closed: {rss_rest:.0f} MiB "
+                  f"({100 * (rss_rest - rss_warm) / rss_warm:+.1f} % of warm)")
 
 
 def main() -> None:

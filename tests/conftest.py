@@ -47,16 +47,17 @@ def upload(path: str | Path) -> dict:
             "url": None, "is_stream": False, "meta": {"_type": "gradio.FileData"}}
 
 
+def pixels(value: np.ndarray | str) -> np.ndarray:
+    """A figure a handler shows: an array as it is, a PNG file it sends (`drawn_file`) read back."""
+    return value if isinstance(value, np.ndarray) else np.asarray(Image.open(value).convert("RGB"))
+
+
 def sent_images(updates: dict) -> list[np.ndarray]:
     """The pictures a handler's updates send: arrays, or the PNG files image outputs go out as
     (`necklab.widgets.common.sent_image`), read back."""
-    found = []
-    for value in updates.values():
-        if isinstance(value, np.ndarray):
-            found.append(value)
-        elif isinstance(value, str) and value.endswith(".png") and Path(value).is_file():
-            found.append(np.asarray(Image.open(value).convert("RGB")))
-    return found
+    return [pixels(value) for value in updates.values()
+            if isinstance(value, np.ndarray) or (isinstance(value, str) and value.endswith(".png")
+                                                 and Path(value).is_file())]
 
 
 def sent_texts(updates: dict) -> list[str]:

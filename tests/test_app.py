@@ -16,7 +16,7 @@ import app
 from necklab.ui.backbone_tab import redraw, show_level
 from necklab.widgets.common import ScratchFolder
 from necklab.widgets.session import Session, session_picture
-from tests.conftest import SAMPLES, upload
+from tests.conftest import SAMPLES, pixels, upload
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,8 +25,9 @@ def test_analyze_a_sample():
     shown = app.analyze(Session(), upload(SAMPLES / "chelsea.png"), "cpu", "C4")
     top5, table, status = shown.top5, shown.table, shown.status
     assert next(iter(top5)) == "Egyptian cat" and len(top5) == 5
-    assert isinstance(shown.overview, np.ndarray) and shown.overview.ndim == 3 and shown.overview.shape[1] > 1000
-    assert isinstance(shown.channels, np.ndarray) and shown.channels.std() > 10  # a drawn figure, not a blank
+    overview, channels = pixels(shown.overview), pixels(shown.channels)  # the PNG files Gradio serves
+    assert overview.ndim == 3 and overview.shape[1] > 1000
+    assert channels.std() > 10  # a drawn figure, not a blank
     assert [row[0] for row in table] == ["C1", "C2", "C3", "C4", "C5"]
     assert table[4][1:5] == [32, 320, 10, 15]  # C5 of 451×300: stride 32, 320 × ⌈300/32⌉ × ⌈451/32⌉
     assert "451×300" in status and "cpu" in status

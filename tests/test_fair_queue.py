@@ -4,14 +4,16 @@ held by a gate the test opens (tests/test_queue.py), so the line forms on any ma
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
+import gradio as gr
 import httpx
 import pytest
 
 import app
 from necklab.ui import backbone_tab
-from necklab.ui.fair_queue import WAITING_PER_SESSION, WORK, WORKERS, FairLine, serve_fairly
+from necklab.ui.fair_queue import HALF_LIFE_S, WAITING_PER_SESSION, WORK, WORKERS, FairLine, least_served, serve_fairly
 from necklab.ui.live_tab import LIVE, LIVE_CAMERAS
 from tests.conftest import SAMPLES
 from tests.test_queue import Gate
@@ -29,6 +31,23 @@ def test_the_line_interleaves_sessions_by_rank():
     assert [e.session_hash for e in line_of(*"AAAAB")] == list("ABAAA")
     assert [e.session_hash for e in line_of(*"AAABBC")] == list("ABCABA")
     assert [e.session_hash for e in line_of(*"ABAB")] == list("ABAB")  # already fair: unchanged
+
+
+def test_a_free_worker_serves_the_session_that_had_the_least_time_lately():
+    line = line_of(*"AABC")  # A's script of long Analyze calls is first in line
+    recent = {"A": 12.0, "B": 0.3, "C": 0.3}.__getitem__
+    assert least_served(line, recent).session_hash == "B"  # least work; the line's order breaks the tie with C
+    assert least_served(line_of("A", "A"), recent).session_hash == "A"  # alone in line: it runs
+    assert least_served([], recent) is None
+
+
+def test_a_session_s_work_counts_less_as_time_passes():
+    queue = serve_fairly(gr.Blocks())._queue
+    queue.count_work("script", 8.0)
+    now = time.monotonic()
+    assert queue.recent_work("script", now) == pytest.approx(8.0, rel=0.01)
+    assert queue.recent_work("script", now + HALF_LIFE_S) == pytest.approx(4.0, rel=0.01)
+    assert queue.recent_work("student", now) == 0.0
 
 
 def test_every_queued_event_shares_one_pool_but_the_camera_has_its_own():

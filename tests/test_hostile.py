@@ -23,7 +23,7 @@ from necklab.ui.backbone_tab import analyze
 from necklab.ui.neck_tab import run_neck
 from necklab.viz.maps import to_original
 from necklab.widgets.session import Session, session_picture
-from tests.conftest import SAMPLES, upload
+from tests.conftest import SAMPLES, pixels, upload
 from tests.test_imaging import encode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +175,7 @@ def test_the_analyze_handler_shows_the_message_or_the_analysis(name, corpus_dir)
         w, h = session_picture(shown.session)[0].size
         assert f"Analysed at {w}×{h} px" in shown.status and len(shown.top5) == 5
         assert [row[0] for row in shown.table] == ["C1", "C2", "C3", "C4", "C5"]
-        assert shown.overview.ndim == 3 and shown.channels.std() > 10
+        assert pixels(shown.overview).ndim == 3 and pixels(shown.channels).std() > 10
 
 
 def test_a_decompression_bomb_is_refused_without_allocating_its_pixels(corpus_dir):

@@ -10,7 +10,7 @@ from necklab.i18n import t
 from necklab.lab.analysis import available_devices, keep_picture, run_backbone
 from necklab.lab.words import top_classes
 from necklab.viz.maps import backbone_table, backbone_table_headers, levels_overview, top_channels
-from necklab.widgets.common import figure_box, image, language, load_picture
+from necklab.widgets.common import drawn_file, figure_box, language, load_picture
 from necklab.widgets.events import Shows, event, time_limit
 from necklab.widgets.session import Facts, Session, session_picture
 from necklab.widgets.text import inert, localised
@@ -77,17 +77,24 @@ def levels(session: Session, level: str) -> Levels:
     """The session's picture's levels (cached: no model run) and the status line."""
     picture, device = session_picture(session)
     backbone = run_backbone(picture, device)
-    return Levels(overview=image(levels_overview(picture, backbone, session.lang)),
-                  channels=image(top_channels(backbone.features[level], level, lang=session.lang)),
+    return Levels(overview=drawn_file(("levels", picture.key, device, session.lang),
+                                      lambda: levels_overview(picture, backbone, session.lang)),
+                  channels=channels_file(session, level),
                   table=backbone_table(backbone), top5=top_classes(backbone.top5, session.lang),
                   status=status_text(session))
 
 
-def show_level(session: Session, level: str) -> Any:
+def channels_file(session: Session, level: str) -> str:
+    """The strongest channels of a level of the session's picture, drawn once per picture and language."""
     picture, device = session_picture(session)
-    check_level(level, session.lang)
     backbone = run_backbone(picture, device)  # cached: no model run
-    return image(top_channels(backbone.features[level], level, lang=session.lang))
+    return drawn_file(("channels", picture.key, device, level, session.lang),
+                      lambda: top_channels(backbone.features[level], level, lang=session.lang))
+
+
+def show_level(session: Session, level: str) -> Any:
+    check_level(level, session.lang)
+    return channels_file(session, level)
 
 
 def redraw(session: Session, level: str) -> Levels:

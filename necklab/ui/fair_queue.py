@@ -10,6 +10,10 @@ the whole queue for everyone, and "two model runs at a time" was true of each ev
 - the line is served round-robin across sessions: a session's k-th waiting event goes behind every
   other session's k-th, so a student with one Analyze waits for one event of each other session,
   not for a script's hundred;
+- and by time, not only by turns: a free worker takes the waiting event of the session that has
+  had the least of the workers' time lately (seconds of work, halved every HALF_LIFE_S), the line's
+  order breaking ties. A script whose every call is a long Analyze would otherwise get a worker at
+  every other turn while a class's steps take 50 ms each; now it gets what the class leaves;
 - a session runs one event at a time: a script that keeps its line full holds at most one worker,
   and the other is always there for everyone else (a page's own events simply run in turn; a
   camera stream, which lasts as long as the camera, is not counted);
@@ -23,8 +27,9 @@ Gradio; tests/test_fair_queue.py fails if they change.
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import gradio as gr
@@ -36,6 +41,17 @@ WORKERS = 2
 WAITING_PER_SESSION = 6
 LINE_LENGTH = 240  # a class of 30 with a few events each, and room to spare
 WORK = "necklab-work"  # the one concurrency id
+HALF_LIFE_S = 30.0  # a session's past work counts half after this long
+
+
+def least_served(waiting: Iterable[Any], recent: Callable[[str], float]) -> Any | None:
+    """Of the waiting events (in line order), the first of the session with the least recent work."""
+    best, best_work = None, 0.0
+    for event in waiting:
+        work = recent(event.session_hash)
+        if best is None or work < best_work:
+            best, best_work = event, work
+    return best
 
 
 class FairLine(list[queueing.Event]):
@@ -72,25 +88,48 @@ class FairQueue(queueing.Queue):
         A camera stream is not a session's turn: it runs for as long as the camera does, in its own
         line (necklab/ui/live_tab.py), and the page's other events (a language switch, Analyze) run
         beside it."""
+        now = time.monotonic()
         for concurrency_id, event_queue in self.event_queue_per_concurrency_id.items():
             if event_queue.concurrency_limit is not None and \
                     event_queue.current_concurrency >= event_queue.concurrency_limit:
                 continue
-            for event in event_queue.queue:  # NeckLab batches no event: one at a time
-                if event.streaming or not self.running[event.session_hash]:
-                    event_queue.queue.remove(event)
-                    if not event.streaming:
-                        self.running[event.session_hash] += 1
-                    return [event], False, concurrency_id
+            # NeckLab batches no event: one at a time
+            event = next((e for e in event_queue.queue if e.streaming), None) or least_served(
+                (e for e in event_queue.queue if not self.running[e.session_hash]),
+                lambda session: self.recent_work(session, now))
+            if event is not None:
+                event_queue.queue.remove(event)
+                if not event.streaming:
+                    self.running[event.session_hash] += 1
+                return [event], False, concurrency_id
         return None
 
+    @property
+    def work(self) -> dict[str, tuple[float, float]]:
+        """Each session's seconds of work and when they were counted (made on first use, as `running`)."""
+        return self.__dict__.setdefault("_work", {})
+
+    def recent_work(self, session_hash: str | None, now: float) -> float:
+        """The session's seconds on the workers, each halved per HALF_LIFE_S since."""
+        seconds, at = self.work.get(str(session_hash), (0.0, now))
+        return seconds * 0.5 ** ((now - at) / HALF_LIFE_S)
+
+    def count_work(self, session_hash: str | None, seconds: float) -> None:
+        now = time.monotonic()
+        self.work[str(session_hash)] = (self.recent_work(session_hash, now) + seconds, now)
+        if len(self.work) > 4 * LINE_LENGTH:  # forget the sessions whose work no longer counts
+            for session in [s for s in self.work if self.recent_work(s, now) < 0.01]:
+                del self.work[session]
+
     async def process_events(self, events: list[queueing.Event], batch: bool, begin_time: float, fn: Any) -> None:
+        start = time.monotonic()
         try:
             await super().process_events(events, batch, begin_time, fn)
         finally:
             for event in events:
                 if event.streaming:
                     continue
+                self.count_work(event.session_hash, time.monotonic() - start)
                 self.running[event.session_hash] -= 1
                 if self.running[event.session_hash] <= 0:
                     del self.running[event.session_hash]  # the Counter stays as small as the running set

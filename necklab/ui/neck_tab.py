@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
-from gradio.utils import get_upload_folder
 
 from necklab.graph.steps import Jump, Steps
 from necklab.graph.topology import Topology
@@ -43,7 +41,7 @@ from necklab.viz.step import (
     shown_channels,
     step_figure,
 )
-from necklab.widgets.common import figure_box, image, png_file, whole
+from necklab.widgets.common import drawn_file, figure_box, image, whole
 from necklab.widgets.controls import control_label, parse_value
 from necklab.widgets.events import Shows, event, reading, time_limit, together
 from necklab.widgets.session import Session, session_picture
@@ -379,27 +377,23 @@ def clamp(analysis: Analysis, k: float, lang: str = "en", every: bool = False) -
     return min(max(whole(k, lang), 0), steps_of(analysis, every).last)
 
 
-# Steps shown — the PNG files Gradio serves and the narration — by analysis (its recipe, shared by
-# every session on that picture), step, grouping and language: a class on one picture draws each step
-# once, and going back, the API and the prefetch of the next step find it drawn. Small entries (two
-# paths and a text); the files are Gradio's, removed with its cache (`DELETE_CACHE`), then drawn again.
-_shown_steps: LRU[Hashable, StepShown] = LRU(4096)
-
-
 def shown_step(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> StepShown:
-    """`render_step` as the files Gradio serves (drawn and encoded once per analysis, step and language)."""
-    key = (keep_analysis(analysis).key, int(k), bool(every), lang)  # a shared analysis' key is its recipe's
-    found = _shown_steps.find(key)
-    if found is not None and not (Path(found.graph).exists() and Path(found.figure).exists()):
-        _shown_steps.discard(key)  # Gradio's cache removed its files
+    """`render_step` as the files Gradio serves, drawn once per analysis (a shared one's key is its
+    recipe's: every session on that picture), step, grouping and language (`drawn_file`)."""
+    key = (keep_analysis(analysis).key, int(k), bool(every), lang)
+    drawn: list[StepShown] = []
 
-    def draw() -> StepShown:
-        drawn = render_step(analysis, k, lang, every)
-        folder = get_upload_folder()
-        return StepShown(graph=png_file(drawn.graph, folder), figure=png_file(drawn.figure, folder),
-                         narration=drawn.narration)
+    def part(name: str) -> Any:
+        if not drawn:
+            drawn.append(render_step(analysis, k, lang, every))
+        return getattr(drawn[0], name)
 
-    return _shown_steps.get_or_make(key, draw)
+    graph, figure = (drawn_file((*key, name), partial(part, name)) for name in ("graph", "figure"))
+    return StepShown(graph=graph, figure=figure, narration=_narrations.get_or_make(key, lambda: part("narration")))
+
+
+# A step's narration by the same key: a few hundred characters each.
+_narrations: LRU[Hashable, str] = LRU(8192)
 
 
 def show_step(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> StepShown | None:

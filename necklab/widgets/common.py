@@ -6,6 +6,7 @@ import math
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from necklab.i18n import LANGS, t
+from necklab.lab.cache import LRU
 from necklab.lab.imaging import ImageError, Picture, decode
 from necklab.viz.render import figure_image
 from necklab.widgets.text import inert, localised
@@ -115,6 +117,27 @@ def png_file(pixels: np.ndarray, folder: str | Path) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return str(path)
+
+
+# Figures drawn once per what they show (a key the caller gives: the analysis or picture, the step
+# or level, the language), as the PNG files Gradio serves: a class on one sample picture draws each
+# once, and going back or asking again finds it drawn. Small entries (a path); Gradio's cache removes
+# old files (`DELETE_CACHE`), and a figure whose file went is drawn again.
+_drawn_files: LRU[Hashable, str] = LRU(8192)
+
+
+def drawn_file(key: Hashable, draw: Callable[[], np.ndarray | Figure]) -> str:
+    """The PNG file of the figure `draw()` makes (an image or a matplotlib figure) for `key`,
+    drawn on the first call for that key."""
+    found = _drawn_files.find(key)
+    if found is not None and not Path(found).exists():
+        _drawn_files.discard(key)
+
+    def make() -> str:
+        drawn = draw()
+        return png_file(drawn if isinstance(drawn, np.ndarray) else image(drawn), get_upload_folder())
+
+    return _drawn_files.get_or_make(key, make)
 
 
 def sent_image(component: Any, value: Any) -> Any:
