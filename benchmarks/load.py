@@ -235,11 +235,26 @@ def think(rng: random.Random) -> None:
     time.sleep(rng.uniform(2.0, 4.0))
 
 
+def connect(url: str, attempts: int = 5) -> Client:
+    """A gradio_client session, trying again a few seconds later (as a student reloads the page)
+    when the page's configuration (1 MB) takes longer than the client's 5 s: 33 students and three
+    chromiums starting at once on two cores."""
+    for attempt in range(attempts):
+        try:
+            return Client(url, verbose=False, analytics_enabled=False, download_files=False)
+        except httpx.TimeoutException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(1, 3))
+    raise AssertionError("unreachable")
+
+
 def class_student(url: str, index: int, picture: Path, results: Results) -> None:
     """A gradio_client student: Analyze, then two neck tabs, each run and stepped CLASS_STEPS times."""
     rng = random.Random(index)
-    client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    client = None
     try:
+        client = connect(url)
         think(rng)
         status = results.timed("analyze", lambda: client.predict(handle_file(str(picture)), "cpu", "C3",
                                                                  api_name="/analyze")[-1])
@@ -258,7 +273,8 @@ def class_student(url: str, index: int, picture: Path, results: Results) -> None
     except Exception as e:  # noqa: BLE001 — a failure is a figure of the run, not its end
         results.fail(f"student {index}: {type(e).__name__}: {e}")
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def browser_student(url: str, index: int, picture: Path, results: Results) -> None:

@@ -13,7 +13,16 @@ import pytest
 
 import app
 from necklab.ui import backbone_tab
-from necklab.ui.fair_queue import HALF_LIFE_S, WAITING_PER_SESSION, WORK, WORKERS, FairLine, least_served, serve_fairly
+from necklab.ui.fair_queue import (
+    HALF_LIFE_S,
+    HOG_S,
+    WAITING_PER_SESSION,
+    WORK,
+    WORKERS,
+    FairLine,
+    least_served,
+    serve_fairly,
+)
 from necklab.ui.live_tab import LIVE, LIVE_CAMERAS
 from tests.conftest import SAMPLES
 from tests.test_queue import Gate
@@ -39,6 +48,9 @@ def test_a_free_worker_serves_the_session_that_had_the_least_time_lately():
     assert least_served(line, recent).session_hash == "B"  # least work; the line's order breaks the tie with C
     assert least_served(line_of("A", "A"), recent).session_hash == "A"  # alone in line: it runs
     assert least_served([], recent) is None
+    hog = {"A": HOG_S + 1}.__getitem__
+    assert least_served(line_of("A"), hog, busy=True) is None  # over its share: waits for an idle pool
+    assert least_served(line_of("A"), hog, busy=False).session_hash == "A"
 
 
 def test_a_session_s_work_counts_less_as_time_passes():

@@ -13,7 +13,8 @@ the whole queue for everyone, and "two model runs at a time" was true of each ev
 - and by time, not only by turns: a free worker takes the waiting event of the session that has
   had the least of the workers' time lately (seconds of work, halved every HALF_LIFE_S), the line's
   order breaking ties. A script whose every call is a long Analyze would otherwise get a worker at
-  every other turn while a class's steps take 50 ms each; now it gets what the class leaves;
+  every other turn while a class's steps take 50 ms each; now it gets what the class leaves, and
+  once it had more than HOG_S of work lately it starts only on an idle pool;
 - a session runs one event at a time: a script that keeps its line full holds at most one worker,
   and the other is always there for everyone else (a page's own events simply run in turn; a
   camera stream, which lasts as long as the camera, is not counted);
@@ -42,14 +43,18 @@ WAITING_PER_SESSION = 6
 LINE_LENGTH = 240  # a class of 30 with a few events each, and room to spare
 WORK = "necklab-work"  # the one concurrency id
 HALF_LIFE_S = 30.0  # a session's past work counts half after this long
+# A session with more recent work than this (a script of long calls; a student has a few seconds)
+# starts an event only on an idle pool: a student arriving then finds a worker free.
+HOG_S = 15.0
 
 
-def least_served(waiting: Iterable[Any], recent: Callable[[str], float]) -> Any | None:
-    """Of the waiting events (in line order), the first of the session with the least recent work."""
+def least_served(waiting: Iterable[Any], recent: Callable[[str], float], busy: bool = False) -> Any | None:
+    """Of the waiting events (in line order), the first of the session with the least recent work;
+    while a worker is `busy`, none of a session over HOG_S."""
     best, best_work = None, 0.0
     for event in waiting:
         work = recent(event.session_hash)
-        if best is None or work < best_work:
+        if (best is None or work < best_work) and not (busy and work > HOG_S):
             best, best_work = event, work
     return best
 
@@ -96,7 +101,7 @@ class FairQueue(queueing.Queue):
             # NeckLab batches no event: one at a time
             event = next((e for e in event_queue.queue if e.streaming), None) or least_served(
                 (e for e in event_queue.queue if not self.running[e.session_hash]),
-                lambda session: self.recent_work(session, now))
+                lambda session: self.recent_work(session, now), busy=event_queue.current_concurrency > 0)
             if event is not None:
                 event_queue.queue.remove(event)
                 if not event.streaming:
