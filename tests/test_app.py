@@ -44,8 +44,9 @@ def test_the_top5_follows_the_language():
 @pytest.mark.slow
 def test_switching_level_redraws_from_the_cache():
     shown = app.analyze(Session(), upload(SAMPLES / "coffee.png"), "cpu", "C3")
-    c1 = show_level(shown.session, "C1")
-    assert c1.shape[2] == 3 and not np.array_equal(c1, shown.channels)
+    c1 = pixels(show_level(shown.session, "C1"))
+    assert c1.shape[2] == 3 and not np.array_equal(c1, pixels(shown.channels))
+    assert show_level(shown.session, "C1") == show_level(shown.session, "C1")  # drawn once: the same file
 
 
 @pytest.mark.parametrize("content, words", [(b"", "empty"), (b"%PDF-1.4 not a picture", "not a picture")])

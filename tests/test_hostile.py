@@ -268,7 +268,7 @@ def test_every_neck_at_every_config_extreme_on_the_smallest_picture(name, smalle
         for node, tensor in analysis.trace.tensors.items():
             assert torch.isfinite(tensor).all(), (name, values, node)
         assert all(analysis.trace[o].numel() > 0 for o in analysis.outputs)
-        assert spec.title in text and graph.ndim == 3 and len(table) == len(analysis.topology.nodes)
+        assert spec.title in text and pixels(graph).ndim == 3 and len(table) == len(analysis.topology.nodes)
 
 
 def test_after_the_whole_corpus_a_normal_picture_still_analyses():
