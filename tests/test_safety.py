@@ -227,6 +227,8 @@ def test_a_slow_handler_stops_at_its_time_limit_with_a_message_in_the_session_la
             events.event(partial(slow, count=5))(SessionBox(Session(lang=lang)), progress=lambda *a, **k: None)
         assert raised.value.message == t("common.too_long", lang, seconds=60) and reports == [0]
     assert events.event(slow)(SessionBox(Session()), 1, progress=lambda *a, **k: None) == "done"
+    with pytest.raises(gr.Error, match="60"):  # Gradio gave it no progress tracker: limited all the same
+        events.event(partial(slow, count=5))(SessionBox(Session()))
 
 
 def test_the_slowest_handlers_have_time_limits():

@@ -28,6 +28,27 @@ def test_several_handlers_become_one_event_updating_each_ones_outputs():
     assert calls == [("single", 1), ("pair", 1, 2)]
 
 
+def test_a_handler_reads_what_an_earlier_one_set_as_a_chain_of_events_would():
+    with gr.Blocks():
+        state, step, shown, seen = gr.State(None), gr.Slider(0, 9), gr.Textbox(), gr.Textbox()
+    fn, inputs, outputs = together([
+        (lambda ref, k: {state: "analysis B", step: gr.Slider(0, 5, value=0)}, [state, step], [state, step]),
+        (lambda ref, k: f"{ref} at step {k}", [state, step], [shown]),
+        (lambda ref: gr.skip(), [state], [state]),  # skipped: the next one still reads B
+        (lambda ref: ref, [state], [seen])])
+    assert inputs == [state, step]
+    updates = fn("analysis A", 7)
+    assert updates[shown] == "analysis B at step 0" and updates[seen] == "analysis B"
+
+
+def test_a_tab_refreshes_and_redraws_its_panels_in_one_event():
+    demo = build_app()
+    tab = next(b for b in demo.blocks.values() if isinstance(b, gr.Tab) and b.id == "panet")
+    select = next(fn for fn in demo.fns.values() if (tab._id, "select") in fn.targets)
+    after = [fn for fn in demo.fns.values() if fn.trigger_after == select._id]
+    assert len(after) == 1 and len(after[0].fn.parts) > 3, "the refresh and every panel's redraw: one event"
+
+
 def test_a_step_runs_two_events_not_one_per_panel():
     demo = build_app()
     for key in ("panet", "nas-fpn", "aspp"):

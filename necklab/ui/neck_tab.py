@@ -174,19 +174,19 @@ class NeckTab:
     followers: list[Chained] = field(default_factory=list)  # what follows the step on screen (`follow_step`)
     beside_step: Any = None  # what the lesson built beside the step's figure
 
-    def chain(self, event: Any) -> Any:
-        """Redraw the lesson panels after an event that may have rerun the neck."""
-        for fn, inputs, outputs in self.after_run:
-            event = event.then(fn, inputs, outputs, api_visibility="private")
-        return event
+    def chain(self, event: Any, first: Chained | None = None) -> Any:
+        """Redraw the lesson panels after an event that may have rerun the neck (after `first`, in
+        the same event): one event, not one per panel (`together`)."""
+        return event.then(*together([first, *self.after_run] if first else self.after_run),
+                          api_visibility="private")
 
     def show_after(self, event: Any) -> Any:
         """After an event that may make the tab stale (a new picture, the tab shown): refresh it."""
-        return self.chain(event.then(*self.refresh, api_visibility="private"))
+        return self.chain(event, self.refresh)
 
     def relabel_after(self, event: Any) -> Any:
         """After a language switch: the tab's words and figures in the new language."""
-        return self.chain(event.then(*self.redraw_words, api_visibility="private"))
+        return self.chain(event, self.redraw_words)
 
     def redraw_after_run(self, draw: Callable[..., Any], shows: Shows[Any] | gr.components.Component,
                          inputs: Sequence[Any] = ()) -> None:

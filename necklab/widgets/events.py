@@ -95,6 +95,10 @@ def time_limit(seconds: float) -> Callable[[Callable[..., Any]], Callable[..., A
     return mark
 
 
+def _unseen(*args: Any, **kwargs: Any) -> None:
+    """Progress no bar shows (an event Gradio gives no tracker): still where a time limit is checked."""
+
+
 class Limited:
     """A handler's progress callback that raises TooLong once `seconds` have passed since it was made."""
 
@@ -122,8 +126,10 @@ def event(handler: Callable[..., Any], shows: Shows[Any] | None = None) -> Calla
     @functools.wraps(handler)  # Gradio reads the handler's signature (progress, event data) through this
     def run(box: SessionBox, *values: Any, **kwargs: Any) -> Any:
         before = box.now
-        if limit is not None and "progress" in kwargs:
-            kwargs["progress"] = Limited(kwargs["progress"], limit)
+        if limit is not None:  # Gradio passes a tracker only for a `progress` before any *values
+            values = tuple(Limited(v, limit) if isinstance(v, gr.Progress) else v for v in values)
+            if not any(isinstance(v, Limited) for v in values):
+                kwargs["progress"] = Limited(kwargs.get("progress", _unseen), limit)
         try:
             result = handler(before, *map(given, values), **kwargs)
         except TooLong:
@@ -151,23 +157,45 @@ def event(handler: Callable[..., Any], shows: Shows[Any] | None = None) -> Calla
 
 def together(handlers: Sequence[tuple[Callable[..., Any], list[Any], list[Any]]]
              ) -> tuple[Callable[..., Any], list[Any], list[Any]]:
-    """One event for several handlers of one trigger: (fn, inputs, outputs) calling each handler with
-    its own inputs and updating its own outputs as its own event would have. Events of a session
-    run one at a time (the fair queue), each with a round trip: a step that ran five was slow."""
+    """One event for several handlers: (fn, inputs, outputs) calling each handler in turn with its
+    own inputs and updating its own outputs, as a chain of their own events would have — a handler
+    gets what an earlier one set (a run's new analysis, for the panels redrawn after it). Events of a
+    session run one at a time (the fair queue), each with a round trip: a step that ran five, or a
+    tab that refreshed and then redrew its panels one event each, was slow."""
     # Each input once: the page looks up every input of an event in its whole component tree (a
     # walk through ~700 components each), so repeating the session and the step per handler cost.
     inputs = list(dict.fromkeys(c for _, ins, _ in handlers for c in ins))
     outputs = list(dict.fromkeys(c for _, _, outs in handlers for c in outs))
     places = [[inputs.index(c) for c in ins] for _, ins, _ in handlers]
+    at_input = {c: i for i, c in enumerate(inputs)}
 
     def run(*values: Any) -> dict[Any, Any]:
+        now = list(values)
         updates: dict[Any, Any] = {}
         for (fn, _, outs), at in zip(handlers, places, strict=True):
-            updates.update(_as_updates(fn(*(values[i] for i in at)), outs))
+            done = _as_updates(fn(*(now[i] for i in at)), outs)
+            updates.update(done)
+            for component, value in done.items():  # what the next handlers read, as Gradio would give it
+                if component in at_input and not _skipped(value):
+                    now[at_input[component]] = _value_of(value)
         return updates
 
     run.parts = [fn for fn, _, _ in handlers]  # type: ignore[attr-defined]  # for tests: what it runs
     return run, inputs, outputs
+
+
+def _skipped(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("__type__") == "update" and "value" not in value
+
+
+def _value_of(value: Any) -> Any:
+    """The value a component holds after an update: a component made as an update (gr.Slider(…))
+    or an update dict gives its `value`; anything else is the value."""
+    if isinstance(value, gr.components.Component):
+        return value.value
+    if isinstance(value, dict) and value.get("__type__") == "update":
+        return value["value"]
+    return value
 
 
 def _as_updates(result: Any, outputs: list[Any]) -> dict[Any, Any]:
