@@ -39,6 +39,8 @@ def test_a_handler_reads_what_an_earlier_one_set_as_a_chain_of_events_would():
     assert inputs == [state, step]
     updates = fn("analysis A", 7)
     assert updates[shown] == "analysis B at step 0" and updates[seen] == "analysis B"
+    fn, _, _ = together([(lambda ref: gr.skip(), [state], [state, seen])])
+    assert fn("analysis A") == gr.skip()  # nothing to change: Gradio leaves every output as it is
 
 
 def test_a_tab_refreshes_and_redraws_its_panels_in_one_event():

@@ -176,26 +176,22 @@ def together(handlers: Sequence[tuple[Callable[..., Any], list[Any], list[Any]]]
             done = _as_updates(fn(*(now[i] for i in at)), outs)
             updates.update(done)
             for component, value in done.items():  # what the next handlers read, as Gradio would give it
-                if component in at_input and not _skipped(value):
-                    now[at_input[component]] = _value_of(value)
-        return updates
+                if component in at_input:
+                    now[at_input[component]] = _value_after(value, now[at_input[component]])
+        return updates or gr.skip()  # every handler skipped: every output as it is
 
     run.parts = [fn for fn, _, _ in handlers]  # type: ignore[attr-defined]  # for tests: what it runs
     return run, inputs, outputs
 
 
-def _skipped(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("__type__") == "update" and "value" not in value
-
-
-def _value_of(value: Any) -> Any:
+def _value_after(update: Any, before: Any) -> Any:
     """The value a component holds after an update: a component made as an update (gr.Slider(…))
-    or an update dict gives its `value`; anything else is the value."""
-    if isinstance(value, gr.components.Component):
-        return value.value
-    if isinstance(value, dict) and value.get("__type__") == "update":
-        return value["value"]
-    return value
+    or an update dict gives its `value` if it sets one; anything else is the value itself."""
+    if isinstance(update, gr.components.Component):
+        return getattr(update, "value", before)
+    if isinstance(update, dict) and update.get("__type__") == "update":
+        return update.get("value", before)
+    return update
 
 
 def _as_updates(result: Any, outputs: list[Any]) -> dict[Any, Any]:
