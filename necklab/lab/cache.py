@@ -2,7 +2,7 @@
 pictures and drawn graphs that many browser sessions ask for at once.
 
 A cache of what one picture costs (analyses, features, drawn frames) also forgets what nobody used
-for `idle` seconds, once `sweep` runs (every SWEEP_EVERY s in a served app, `Sweeper`): when a class
+for `idle` seconds, once `sweep` runs (every SWEEP_EVERY s in a served app, `start_sweeper`): when a class
 closes its browsers, their memory goes back to the system within minutes instead of staying until
 the next class pushes it out."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from threading import Event, Lock, Thread
+from threading import Lock, Thread
 from typing import Any, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -47,9 +47,7 @@ class LRU(OrderedDict[K, V]):
     def _evict(self) -> None:
         over_budget = self.budget is not None and self.nbytes > self.budget
         while len(self) > self.size or (over_budget and len(self) > 1):
-            key, _ = self.popitem(last=False)
-            self.weights.pop(key, None)
-            self.used.pop(key, None)
+            self._forget(next(iter(self)))
             over_budget = self.budget is not None and self.nbytes > self.budget
 
     def get_or_make(self, key: K, make: Callable[[], V]) -> V:
@@ -71,6 +69,12 @@ class LRU(OrderedDict[K, V]):
                 self._evict()
         return value
 
+    def _forget(self, key: K) -> None:
+        """Drop `key`'s value and what is kept about it (call with the lock held)."""
+        self.pop(key, None)
+        self.weights.pop(key, None)
+        self.used.pop(key, None)
+
     def _use(self, key: K) -> V:
         """The value of `key`, now the most recently used (call with the lock held)."""
         self.move_to_end(key)
@@ -80,9 +84,7 @@ class LRU(OrderedDict[K, V]):
     def discard(self, key: K) -> None:
         """Forget the value kept for `key` (if any): the next `get_or_make` makes it again."""
         with self.lock:
-            self.pop(key, None)
-            self.weights.pop(key, None)
-            self.used.pop(key, None)
+            self._forget(key)
 
     def find(self, key: K) -> V | None:
         """The value kept for `key` (now the most recently used), or None."""
@@ -99,9 +101,7 @@ class LRU(OrderedDict[K, V]):
         with self.lock:
             stale = [key for key in self if now - self.used.get(key, now) >= self.idle]
             for key in stale:
-                del self[key]
-                self.weights.pop(key, None)
-                self.used.pop(key, None)
+                self._forget(key)
         return len(stale)
 
 
@@ -132,18 +132,12 @@ def give_back_memory() -> None:
         pass
 
 
-class Sweeper:
-    """A daemon thread calling `sweep` every `every` seconds until `stop`."""
+def start_sweeper(every: float = SWEEP_EVERY) -> None:
+    """A daemon thread calling `sweep` every `every` seconds for as long as the process runs."""
 
-    def __init__(self, every: float = SWEEP_EVERY) -> None:
-        self.every = every
-        self.stopped = Event()
-        self.thread = Thread(target=self._run, name="necklab-sweeper", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stopped.wait(self.every):
+    def run() -> None:
+        while True:
+            time.sleep(every)
             sweep()
 
-    def stop(self) -> None:
-        self.stopped.set()
+    Thread(target=run, name="necklab-sweeper", daemon=True).start()

@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from necklab import ASSETS
 from necklab.i18n import from_accept_language, t
 from necklab.lab.analysis import available_devices
-from necklab.lab.cache import Sweeper
+from necklab.lab.cache import start_sweeper
 from necklab.lab.imaging import MAX_SIDE, MIN_SIDE
 from necklab.models.registry import NECKS, NeckSpec
 from necklab.models.weights import CHOICES, FRESH, TRAINED
@@ -181,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     forbid_outbound(also=[args.host])
     # A class password comes from the environment, never a flag (flags show in `ps`).
     password = os.environ.get("NECKLAB_PASSWORD") or None
-    Sweeper()  # what closed sessions used goes back to the system within minutes
+    start_sweeper()  # what closed sessions used goes back to the system within minutes
     serve_fairly(build_app()).launch(**launch_settings(args.host, args.port, password))
 
 

@@ -103,8 +103,7 @@ class Limited:
     """A handler's progress callback that raises TooLong once `seconds` have passed since it was made."""
 
     def __init__(self, progress: Callable[..., Any], seconds: float) -> None:
-        self.progress, self.seconds = progress, seconds
-        self.deadline = time.monotonic() + seconds
+        self.progress, self.deadline = progress, time.monotonic() + seconds
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if time.monotonic() > self.deadline:
@@ -166,8 +165,8 @@ def together(handlers: Sequence[tuple[Callable[..., Any], list[Any], list[Any]]]
     # walk through ~700 components each), so repeating the session and the step per handler cost.
     inputs = list(dict.fromkeys(c for _, ins, _ in handlers for c in ins))
     outputs = list(dict.fromkeys(c for _, _, outs in handlers for c in outs))
-    places = [[inputs.index(c) for c in ins] for _, ins, _ in handlers]
     at_input = {c: i for i, c in enumerate(inputs)}
+    places = [[at_input[c] for c in ins] for _, ins, _ in handlers]
 
     def run(*values: Any) -> dict[Any, Any]:
         now = list(values)
