@@ -61,3 +61,44 @@ def test_browser_each_neck_tab_shows_its_idea_within_three_clicks(server):  # no
         expect(narration).to_contain_text("Step 2 of 7 · rate2", timeout=30_000)
         expect(narration).to_contain_text("all 9 taps land on the map")
     assert not errors, errors
+
+
+@pytest.mark.browser
+def test_browser_next_shows_the_step_sent_ahead_while_the_server_is_held(server, monkeypatch):  # noqa: F811
+    """Prev / Next show the step beside the one on screen from what the server sent with it
+    (`steps_around`), with no round trip: here the server's step drawing is held shut, and still
+    the next step's narration, graph and map show, and Prev goes back. The step after that was not
+    sent yet (it is sent after each step), so going on waits for the server; and going back to
+    step 1 then shows the files it was sent ahead."""
+    from necklab.ui import neck_tab
+    from tests.test_queue import Gate
+
+    with browser_page(server) as (page, errors):
+        analyse_in_browser(page, str(SAMPLES / "chelsea.png"))
+        open_tab(page, "fpn")
+        narration = page.locator("#fpn-narration")
+        sources = "() => ['#fpn-graph img', '#fpn-stepfig img'].map(s => document.querySelector(s).src)"
+        opening = page.evaluate(sources)
+        gate = Gate(neck_tab.shown_step, holders=1)
+        monkeypatch.setattr(neck_tab, "shown_step", gate)
+        try:
+            page.locator("#fpn-next").click()
+            expect(narration).to_contain_text("Step 1 of", timeout=30_000)  # sent ahead: shown at once
+            sent = page.evaluate(sources)
+            assert all(a != b for a, b in zip(sent, opening)), (sent, opening)
+            assert gate.entered.wait(timeout=120), "the server was never asked for the step"
+            page.locator("#fpn-prev").click()  # back to the opening: sent with it
+            expect(narration).to_contain_text("Step 0 of", timeout=30_000)
+            assert page.evaluate(sources) == opening
+            page.locator("#fpn-next").click()
+            expect(narration).to_contain_text("Step 1 of", timeout=30_000)
+            page.locator("#fpn-next").click()  # step 2: not sent yet, so only the slider moves
+            expect(page.locator("#fpn-step input[type=range]")).to_have_value("2", timeout=30_000)
+            assert "Step 1 of" in narration.inner_text()
+        finally:
+            gate.open.set()
+        expect(narration).to_contain_text("Step 2 of", timeout=60_000)  # the server's answer
+        page.locator("#fpn-prev").click()
+        expect(narration).to_contain_text("Step 1 of", timeout=30_000)
+        expect(page.locator("#fpn-graph img")).to_have_attribute("src", sent[0], timeout=30_000)
+    assert not errors, errors

@@ -14,8 +14,9 @@ from necklab.graph.steps import opening
 from necklab.lab.analysis import analyse, keep_picture, shared_analysis
 from necklab.lessons import aspp, fpn, lesson_for, nasfpn, panet, spp
 from necklab.models.registry import NECKS
-from necklab.ui.neck_tab import parse_value, prefetch_next, refresh_neck, run_neck, show_step, steps_of
+from necklab.ui.neck_tab import parse_value, refresh_neck, run_neck, show_step, steps_around, steps_of
 from necklab.viz.step import narration
+from necklab.widgets.common import sent_file
 from necklab.widgets.session import Session
 
 
@@ -95,10 +96,16 @@ def test_a_step_is_drawn_once_for_every_session_and_the_next_one_ahead(session, 
     again = show_step(replace(session, tab="panet"), shared_analysis(chelsea, "fpn", {"out_channels": 96}), 2)
     assert again == first and drawn == [2]  # another session, the same recipe: the same files
     assert show_step(replace(session, lang="zh"), analysis, 2).narration != first.narration and drawn == [2, 2]
-    assert prefetch_next(session, analysis, 2) == {} and drawn == [2, 2, 3]
-    assert show_step(session, analysis, 3).graph and drawn == [2, 2, 3]  # Next finds it drawn
+    around = steps_around(session, analysis, 2)
+    assert drawn == [2, 2, 3]  # the next step drawn ahead; the one before is not drawn for a jump
+    third = show_step(session, analysis, 3)
+    assert drawn == [2, 2, 3]  # Next finds it drawn, and sends what the page was sent ahead
+    assert sorted(around) == ["2", "3"] and around["2"]["graph"] == sent_file(first.graph)
+    assert around["3"] == {"graph": sent_file(third.graph), "figure": sent_file(third.figure),
+                           "narration": third.narration}
+    assert sorted(steps_around(session, analysis, 3)) == ["2", "3", "4"] and drawn[-1] == 4  # back: drawn
     last = steps_of(analysis).last
-    assert prefetch_next(session, analysis, last) == {} and drawn[-1] != last + 1  # nothing after the last
+    assert sorted(steps_around(session, analysis, last)) == [str(last)]  # nothing after; before: not drawn
     Path(first.figure).unlink()  # Gradio's cache removed an old file: the step is drawn again
     assert Path(show_step(session, analysis, 2).figure).is_file() and drawn[-1] == 2
 

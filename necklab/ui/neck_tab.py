@@ -41,7 +41,7 @@ from necklab.viz.step import (
     shown_channels,
     step_figure,
 )
-from necklab.widgets.common import drawn_file, figure_box, image, whole
+from necklab.widgets.common import drawn_file, figure_box, found_file, image, sent_file, whole
 from necklab.widgets.controls import control_label, parse_value
 from necklab.widgets.events import Shows, event, reading, time_limit, together
 from necklab.widgets.session import Session, session_picture
@@ -136,11 +136,14 @@ class StepBoxes:
 
 @dataclass(frozen=True)
 class StepView:
-    """A built step view: its components, the event that regroups its steps (the checkbox), and
-    what the caller's builders placed under the narration and beside the step's figure."""
+    """A built step view: its components, the event that regroups its steps (the checkbox), the
+    hidden box that Prev / Next read the steps beside the one on screen from (`steps_around`, for
+    the caller to fill), and what the caller's builders placed under the narration and beside the
+    step's figure."""
 
     boxes: StepBoxes
     regrouped: Any
+    around: gr.JSON
     under_narration: Any = None
     beside_step: Any = None
 
@@ -377,10 +380,14 @@ def clamp(analysis: Analysis, k: float, lang: str = "en", every: bool = False) -
     return min(max(whole(k, lang), 0), steps_of(analysis, every).last)
 
 
+def _step_key(analysis: Analysis, k: int, lang: str, every: bool) -> tuple[Any, ...]:
+    return keep_analysis(analysis).key, int(k), bool(every), lang
+
+
 def shown_step(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> StepShown:
     """`render_step` as the files Gradio serves, drawn once per analysis (a shared one's key is its
     recipe's: every session on that picture), step, grouping and language (`drawn_file`)."""
-    key = (keep_analysis(analysis).key, int(k), bool(every), lang)
+    key = _step_key(analysis, k, lang, every)
     drawn: list[StepShown] = []
 
     def part(name: str) -> Any:
@@ -401,15 +408,30 @@ def show_step(session: Session, analysis: Analysis | None, k: float, every: bool
     return None if analysis is None else shown_step(analysis, clamp(analysis, k, lang, every), lang, every)
 
 
-def prefetch_next(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> dict[Any, Any]:
-    """Draw the step after k while the learner reads step k (it runs with what follows the step),
-    so that Next finds it drawn. Shows nothing."""
-    if analysis is not None:
-        lang = session.lang
-        after = clamp(analysis, k, lang, every) + 1
-        if after <= steps_of(analysis, every).last:
-            shown_step(analysis, after, lang, every)
-    return {}
+def drawn_step(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> StepShown | None:
+    """Step k as `shown_step` sends it if it is drawn already, else None (draws nothing)."""
+    key = _step_key(analysis, k, lang, every)
+    graph, figure = (found_file((*key, name)) for name in ("graph", "figure"))
+    words = _narrations.find(key)
+    return None if graph is None or figure is None or words is None else StepShown(graph, figure, words)
+
+
+def steps_around(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> Any:
+    """Step k and the steps beside it, as the page's Prev / Next show them without waiting for the
+    server (`STEP_TO`): the next one drawn now, while the learner reads step k, the one before if
+    it is drawn already. Each as its files (`sent_file`) and narration, by step number; the page
+    uses them only while it shows one of their graphs."""
+    if analysis is None:
+        return gr.skip()
+    lang = session.lang
+    k = clamp(analysis, k, lang, every)
+    around = {k: shown_step(analysis, k, lang, every)}
+    if k < steps_of(analysis, every).last:
+        around[k + 1] = shown_step(analysis, k + 1, lang, every)
+    if k > 0 and (before := drawn_step(analysis, k - 1, lang, every)) is not None:
+        around[k - 1] = before
+    return {str(j): {"graph": sent_file(shown.graph), "figure": sent_file(shown.figure), "narration": shown.narration}
+            for j, shown in sorted(around.items())}
 
 
 def lesson_text(analysis: Analysis | None, k: float, lang: str = "en", every: bool = False) -> str:
@@ -497,7 +519,10 @@ def build_neck_tab(title: str, specs: list[NeckSpec], session: gr.State, lesson:
                                 redrawn.outputs),
                   runs=runs, beside_step=view.beside_step)
     tab.follow_step(event(show_lesson), [session, state, boxes.step, boxes.every], [boxes.lesson])
-    tab.follow_step(event(prefetch_next), [session, state, boxes.step, boxes.every], [])
+    # The steps beside the one on screen, for Prev / Next: after each step, and after a run or a
+    # language switch (which change the step without moving the slider).
+    tab.follow_step(event(steps_around), [session, state, boxes.step, boxes.every], [view.around])
+    tab.redraw_after_run(steps_around, view.around, [boxes.step, boxes.every])
     tab.redraw_after_run(weights_note, note)
     view.under_narration.wire(tab)
     cell.wire(tab)
@@ -515,10 +540,40 @@ STEP_HEIGHTS = {"graph": "44vh", "map": "34vh"}
 NODE_TABLE_WIDTHS = ["6%", "11%", "11%", "34%", "8%", "7%", "7%", "7%", "9%"]
 
 
-# Prev / Next in the page (Gradio runs them as the events' `js`; needs 'unsafe-eval', see ui/headers.py):
-# the slider's value one step back or on, within its range (its maximum is the analysis' last step).
-STEP_BACK = "(k) => Math.max(Math.round(k) - 1, 0)"
-STEP_FORWARD = "(k) => Math.min(Math.round(k) + 1, Number(document.querySelector('#KEY-step input[type=range]').max))"
+# Prev / Next in the page (Gradio runs them as the events' `js`; needs 'unsafe-eval', see ui/headers.py),
+# two page-only events, which Gradio's front end runs without the loading bookkeeping that costs a
+# server event ~0.1-0.4 s there. SHOW_STEP: if the server sent the step one back or on (BY) with the
+# graph on screen (`steps_around`), its graph, map and narration show at once. MOVE_STEP, after the
+# page has painted them: the slider moves there, within its range (its maximum is the analysis' last
+# step); its change asks the server for the step as ever (it finds it drawn: the same files), and
+# what follows the step.
+STEP_TO = "Math.min(Math.max(Math.round(k) + BY, 0), Number(document.querySelector('#KEY-step input[type=range]').max))"
+SHOW_STEP = """(k, around, graph, figure, words) => {
+  const to = STEP_TO;
+  const here = around && graph?.url && Object.values(around).find((s) => graph.url.endsWith(s.graph.url));
+  const sent = here && around[to];
+  if (!sent) return [graph, figure, words];
+  const root = graph.url.slice(0, graph.url.length - here.graph.url.length);
+  const served = (file) => ({...file, url: root + file.url});
+  return [served(sent.graph), served(sent.figure), sent.narration];
+}""".replace("STEP_TO", STEP_TO)
+MOVE_STEP = """async (k) => {
+  await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
+  return STEP_TO;
+}""".replace("STEP_TO", STEP_TO)
+# The steps sent ahead, fetched and decoded by the page as they arrive, so that Next only swaps them in.
+PRELOAD = """(around, graph) => {
+  const here = around && graph?.url && Object.values(around).find((s) => graph.url.endsWith(s.graph.url));
+  if (!here) return;
+  const root = graph.url.slice(0, graph.url.length - here.graph.url.length);
+  for (const step of Object.values(around)) {
+    for (const file of [step.graph, step.figure]) {
+      const image = new Image();
+      image.src = root + file.url;
+      image.decode().catch(() => {});
+    }
+  }
+}"""
 
 
 def build_step_view(key: str, session: gr.State, state: gr.State,
@@ -560,9 +615,14 @@ def build_step_view(key: str, session: gr.State, state: gr.State,
     regrouped = every.input(event(regroup), stepped, [step], api_visibility="private")
     regrouped.then(event(show_step, shown), stepped, shown.outputs, api_visibility="private")
     # Prev / Next move the slider in the page, without a round trip: its change event draws the step.
-    prev.click(None, [step], [step], js=STEP_BACK)
-    nxt.click(None, [step], [step], js=STEP_FORWARD.replace("KEY", key))
+    around = gr.JSON(None, visible=False, elem_id=f"{key}-around")
+    shown_now = [graph, step_view, words]
+    around.change(None, [around, graph], None, js=PRELOAD)
+    for button, by in ((prev, -1), (nxt, 1)):
+        button.click(None, [step, around, *shown_now], shown_now,
+                     js=SHOW_STEP.replace("KEY", key).replace("BY", str(by))
+                     ).then(None, [step], [step], js=MOVE_STEP.replace("KEY", key).replace("BY", str(by)))
     for target, button in zip(jumps, buttons):
         button.click(reading(partial(jump, target)), [state, every], [step], api_visibility="private")
     boxes = StepBoxes(graph, step, step_view, words, table, lesson, every, buttons)
-    return StepView(boxes, regrouped, extra, beside)
+    return StepView(boxes, regrouped, around, extra, beside)

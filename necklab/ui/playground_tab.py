@@ -47,7 +47,7 @@ from necklab.train.quick import (
     quick_data,
     quick_train,
 )
-from necklab.ui.neck_tab import TabView, build_step_view, summary, tab_view
+from necklab.ui.neck_tab import TabView, build_step_view, steps_around, summary, tab_view
 from necklab.viz.aspp import erf_figure
 from necklab.viz.compare import COMPARE_TYPES, compare_headers, compare_rows, params_latency_figure
 from necklab.widgets.common import ScratchFolder, figure_box, image, number, upload_path, whole
@@ -434,7 +434,8 @@ def build_playground_tab(session: gr.State) -> Chained:
     status = gr.Markdown(describe(start), elem_id=f"{KEY}-status")
     info = localised(gr.Markdown, {"value": "common.no_picture"}, elem_id=f"{KEY}-summary")
     state = gr.State(None)
-    boxes = build_step_view(KEY, session, state).boxes
+    view = build_step_view(KEY, session, state)
+    boxes = view.boxes
 
     with localised(gr.Accordion, {"label": "playground.side"}, open=True):
         localised(gr.Markdown, {"value": "playground.side_intro"})
@@ -493,7 +494,12 @@ def build_playground_tab(session: gr.State) -> Chained:
     cells = Shows(Cells, table=table, status=status)
     mutate_button.click(event(mutate_table, cells), [session, table, name], cells.outputs, api_name="playground_mutate")
     ran = Shows(DesignRun, analysis=state, summary=info, **vars(boxes), status=status)
-    run_button.click(event(run, ran), [session, table, name, stages], ran.outputs, api_name="playground_run")
+    ran_design = run_button.click(event(run, ran), [session, table, name, stages], ran.outputs,
+                                  api_name="playground_run")
+    # The steps beside the one on screen, for Prev / Next (`steps_around`): after a run and each step.
+    stepped = [session, state, boxes.step, boxes.every]
+    for shown_anew in (ran_design.then, boxes.step.change):
+        shown_anew(event(steps_around), stepped, [view.around], api_visibility="private")
     compared_shows = Shows(DesignCompared, compared=compared, params=params_plot, erf=erf_plot)
     compare_button.click(event(compare, compared_shows), [session, table, name, stages], compared_shows.outputs,
                          api_name="playground_compare", concurrency_limit=1, concurrency_id="compare")

@@ -12,8 +12,11 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from gradio.data_classes import FileData
 from gradio.processing_utils import hash_bytes
+from gradio.route_utils import API_PREFIX
 from gradio.utils import get_upload_folder, is_in_or_equal
+from gradio_client.utils import encode_file_path  # type: ignore[import-untyped]
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -129,15 +132,30 @@ _drawn_files: LRU[Hashable, str] = LRU(8192)
 def drawn_file(key: Hashable, draw: Callable[[], np.ndarray | Figure]) -> str:
     """The PNG file of the figure `draw()` makes (an image or a matplotlib figure) for `key`,
     drawn on the first call for that key."""
-    found = _drawn_files.find(key)
-    if found is not None and not Path(found).exists():
-        _drawn_files.discard(key)
+    found = found_file(key)
+    if found is not None:
+        return found
+    _drawn_files.discard(key)  # none, or its file is gone
 
     def make() -> str:
         drawn = draw()
         return png_file(drawn if isinstance(drawn, np.ndarray) else image(drawn), get_upload_folder())
 
     return _drawn_files.get_or_make(key, make)
+
+
+def found_file(key: Hashable) -> str | None:
+    """The PNG file drawn for `key` if it is there, else None (draws nothing)."""
+    found = _drawn_files.find(key)
+    return found if found is not None and Path(found).exists() else None
+
+
+def sent_file(path: str) -> dict[str, Any]:
+    """A file of Gradio's upload folder (which it serves) as an image component's value, with its URL
+    relative to the app's root: the one that component gets for it, less the root (Gradio adds the
+    root to files it sends as a component's value, not inside a gr.JSON's)."""
+    url = f"{API_PREFIX}/file={encode_file_path(path)}"
+    return FileData(path=path, orig_name=Path(path).name, url=url).model_dump()
 
 
 def sent_image(component: Any, value: Any) -> Any:
