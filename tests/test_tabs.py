@@ -110,6 +110,32 @@ def test_a_step_is_drawn_once_for_every_session_and_the_next_one_ahead(session, 
     assert Path(show_step(session, analysis, 2).figure).is_file() and drawn[-1] == 2
 
 
+def test_a_shared_panel_is_drawn_once_for_every_session_on_that_analysis(session, chelsea):
+    """A lesson panel that is a view of the analysis and language alone (`shared=True`) is drawn
+    once however many sessions show it; again in another language, or when its file was removed."""
+    from necklab.ui.neck_tab import build_neck_tab
+    from necklab.widgets.session import SessionBox
+
+    drawn = []
+
+    def panel(shown_in: Session, analysis) -> np.ndarray:
+        drawn.append(shown_in.lang)
+        return np.full((8, 8, 3), 40 * len(drawn), np.uint8)
+
+    with gr.Blocks():
+        tab = build_neck_tab("FPN", [NECKS["fpn"]], gr.State(SessionBox()), lesson=False)
+        box = gr.Image(format="png")
+        tab.redraw_after_run(panel, box, shared=True)
+    redraw, _, _ = tab.after_run[-1]
+    analysis = shared_analysis(chelsea, "fpn", {"out_channels": 80})
+    first = redraw(SessionBox(session), analysis, None)[box]
+    again = redraw(SessionBox(replace(session, lang="en")), shared_analysis(chelsea, "fpn", {"out_channels": 80}), None)
+    assert again[box] == first and drawn == ["en"] and Path(first).is_file()  # another session: the same file
+    assert redraw(SessionBox(replace(session, lang="zh")), analysis, None)[box] != first and drawn == ["en", "zh"]
+    Path(first).unlink()  # Gradio's cache removed it: drawn again
+    assert Path(redraw(SessionBox(session), analysis, None)[box]).is_file() and drawn == ["en", "zh", "en"]
+
+
 def test_refresh_runs_only_the_visible_stale_tab(session):
     specs = app.tab_groups()["FPN"]
     assert refresh_neck(specs, "fpn", replace(session, tab="backbone"), None, "FPN", *defaults(specs)) is None

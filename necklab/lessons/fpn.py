@@ -29,7 +29,7 @@ def fpn_views(session: Session, analysis: Analysis) -> Any:
 def fpn_panel(tab: TabHooks) -> None:
     localised(gr.Markdown, {"value": "panel.fpn_intro"})
     outputs = figure_box("panel.fpn_outputs", "fpn-outputs")
-    tab.redraw_after_run(fpn_views, outputs)
+    tab.redraw_after_run(fpn_views, outputs, shared=True)
 
 
 LESSON = Lesson("fpn", fpn_figures, fpn_panel, jumps=(Jump("top_down", (Op.ADD,), Arrival.TOP_DOWN),))

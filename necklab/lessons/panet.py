@@ -74,7 +74,7 @@ def panet_panel(tab: TabHooks) -> None:
     path = figure_box("panel.panet_paths", "panet-paths")
     compare = figure_box("panel.panet_compare", "panet-compare")
 
-    tab.redraw_after_run(panet_views, Shows(PanetView, paths=path, compare=compare))
+    tab.redraw_after_run(panet_views, Shows(PanetView, paths=path, compare=compare), shared=True)
 
 
 LESSON = Lesson("pafpn", panet_figures, panet_panel,

@@ -45,7 +45,7 @@ def rfp_panel(tab: TabHooks) -> None:
     passes = figure_box("panel.rfp_passes", "rfp-passes")
     gates = figure_box("panel.rfp_gates", "rfp-gates")
 
-    tab.redraw_after_run(rfp_views, Shows(RfpView, unrolled=unrolled, passes=passes, gates=gates))
+    tab.redraw_after_run(rfp_views, Shows(RfpView, unrolled=unrolled, passes=passes, gates=gates), shared=True)
 
 
 LESSON = Lesson("rfp", rfp_figures, rfp_panel, jumps=(Jump("second_pass", stage=2),))

@@ -87,7 +87,7 @@ def spp_panel(tab: TabHooks) -> None:
     localised(gr.Markdown, {"value": "panel.sppf_intro"})
     sppf = figure_box("panel.sppf", "spp-sppf")
 
-    tab.redraw_after_run(spp_views, Shows(SppView, bins=bins, vectors=vectors, sppf=sppf))
+    tab.redraw_after_run(spp_views, Shows(SppView, bins=bins, vectors=vectors, sppf=sppf), shared=True)
     rules = Shows(WindowRules, figure=formula, table=formula_table)
     inputs = [tab.session, size, levels]
     for trigger in (size.change, levels.submit):

@@ -6,9 +6,10 @@ built under the common step-through.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -41,7 +42,7 @@ from necklab.viz.step import (
     shown_channels,
     step_figure,
 )
-from necklab.widgets.common import drawn_file, figure_box, found_file, image, sent_file, whole
+from necklab.widgets.common import drawn_file, figure_box, found_file, image, sent_file, sent_image, whole
 from necklab.widgets.controls import control_label, parse_value
 from necklab.widgets.events import Shows, event, reading, time_limit, together
 from necklab.widgets.session import Session, session_picture
@@ -192,13 +193,20 @@ class NeckTab:
         return self.chain(event, self.redraw_words)
 
     def redraw_after_run(self, draw: Callable[..., Any], shows: Shows[Any] | gr.components.Component,
-                         inputs: Sequence[Any] = ()) -> None:
+                         inputs: Sequence[Any] = (), shared: bool = False) -> None:
         """Redraw a panel whenever the tab's analysis or the session's language changes, and only
         then: a per-session state keeps the key of the analysis and the language last drawn (one
         analysis, one key; made again from its recipe, the same key). A hidden tab waits until it
         is shown (its select event chains these redraws). `draw(session, analysis, *inputs)`
-        returns a view for `shows` (or the value of the one component)."""
+        returns a view for `shows` (or the value of the one component). A `shared` panel is a view
+        of the analysis and the language alone (no inputs): it is drawn once for every session
+        showing that analysis (a class on one sample picture), kept as the files and words sent."""
         drawn = gr.State(None)
+        sent: LRU[Drawn, dict[Any, Any]] = LRU(64, idle=IDLE_S)
+
+        def updates(session: Session, analysis: Analysis, values: Sequence[Any]) -> dict[Any, Any]:
+            view = draw(session, analysis, *values)
+            return shows.updates(view) if isinstance(shows, Shows) else {shows: sent_image(shows, view)}
 
         def redraw(session: Session, analysis: Analysis | None, last: Drawn | None, *values: Any) -> Any:
             if analysis is None or session.tab != self.key:
@@ -206,8 +214,11 @@ class NeckTab:
             now = Drawn(keep_analysis(analysis).key, session.lang)
             if now == last:
                 return gr.skip()
-            view = draw(session, analysis, *values)
-            return {**(shows.updates(view) if isinstance(shows, Shows) else {shows: view}), drawn: now}
+            if not shared:
+                return {**updates(session, analysis, values), drawn: now}
+            if any(files_gone(sent.find(now) or {})):
+                sent.discard(now)  # Gradio's cache removed a file: draw again
+            return {**sent.get_or_make(now, lambda: updates(session, analysis, values)), drawn: now}
 
         outputs = shows.outputs if isinstance(shows, Shows) else [shows]
         self.after_run.append((event(redraw), [self.session, self.state, drawn, *inputs], [*outputs, drawn]))
@@ -235,6 +246,11 @@ class NeckTab:
         fn, inputs, outputs = together(self.followers)
         self.step.change(fn, inputs, outputs, api_visibility="private")
         self.regrouped.then(fn, inputs, outputs, api_visibility="private")
+
+
+def files_gone(updates: Mapping[Any, Any]) -> Iterator[bool]:
+    """For each PNG file among the values sent, whether it is gone."""
+    return (not Path(v).exists() for v in updates.values() if isinstance(v, str) and v.endswith(".png"))
 
 
 def slug(title: str) -> str:

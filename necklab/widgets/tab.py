@@ -28,6 +28,7 @@ class TabHooks(Protocol):
         (argument → the control's text) and run it."""
 
     def redraw_after_run(self, draw: Callable[..., Any], shows: Shows[Any] | gr.components.Component,
-                         inputs: Sequence[Any] = ()) -> None:
+                         inputs: Sequence[Any] = (), shared: bool = False) -> None:
         """Redraw with `draw(session, analysis, *inputs)` — a view for `shows`, or the value of the one
-        component — whenever the tab's analysis or the session's language changes."""
+        component — whenever the tab's analysis or the session's language changes; a `shared` view
+        (of the analysis and language alone) drawn once for every session."""
