@@ -16,6 +16,8 @@ from necklab.ui import backbone_tab
 from necklab.ui.fair_queue import (
     HALF_LIFE_S,
     HOG_S,
+    STEP_WORKERS,
+    STEPS,
     WAITING_PER_SESSION,
     WORK,
     WORKERS,
@@ -24,6 +26,7 @@ from necklab.ui.fair_queue import (
     serve_fairly,
 )
 from necklab.ui.live_tab import LIVE, LIVE_CAMERAS
+from necklab.ui.neck_tab import slug
 from tests.conftest import SAMPLES
 from tests.test_queue import Gate
 from tests.test_served import free_port
@@ -62,9 +65,13 @@ def test_a_session_s_work_counts_less_as_time_passes():
     assert queue.recent_work("student", now) == 0.0
 
 
-def test_every_queued_event_shares_one_pool_but_the_camera_has_its_own():
+def test_every_queued_event_shares_one_pool_but_the_camera_and_the_steps_have_their_own():
     demo = serve_fairly(app.build_app())
-    queued = [fn for fn in demo.fns.values() if fn.queue and fn.connection != "stream"]
+    tabs = [*(slug(title).replace("-", "_") for title in app.tab_groups()), "playground"]
+    steps = [fn for fn in demo.fns.values() if fn.api_name in {f"{tab}_step" for tab in tabs}]
+    assert len(steps) == len(tabs)  # every neck tab's step, and the playground's
+    assert {(fn.concurrency_id, fn.concurrency_limit) for fn in steps} == {(STEPS, STEP_WORKERS)}
+    queued = [fn for fn in demo.fns.values() if fn.queue and fn.connection != "stream" and fn not in steps]
     assert len(queued) > 20 and {(fn.concurrency_id, fn.concurrency_limit) for fn in queued} == {(WORK, WORKERS)}
     assert not any(fn.batch for fn in queued)  # the fair queue runs one event at a time
     streams = [fn for fn in demo.fns.values() if fn.connection == "stream"]

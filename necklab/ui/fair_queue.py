@@ -6,7 +6,9 @@ the whole queue for everyone, and "two model runs at a time" was true of each ev
 
 - every queued event shares one concurrency id, so at most WORKERS handlers run at once, process-wide
   (each may hold a few hundred MB and the machine has two cores); a camera stream, which holds a
-  worker for as long as it runs, has its own id and limit instead (necklab/ui/live_tab.py);
+  worker for as long as it runs, has its own id and limit instead (necklab/ui/live_tab.py), and so
+  does a step (STEPS): it finds its two figures drawn, or draws them in a fraction of a second, and
+  a class's steps waited seconds behind the model runs of the shared pool;
 - the line is served round-robin across sessions: a session's k-th waiting event goes behind every
   other session's k-th, so a student with one Analyze waits for one event of each other session,
   not for a script's hundred;
@@ -42,6 +44,7 @@ WORKERS = 2
 WAITING_PER_SESSION = 6
 LINE_LENGTH = 240  # a class of 30 with a few events each, and room to spare
 WORK = "necklab-work"  # the one concurrency id
+STEPS, STEP_WORKERS = "necklab-steps", 1  # the steps' own line (neck_tab.build_step_view)
 HALF_LIFE_S = 30.0  # a session's past work counts half after this long
 # A session with more recent work than this (a script of long calls; a student has a few seconds)
 # starts an event only on an idle pool: a student arriving then finds a worker free.
@@ -153,10 +156,10 @@ class FairQueue(queueing.Queue):
 
 def share_one_line(fns: Iterable[Any]) -> None:
     """Every queued event into the one pool of WORKERS (a lower limit on any one would bind them all),
-    streams excepted: a stream keeps its worker until the camera stops, so it brings its own
-    concurrency id and limit (necklab/ui/live_tab.py)."""
+    streams and steps excepted: a stream keeps its worker until the camera stops, so it brings its
+    own concurrency id and limit (necklab/ui/live_tab.py); a step is light and has its own (STEPS)."""
     for fn in fns:
-        if fn.queue and fn.connection != "stream":
+        if fn.queue and fn.connection != "stream" and fn.concurrency_id != STEPS:
             fn.concurrency_id, fn.concurrency_limit = WORK, WORKERS
 
 

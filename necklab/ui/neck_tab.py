@@ -27,6 +27,7 @@ from necklab.models.registry import NECKS, Control, NeckSpec
 from necklab.ui.cell_view import cell_section
 from necklab.ui.detections_view import detection_section
 from necklab.ui.export import export_box
+from necklab.ui.fair_queue import STEP_WORKERS, STEPS
 from necklab.ui.quiz import quiz_box
 from necklab.viz.graph import GraphPicture, focus_nodes
 from necklab.viz.lesson import lesson_step, opening_lesson
@@ -627,7 +628,8 @@ def build_step_view(key: str, session: gr.State, state: gr.State,
                       elem_id=f"{key}-table", elem_classes="node-table", wrap=True, column_widths=NODE_TABLE_WIDTHS)
     shown = Shows(StepShown, graph=graph, figure=step_view, narration=words)
     stepped = [session, state, step, every]
-    step.change(event(show_step, shown), stepped, shown.outputs, api_name=f"{key.replace('-', '_')}_step")
+    step.change(event(show_step, shown), stepped, shown.outputs, api_name=f"{key.replace('-', '_')}_step",
+                concurrency_id=STEPS, concurrency_limit=STEP_WORKERS)  # light: never behind a model run
     regrouped = every.input(event(regroup), stepped, [step], api_visibility="private")
     regrouped.then(event(show_step, shown), stepped, shown.outputs, api_visibility="private")
     # Prev / Next move the slider in the page, without a round trip: its change event draws the step.
