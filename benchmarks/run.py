@@ -14,7 +14,8 @@ Measures (CPU, `torch.set_num_threads(threads)`):
 - per neck tab, a full analysis (decode → backbone → neck → trace → every figure the tab draws
   after a run, as the app's handlers draw them, with the per-picture caches emptied) ÷ the bare
   backbone+neck forward of the same configuration;
-- one step of the step-through (every handler of the tab's step slider) ÷ that full analysis;
+- one step of the step-through (every handler of the tab's step slider, step k after step k-1, as
+  Next goes: its figures were drawn ahead then, and it draws step k+1 ahead) ÷ that full analysis;
 - the ASPP click (taps and the effective receptive field of each branch and of the output) ÷ the
   bare backbone+ASPP forward;
 - the Compare tab (table, figures, CSV) ÷ the sum of the necks' bare forwards (cached features);
@@ -338,8 +339,10 @@ def main() -> None:
             full_s = median_seconds(full, 1 if args.quick else 3, warmup=1)
             analysis = analyses[title]
             last = Steps.of(analysis.topology).last  # the slider's steps: the opening is one of them
-            steps = [median_seconds(lambda k=k: tabs.step(title, analysis, k), 1, warmup=0)
-                     for k in sorted({round(i * last / 4) for i in range(5)})]
+            steps = []
+            for k in sorted({max(round(i * last / 4), 1) for i in range(5)}):
+                tabs.step(title, analysis, k - 1)  # Next as a learner presses it: step k - 1 drew k ahead
+                steps.append(median_seconds(lambda k=k: tabs.step(title, analysis, k), 1, warmup=0))
             step_s = statistics.median(steps)
             lines.append(row(f"{title}: full analysis ÷ bare forward", f"{full_s:.2f} s / {bare:.3f} s",
                              f"{full_s / bare:.1f}", f"≤ {TARGETS['analysis']}",
