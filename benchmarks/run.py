@@ -113,13 +113,18 @@ def clear_picture_caches() -> None:
     """Forget everything kept per picture, as for a picture never seen (models stay built)."""
     from necklab.lab import analysis
     from necklab.ui import neck_tab
+    from necklab.widgets import common
 
     analysis._features.clear()
     analysis._flops.clear()
     analysis._pictures.clear()
+    analysis._analyses.clear()
     neck_tab._graphs.clear()
     neck_tab._step_frames.clear()
     neck_tab._openings.clear()
+    neck_tab._panels.clear()
+    neck_tab._narrations.clear()
+    common._drawn_files.clear()
 
 
 def value_of(component: Any, tab: Any, analysis: Any, step: int = 0) -> Any:

@@ -203,7 +203,6 @@ class NeckTab:
         of the analysis and the language alone (no inputs): it is drawn once for every session
         showing that analysis (a class on one sample picture), kept as the files and words sent."""
         drawn = gr.State(None)
-        sent: LRU[Drawn, dict[Any, Any]] = LRU(64, idle=IDLE_S)
 
         def updates(session: Session, analysis: Analysis, values: Sequence[Any]) -> dict[Any, Any]:
             view = draw(session, analysis, *values)
@@ -217,9 +216,10 @@ class NeckTab:
                 return gr.skip()
             if not shared:
                 return {**updates(session, analysis, values), drawn: now}
-            if any(files_gone(sent.find(now) or {})):
-                sent.discard(now)  # Gradio's cache removed a file: draw again
-            return {**sent.get_or_make(now, lambda: updates(session, analysis, values)), drawn: now}
+            key = (shows, now)  # the panel itself (its components), not an id a later panel may reuse
+            if any(files_gone(_panels.find(key) or {})):
+                _panels.discard(key)  # Gradio's cache removed a file: draw again
+            return {**_panels.get_or_make(key, lambda: updates(session, analysis, values)), drawn: now}
 
         outputs = shows.outputs if isinstance(shows, Shows) else [shows]
         self.after_run.append((event(redraw), [self.session, self.state, drawn, *inputs], [*outputs, drawn]))
@@ -247,6 +247,10 @@ class NeckTab:
         fn, inputs, outputs = together(self.followers)
         self.step.change(fn, inputs, outputs, api_visibility="private")
         self.regrouped.then(fn, inputs, outputs, api_visibility="private")
+
+
+# Shared lesson panels as sent (files and words), by panel and what they show (`redraw_after_run`).
+_panels: LRU[Hashable, dict[Any, Any]] = LRU(256, idle=IDLE_S)
 
 
 def files_gone(updates: Mapping[Any, Any]) -> Iterator[bool]:
