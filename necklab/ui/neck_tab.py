@@ -569,24 +569,25 @@ NODE_TABLE_WIDTHS = ["6%", "11%", "11%", "34%", "8%", "7%", "7%", "7%", "9%"]
 # step); its change asks the server for the step as ever (it finds it drawn: the same files), and
 # what follows the step.
 STEP_TO = "Math.min(Math.max(Math.round(k) + BY, 0), Number(document.querySelector('#KEY-step input[type=range]').max))"
+# Of the steps sent ahead (`around`), the one whose graph is on screen (`here`), and the root of the
+# address the page reaches their files at (the graph's URL less the root-relative URL sent).
+HERE = """const here = around && graph?.url && Object.values(around).find((s) => graph.url.endsWith(s.graph.url));
+  const root = here ? graph.url.slice(0, graph.url.length - here.graph.url.length) : "";"""
 SHOW_STEP = """(k, around, graph, figure, words) => {
-  const to = STEP_TO;
-  const here = around && graph?.url && Object.values(around).find((s) => graph.url.endsWith(s.graph.url));
-  const sent = here && around[to];
+  HERE
+  const sent = here && around[STEP_TO];
   if (!sent) return [graph, figure, words];
-  const root = graph.url.slice(0, graph.url.length - here.graph.url.length);
   const served = (file) => ({...file, url: root + file.url});
   return [served(sent.graph), served(sent.figure), sent.narration];
-}""".replace("STEP_TO", STEP_TO)
+}""".replace("HERE", HERE).replace("STEP_TO", STEP_TO)
 MOVE_STEP = """async (k) => {
   await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
   return STEP_TO;
 }""".replace("STEP_TO", STEP_TO)
 # The steps sent ahead, fetched and decoded by the page as they arrive, so that Next only swaps them in.
 PRELOAD = """(around, graph) => {
-  const here = around && graph?.url && Object.values(around).find((s) => graph.url.endsWith(s.graph.url));
+  HERE
   if (!here) return;
-  const root = graph.url.slice(0, graph.url.length - here.graph.url.length);
   for (const step of Object.values(around)) {
     for (const file of [step.graph, step.figure]) {
       const image = new Image();
@@ -594,7 +595,7 @@ PRELOAD = """(around, graph) => {
       image.decode().catch(() => {});
     }
   }
-}"""
+}""".replace("HERE", HERE)
 
 
 def build_step_view(key: str, session: gr.State, state: gr.State,
