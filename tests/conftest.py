@@ -18,18 +18,9 @@ from PIL import Image
 from necklab.lab.analysis import run_backbone
 from necklab.lab.imaging import Picture, decode
 from necklab.models.backbone import EfficientNetLite0, build_backbone
-from necklab.ui.neck_tab import drawn_ahead
 
 torch.set_num_threads(2)
 SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples"
-
-
-@pytest.fixture(autouse=True)
-def nothing_drawn_behind():
-    """A step shown starts drawing the next one in the background (`draw_ahead`): it is done before
-    the next test, which may count what is drawn."""
-    yield
-    drawn_ahead()
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,7 @@ built under the common step-through.
 """
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -428,46 +425,8 @@ _narrations: LRU[Hashable, str] = LRU(8192)
 
 
 def show_step(session: Session, analysis: Analysis | None, k: float, every: bool = False) -> StepShown | None:
-    """Step k as sent; the step after it is drawn meanwhile (`draw_ahead`)."""
-    if analysis is None:
-        return None
     lang = session.lang
-    k = clamp(analysis, k, lang, every)
-    shown = shown_step(analysis, k, lang, every)
-    draw_ahead(analysis, k + 1, lang, every)
-    return shown
-
-
-# One thread draws the step after the one a step event showed, while the learner reads it: for a
-# client that sends nothing after a step (an API client; a page's own event after the step asks for
-# it too, and finds it drawn or waits for it). At most AHEAD_WAITING wait, each holding its analysis;
-# beyond that a step is drawn when asked, as before. The thread runs at a lower priority (Linux
-# gives each thread its own nice value): it uses what the workers leave, so that drawing ahead
-# does not slow anyone's Analyze on a busy server (a class run without it: Analyze p95 51 s, not 45).
-AHEAD_WAITING = 4
-AHEAD_NICE = 10
-
-
-def _lower_priority() -> None:
-    if hasattr(os, "setpriority"):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), AHEAD_NICE)
-
-
-_ahead = ThreadPoolExecutor(1, thread_name_prefix="necklab-ahead", initializer=_lower_priority)
-_ahead_slots = threading.BoundedSemaphore(AHEAD_WAITING)
-
-
-def draw_ahead(analysis: Analysis, k: int, lang: str, every: bool) -> None:
-    """Draw step k in the background unless it is past the last, drawn already, or too many wait."""
-    if k > steps_of(analysis, every).last or drawn_step(analysis, k, lang, every) is not None:
-        return
-    if _ahead_slots.acquire(blocking=False):
-        _ahead.submit(shown_step, analysis, k, lang, every).add_done_callback(lambda _: _ahead_slots.release())
-
-
-def drawn_ahead() -> None:
-    """Wait until every step being drawn ahead is drawn (tests: the next one starts on a quiet pool)."""
-    _ahead.submit(lambda: None).result()
+    return None if analysis is None else shown_step(analysis, clamp(analysis, k, lang, every), lang, every)
 
 
 def drawn_step(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> StepShown | None:
