@@ -24,28 +24,17 @@ from necklab.ui.fair_queue import FairQueue, serve_fairly  # noqa: E402
 from scripts.screenshot import analyse_in, settle  # noqa: E402
 from tests.test_served import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
-# Resolves once both of the tab's step images show a new, fully loaded picture; returns the ms taken.
-CHANGED = """async ([key, before]) => {
-  const imgs = () => [document.querySelector(`#${key}-stepfig img`), document.querySelector(`#${key}-graph img`)];
+# Clicks `button`, then resolves once both of the tab's step images show a new (not `before`), fully
+# loaded picture; returns the ms taken. A tab's button shows its step images; Next, the next ones.
+SHOWN = """async ([key, button, before]) => {
   const start = performance.now();
-  document.querySelector(`#${key}-next`).click();
-  while (true) {
-    const [fig, graph] = imgs();
-    if (fig && graph && fig.src !== before[0] && graph.src !== before[1] && fig.complete && graph.complete
-        && fig.naturalWidth > 0) {
-      return performance.now() - start;
-    }
-    await new Promise(r => requestAnimationFrame(r));
-  }
-}"""
-# Resolves once the tab, shown by a click on its button, has both step images loaded; returns the ms taken.
-OPENED = """async (key) => {
-  const start = performance.now();
-  document.querySelector(`button[role=tab][data-tab-id='${key}']`).click();
+  document.querySelector(button).click();
   while (true) {
     const imgs = [`#${key}-stepfig img`, `#${key}-graph img`].map(s => document.querySelector(s));
-    if (imgs.every(img => img && img.complete && img.naturalWidth > 0)) return performance.now() - start;
-    if (performance.now() - start > 180000) throw new Error(`${key}: no step images after 3 min`);
+    if (imgs.every((img, i) => img && img.src !== before[i] && img.complete && img.naturalWidth > 0)) {
+      return performance.now() - start;
+    }
+    if (performance.now() - start > 180000) throw new Error(`${key}: no new step images after 3 min`);
     await new Promise(r => requestAnimationFrame(r));
   }
 }"""
@@ -89,14 +78,14 @@ def main() -> None:
         analyse_in(page, port, args.picture)
         for key in args.tabs.split(","):
             worked.clear()
-            opened = page.evaluate(OPENED, key) / 1000
+            opened = page.evaluate(SHOWN, [key, f"button[role=tab][data-tab-id='{key}']",
+                                           page.evaluate(SOURCES, key)]) / 1000
             server = sum(worked)  # the events that showed the tab (what follows may not have begun)
             settle(page)
             times = []
             last = page.evaluate("(key) => Number(document.querySelector(`#${key}-step input[type=range]`).max)", key)
             for _ in range(min(args.steps, last)):  # Next past the last step changes nothing
-                before = page.evaluate(SOURCES, key)
-                times.append(page.evaluate(CHANGED, [key, before]) / 1000)
+                times.append(page.evaluate(SHOWN, [key, f"#{key}-next", page.evaluate(SOURCES, key)]) / 1000)
                 settle(page)  # the lesson, the quiz: the next click starts on a quiet page
             step = f"{statistics.median(times):13.3f} {max(times):10.3f}"
             print(f"{key:10} {opened:11.2f} {server:12.2f} {step}", flush=True)

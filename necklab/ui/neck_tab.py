@@ -202,6 +202,8 @@ class NeckTab:
         returns a view for `shows` (or the value of the one component). A `shared` panel is a view
         of the analysis and the language alone (no inputs): it is drawn once for every session
         showing that analysis (a class on one sample picture), kept as the files and words sent."""
+        if shared and inputs:
+            raise ValueError("a shared panel is drawn from the analysis and language alone: it takes no inputs")
         drawn = gr.State(None)
 
         def updates(session: Session, analysis: Analysis, values: Sequence[Any]) -> dict[Any, Any]:
