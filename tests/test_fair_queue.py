@@ -22,6 +22,7 @@ from necklab.ui.fair_queue import (
     WORK,
     WORKERS,
     FairLine,
+    chosen,
     least_served,
     serve_fairly,
 )
@@ -54,6 +55,13 @@ def test_a_free_worker_serves_the_session_that_had_the_least_time_lately():
     hog = {"A": HOG_S + 1}.__getitem__
     assert least_served(line_of("A"), hog, busy=True) is None  # over its share: waits for an idle pool
     assert least_served(line_of("A"), hog, busy=False).session_hash == "A"
+
+
+def test_a_free_step_worker_takes_the_first_step_in_line_whatever_its_session_s_work():
+    recent = {"A": 60.0, "B": 0.3}.__getitem__  # A's tab run just took a minute
+    assert chosen(STEPS, line_of("A", "B"), recent).session_hash == "A"
+    assert chosen(WORK, line_of("A", "B"), recent).session_hash == "B"
+    assert chosen(STEPS, [], recent) is None
 
 
 def test_a_session_s_work_counts_less_as_time_passes():

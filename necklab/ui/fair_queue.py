@@ -7,16 +7,17 @@ the whole queue for everyone, and "two model runs at a time" was true of each ev
 - every queued event shares one concurrency id, so at most WORKERS handlers run at once, process-wide
   (each may hold a few hundred MB and the machine has two cores); a camera stream, which holds a
   worker for as long as it runs, has its own id and limit instead (necklab/ui/live_tab.py), and so
-  does a step (STEPS): it finds its two figures drawn, or draws them in a fraction of a second, and
-  a class's steps waited seconds behind the model runs of the shared pool;
+  does a step (STEPS, two workers): it finds its two figures drawn, or draws them in a fraction of
+  a second, and a class's steps waited seconds behind the model runs of the shared pool;
 - the line is served round-robin across sessions: a session's k-th waiting event goes behind every
   other session's k-th, so a student with one Analyze waits for one event of each other session,
   not for a script's hundred;
-- and by time, not only by turns: a free worker takes the waiting event of the session that has
-  had the least of the workers' time lately (seconds of work, halved every HALF_LIFE_S), the line's
-  order breaking ties. A script whose every call is a long Analyze would otherwise get a worker at
-  every other turn while a class's steps take 50 ms each; now it gets what the class leaves, and
-  once it had more than HOG_S of work lately it starts only on an idle pool;
+- and by time, not only by turns (but for the steps, which are short and alike: `chosen`): a free
+  worker takes the waiting event of the session that has had the least of the workers' time lately
+  (seconds of work, halved every HALF_LIFE_S), the line's order breaking ties. A script whose
+  every call is a long Analyze would otherwise get a worker at every other turn while a class's
+  steps take 50 ms each; now it gets what the class leaves, and once it had more than HOG_S of
+  work lately it starts only on an idle pool;
 - a session runs one event at a time: a script that keeps its line full holds at most one worker,
   and the other is always there for everyone else (a page's own events simply run in turn; a
   camera stream, which lasts as long as the camera, is not counted);
@@ -44,7 +45,7 @@ WORKERS = 2
 WAITING_PER_SESSION = 6
 LINE_LENGTH = 240  # a class of 30 with a few events each, and room to spare
 WORK = "necklab-work"  # the one concurrency id
-STEPS, STEP_WORKERS = "necklab-steps", 1  # the steps' own line (neck_tab.build_step_view)
+STEPS, STEP_WORKERS = "necklab-steps", 2  # the steps' own line (neck_tab.build_step_view)
 HALF_LIFE_S = 30.0  # a session's past work counts half after this long
 # A session with more recent work than this (a script of long calls; a student has a few seconds)
 # starts an event only on an idle pool: a student arriving then finds a worker free.
@@ -60,6 +61,17 @@ def least_served(waiting: Iterable[Any], recent: Callable[[str], float], busy: b
         if (best is None or work < best_work) and not (busy and work > HOG_S):
             best, best_work = event, work
     return best
+
+
+def chosen(line_id: str, waiting: Iterable[Any], recent: Callable[[str], float], busy: bool = False) -> Any | None:
+    """The waiting event (in line order) that a free worker of line `line_id` takes: in the steps'
+    line simply the first, elsewhere the least served (`least_served`). Steps are short and alike,
+    so the line's round-robin order is fair; preferring the sessions with the least recent work
+    there starved a student whose tab run had just taken a minute on a loaded pool: every other
+    student's step went first, and in a class run some steps waited 45-58 s."""
+    if line_id == STEPS:
+        return next(iter(waiting), None)
+    return least_served(waiting, recent, busy)
 
 
 class FairLine(list[queueing.Event]):
@@ -102,8 +114,8 @@ class FairQueue(queueing.Queue):
                     event_queue.current_concurrency >= event_queue.concurrency_limit:
                 continue
             # NeckLab batches no event: one at a time
-            event = next((e for e in event_queue.queue if e.streaming), None) or least_served(
-                (e for e in event_queue.queue if not self.running[e.session_hash]),
+            event = next((e for e in event_queue.queue if e.streaming), None) or chosen(
+                concurrency_id, (e for e in event_queue.queue if not self.running[e.session_hash]),
                 lambda session: self.recent_work(session, now), busy=event_queue.current_concurrency > 0)
             if event is not None:
                 event_queue.queue.remove(event)
