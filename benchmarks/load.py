@@ -64,6 +64,7 @@ def tabs() -> list[tuple[str, str, list]]:
 @dataclass
 class Results:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"analyze": [], "neck": []})
+    started: dict[str, list[float]] = field(default_factory=dict)  # each call's start (monotonic), as latencies
     refused: int = 0  # the hostile script's calls the server turned away
     failures: list[str] = field(default_factory=list)
     done: int = 0
@@ -76,6 +77,8 @@ class Results:
     def timed(self, kind: str, call: Callable[[], Any]) -> Any:
         start = time.monotonic()
         out = call()
+        with self.lock:
+            self.started.setdefault(kind, []).append(start)
         self.add(kind, time.monotonic() - start)
         return out
 
@@ -176,6 +179,19 @@ def print_latencies(results: Results) -> None:
         if values:
             print(f"{kind:16s} p50 {percentile(values, 50):6.2f} s   p95 {percentile(values, 95):6.2f} s   "
                   f"({len(values)} calls)")
+
+
+def print_over_time(results: Results, kind: str, start: float, window: int = 30) -> None:
+    """p50 / p95 of the `kind` calls started in each `window` seconds of the run: when it was slow."""
+    starts, seconds = results.started.get(kind, []), results.latencies.get(kind, [])
+    if not starts:
+        return
+    print(f"{kind} by start time:")
+    for begin in range(0, int(max(starts) - start) + 1, window):
+        values = [s for t, s in zip(starts, seconds) if begin <= t - start < begin + window]
+        if values:
+            print(f"  {begin:4d}-{begin + window:4d} s  p50 {percentile(values, 50):6.2f} s   "
+                  f"p95 {percentile(values, 95):6.2f} s   ({len(values)} calls)")
 
 
 def print_failures(results: Results) -> None:
@@ -375,6 +391,7 @@ def class_scenario(url: str, pids: Sequence[int], students: int, browsers: int, 
         print(f"succeeded {results.done}/{students + browsers} = {100 * results.done / (students + browsers):.1f} %  "
               f"(failures {len(results.failures)}; hostile calls refused {results.refused})")
         print_latencies(results)
+        print_over_time(results, "step", start)
         print_failures(results)
         if pids:
             print(f"server RSS: start {rss_start:.0f} MiB, warm {rss_warm:.0f} MiB, peak {peak:.0f} MiB", flush=True)
