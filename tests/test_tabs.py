@@ -87,9 +87,9 @@ def test_stepping_never_reruns_and_clamps(session, chelsea):
 def test_a_step_is_drawn_once_for_every_session_and_the_next_one_ahead(session, chelsea, monkeypatch):
     from necklab.ui import neck_tab
 
-    drawn = []
-    render = neck_tab.render_step
-    monkeypatch.setattr(neck_tab, "render_step", lambda a, k, *rest: drawn.append(k) or render(a, k, *rest))
+    drawn = []  # the steps whose map was drawn
+    draw = neck_tab.step_map
+    monkeypatch.setattr(neck_tab, "step_map", lambda a, k, *rest: drawn.append(k) or draw(a, k, *rest))
     analysis = shared_analysis(chelsea, "fpn", {"out_channels": 96})
     first = show_step(session, analysis, 2)
     assert drawn == [2] and Path(first.graph).is_file() and Path(first.figure).is_file()
@@ -108,6 +108,35 @@ def test_a_step_is_drawn_once_for_every_session_and_the_next_one_ahead(session, 
     assert sorted(steps_around(session, analysis, last)) == [str(last)]  # nothing after; before: not drawn
     Path(first.figure).unlink()  # Gradio's cache removed an old file: the step is drawn again
     assert Path(show_step(session, analysis, 2).figure).is_file() and drawn[-1] == 2
+
+
+def test_a_step_s_graph_is_drawn_once_for_every_picture_of_its_size(session, chelsea, monkeypatch):
+    """A step's graph shows the neck's structure and shapes, not the picture: students on their own
+    pictures of one size share it, while each picture's map is its own."""
+    from necklab.lab.imaging import decode
+    from necklab.ui import neck_tab
+
+    graphs = []
+    draw = neck_tab.step_graph
+    monkeypatch.setattr(neck_tab, "step_graph", lambda a, k, *rest: graphs.append(k) or draw(a, k, *rest))
+    flipped = decode(_png_bytes(chelsea.rgb[:, ::-1]))
+    config = {"out_channels": 72}
+    one = show_step(session, shared_analysis(chelsea, "fpn", config), 3)
+    two = show_step(session, shared_analysis(flipped, "fpn", config), 3)
+    assert graphs == [3] and one.graph == two.graph  # one graph for both pictures
+    assert one.figure != two.figure and one.narration != two.narration  # each picture's own map and values
+    smaller = decode(_png_bytes(chelsea.rgb[::2, ::2]))
+    three = show_step(session, shared_analysis(smaller, "fpn", config), 3)
+    assert graphs == [3, 3] and three.graph != one.graph  # other shapes: another graph
+    assert show_step(replace(session, lang="zh"), shared_analysis(chelsea, "fpn", config), 3).graph != one.graph
+
+
+def _png_bytes(rgb: np.ndarray) -> bytes:
+    from io import BytesIO
+
+    out = BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(out, "png")
+    return out.getvalue()
 
 
 def test_a_shared_panel_is_drawn_once_for_every_session_on_that_analysis(session, chelsea):

@@ -269,11 +269,17 @@ def slug(title: str) -> str:
 _graphs: LRU[Hashable, GraphPicture] = LRU(24, idle=IDLE_S)
 
 
+def drawn_structure(analysis: Analysis) -> tuple[str, str, tuple[tuple[str, tuple[int, ...]], ...]]:
+    """What a graph of the analysis draws besides its highlight and title: the neck, its
+    configuration and every node's shape (not the picture, nor the values)."""
+    shapes = tuple((node, tuple(x.shape)) for node, x in analysis.trace.tensors.items())
+    return analysis.neck_name, repr(sorted(analysis.config.items())), shapes
+
+
 def graph_picture(analysis: Analysis, nodes: list[str] | None, lang: str = "en") -> GraphPicture:
-    shapes = {node: tuple(x.shape) for node, x in analysis.trace.tensors.items()}
-    key = (analysis.neck_name, repr(sorted(analysis.config.items())), tuple(shapes.items()),
-           tuple(nodes) if nodes else None, lang)
-    return _graphs.get_or_make(key, lambda: GraphPicture(analysis.topology, shapes, nodes, lang=lang))
+    structure = drawn_structure(analysis)
+    key = (*structure, tuple(nodes) if nodes else None, lang)
+    return _graphs.get_or_make(key, lambda: GraphPicture(analysis.topology, dict(structure[2]), nodes, lang))
 
 
 # Step figures drawn once per kind of map (on the picture, or on its own cells), channels shown and
@@ -329,19 +335,32 @@ def graph_title(analysis: Analysis, k: int, lang: str = "en", every: bool = Fals
              node=nodes[0] if len(nodes) == 1 else f"{nodes[0]} … {nodes[-1]}")
 
 
-def render_step(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> StepShown:
-    """The graph with step k highlighted, the step's feature map(s), and its narration."""
+def step_graph(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> np.ndarray:
+    """The graph with step k highlighted."""
+    nodes = steps_of(analysis, every)[int(k)]
+    graph = graph_picture(analysis, focus(analysis.topology, nodes), lang)
+    return graph.image(nodes if len(nodes) > 1 else nodes[0], graph_title(analysis, k, lang, every))
+
+
+def step_map(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> np.ndarray:
+    """Step k's feature map(s): the opening's pyramid, or one node's map."""
+    nodes = steps_of(analysis, every)[int(k)]
+    return opening_image(analysis, nodes, lang) if len(nodes) > 1 else step_image(analysis, nodes[0], lang)
+
+
+def step_narration(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> str:
+    """What step k does, in words, and the weights it was computed with."""
     steps = steps_of(analysis, every)
     nodes = steps[int(k)]
-    graph = graph_picture(analysis, focus(analysis.topology, nodes), lang)
-    title = graph_title(analysis, k, lang, every)
-    shown_with = "\n\n" + t("neck.weights_line", lang, weights=weights_words(analysis.weights, lang))
-    if len(nodes) > 1:
-        return StepShown(graph=graph.image(nodes, title), figure=opening_image(analysis, nodes, lang),
-                         narration=opening_narration(analysis, nodes, lang, steps) + shown_with)
-    node = nodes[0]
-    return StepShown(graph=graph.image(node, title), figure=step_image(analysis, node, lang),
-                     narration=narration(analysis, node, lang, steps) + shown_with)
+    words = (opening_narration(analysis, nodes, lang, steps) if len(nodes) > 1
+             else narration(analysis, nodes[0], lang, steps))
+    return words + "\n\n" + t("neck.weights_line", lang, weights=weights_words(analysis.weights, lang))
+
+
+def render_step(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> StepShown:
+    """The graph with step k highlighted, the step's feature map(s), and its narration."""
+    return StepShown(graph=step_graph(analysis, k, lang, every), figure=step_map(analysis, k, lang, every),
+                     narration=step_narration(analysis, k, lang, every))
 
 
 @time_limit(60)
@@ -407,19 +426,21 @@ def _step_key(analysis: Analysis, k: int, lang: str, every: bool) -> tuple[Any, 
     return keep_analysis(analysis).key, int(k), bool(every), lang
 
 
+def _graph_key(analysis: Analysis, k: int, lang: str, every: bool) -> tuple[Any, ...]:
+    """A step's graph by what it shows: the same for every picture of one size (their maps differ)."""
+    nodes = steps_of(analysis, every)[int(k)]
+    return "graph", *drawn_structure(analysis), tuple(nodes), graph_title(analysis, k, lang, every), lang
+
+
 def shown_step(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> StepShown:
-    """`render_step` as the files Gradio serves, drawn once per analysis (a shared one's key is its
-    recipe's: every session on that picture), step, grouping and language (`drawn_file`)."""
-    key = _step_key(analysis, k, lang, every)
-    drawn: list[StepShown] = []
-
-    def part(name: str) -> Any:
-        if not drawn:
-            drawn.append(render_step(analysis, k, lang, every))
-        return getattr(drawn[0], name)
-
-    graph, figure = (drawn_file((*key, name), partial(part, name)) for name in ("graph", "figure"))
-    return StepShown(graph=graph, figure=figure, narration=_narrations.get_or_make(key, lambda: part("narration")))
+    """`render_step` as the files Gradio serves, each drawn once per what it shows (`drawn_file`):
+    the map and the narration per analysis (a shared one's key is its recipe's: every session on
+    that picture), step, grouping and language; the graph per structure, step and language, so
+    that students on pictures of one size share it."""
+    key, drawn = _step_key(analysis, k, lang, every), (analysis, k, lang, every)
+    return StepShown(graph=drawn_file(_graph_key(*drawn), partial(step_graph, *drawn)),
+                     figure=drawn_file((*key, "figure"), partial(step_map, *drawn)),
+                     narration=_narrations.get_or_make(key, partial(step_narration, *drawn)))
 
 
 # A step's narration by the same key: a few hundred characters each.
@@ -434,7 +455,7 @@ def show_step(session: Session, analysis: Analysis | None, k: float, every: bool
 def drawn_step(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> StepShown | None:
     """Step k as `shown_step` sends it if it is drawn already, else None (draws nothing)."""
     key = _step_key(analysis, k, lang, every)
-    graph, figure = (found_file((*key, name)) for name in ("graph", "figure"))
+    graph, figure = found_file(_graph_key(analysis, k, lang, every)), found_file((*key, "figure"))
     words = _narrations.find(key)
     return None if graph is None or figure is None or words is None else StepShown(graph, figure, words)
 
