@@ -70,16 +70,12 @@ class Results:
     done: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, kind: str, seconds: float) -> None:
-        with self.lock:
-            self.latencies.setdefault(kind, []).append(seconds)
-
     def timed(self, kind: str, call: Callable[[], Any]) -> Any:
         start = time.monotonic()
         out = call()
         with self.lock:
+            self.latencies.setdefault(kind, []).append(time.monotonic() - start)
             self.started.setdefault(kind, []).append(start)
-        self.add(kind, time.monotonic() - start)
         return out
 
     def fail(self, text: str) -> None:
@@ -97,13 +93,10 @@ def student(url: str, index: int, rounds: int, deadline: float, results: Results
         picture = SAMPLES[(index + k) % len(SAMPLES)]
         api_name, title, values = necks[(index * 3 + k) % len(necks)]
         try:
-            start = time.monotonic()
-            top5, *_, status = client.predict(handle_file(str(picture)), "cpu", "C3", api_name="/analyze")
-            results.add("analyze", time.monotonic() - start)
+            status = results.timed("analyze", lambda: client.predict(handle_file(str(picture)), "cpu", "C3",
+                                                                     api_name="/analyze")[-1])
             assert "Analysed at" in status, status
-            start = time.monotonic()
-            summary = client.predict(title, *values, api_name=api_name)[0]
-            results.add("neck", time.monotonic() - start)
+            summary = results.timed("neck", lambda: client.predict(title, *values, api_name=api_name)[0])
             assert title in summary, summary[:200]
             with results.lock:
                 results.done += 1

@@ -277,9 +277,9 @@ def drawn_structure(analysis: Analysis) -> tuple[str, str, tuple[tuple[str, tupl
 
 
 def graph_picture(analysis: Analysis, nodes: list[str] | None, lang: str = "en") -> GraphPicture:
-    structure = drawn_structure(analysis)
-    key = (*structure, tuple(nodes) if nodes else None, lang)
-    return _graphs.get_or_make(key, lambda: GraphPicture(analysis.topology, dict(structure[2]), nodes, lang))
+    neck, config, shapes = drawn_structure(analysis)
+    key = (neck, config, shapes, tuple(nodes) if nodes else None, lang)
+    return _graphs.get_or_make(key, lambda: GraphPicture(analysis.topology, dict(shapes), nodes, lang))
 
 
 # Step figures drawn once per kind of map (on the picture, or on its own cells), channels shown and
@@ -437,10 +437,11 @@ def shown_step(analysis: Analysis, k: int, lang: str = "en", every: bool = False
     the map and the narration per analysis (a shared one's key is its recipe's: every session on
     that picture), step, grouping and language; the graph per structure, step and language, so
     that students on pictures of one size share it."""
-    key, drawn = _step_key(analysis, k, lang, every), (analysis, k, lang, every)
-    return StepShown(graph=drawn_file(_graph_key(*drawn), partial(step_graph, *drawn)),
-                     figure=drawn_file((*key, "figure"), partial(step_map, *drawn)),
-                     narration=_narrations.get_or_make(key, partial(step_narration, *drawn)))
+    step = (analysis, k, lang, every)
+    key = _step_key(*step)
+    return StepShown(graph=drawn_file(_graph_key(*step), partial(step_graph, *step)),
+                     figure=drawn_file((*key, "figure"), partial(step_map, *step)),
+                     narration=_narrations.get_or_make(key, partial(step_narration, *step)))
 
 
 # A step's narration by the same key: a few hundred characters each.
