@@ -17,9 +17,9 @@ from necklab.models.registry import NECKS
 from necklab.viz import CJK_FONT
 from necklab.viz.graph import GraphPicture
 from necklab.viz.lesson import guidance, lesson_step
-from necklab.viz.maps import levels_overview, top_channels
+from necklab.viz.maps import channels_sheet, levels_sheet
 from necklab.viz.render import figure_image
-from necklab.viz.step import narration, step_figure
+from necklab.viz.step import narration, opening_sheet, step_figure, step_sheet
 from necklab.widgets.session import Session
 from tests.conftest import SAMPLES, upload
 
@@ -50,10 +50,20 @@ def pafpn(chelsea):
     return analyse(chelsea, "pafpn")
 
 
-def test_chinese_figures_have_every_glyph(chelsea, pafpn):
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_character_of_the_screens_map_sheets_has_a_glyph(chelsea, pafpn, lang):
+    """Sheets draw their words with the shipped font alone (no per-glyph fallback as in matplotlib)."""
     backbone = run_backbone(chelsea)
-    rendered_without_missing_glyphs(levels_overview(chelsea, backbone, "zh"))
-    rendered_without_missing_glyphs(top_channels(backbone.features["C4"], "C4", lang="zh"))
+    sheets = [levels_sheet(chelsea, backbone, lang), channels_sheet(backbone.features["C4"], "C4", lang=lang),
+              step_sheet(pafpn, "N4", lang=lang), opening_sheet(pafpn, ["C3", "C4", "C5", "L3", "L4", "L5"], lang)]
+    glyphs = TTFont(CJK_FONT).getBestCmap()
+    drawn = "".join(word for sheet in sheets for word in sheet.words)
+    assert "N4" in drawn and "C4" in drawn
+    missing = sorted({c for c in drawn if not c.isspace() and ord(c) not in glyphs})
+    assert not missing, f"run scripts/make_cjk_font.py: no glyph for {missing}"
+
+
+def test_chinese_figures_have_every_glyph(chelsea, pafpn):
     rendered_without_missing_glyphs(step_figure(pafpn, "N4", lang="zh"))
     graph = GraphPicture(pafpn.topology, pafpn.trace.tensors, lang="zh")
     rendered_without_missing_glyphs(graph.figure("N4", t("neck.graph_title", "zh", name="PAFPN", k=16, node="N4",

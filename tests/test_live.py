@@ -18,7 +18,8 @@ from necklab.lab.live import frame_maps, frame_tensor, live_size
 from necklab.models.backbone import normalise
 from necklab.models.registry import NECKS
 from necklab.viz import CJK_FONT
-from necklab.viz.live import live_image, number
+from necklab.viz.live import live_image
+from necklab.viz.sheet import number
 from necklab.widgets.session import Session
 from tests.conftest import SAMPLES
 

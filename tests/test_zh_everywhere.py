@@ -31,7 +31,7 @@ from necklab.ui import playground_tab
 from necklab.ui.neck_tab import graph_title, lesson_text, render_step, steps_of, summary
 from necklab.ui.quiz import Score, answer, ask
 from necklab.viz.graph import GraphPicture, focus_nodes
-from necklab.viz.step import narration, node_table, opening_figure
+from necklab.viz.step import narration, node_table, opening_sheet, step_sheet
 from necklab.widgets.session import Session
 
 ZH = Session(lang="zh")
@@ -110,10 +110,13 @@ def neck_texts(analysis: Analysis) -> Iterator[tuple[str, str]]:
         yield f"lesson {node}", lesson_text(analysis, k, "zh", every=True)
         yield f"quiz {node}", ask(ZH, analysis, k, every=True)
         yield f"explain {node}", explain(analysis, node, "zh").text
+        if analysis.trace[node].dim() == 4:
+            yield f"step maps {node}", "\n".join(step_sheet(analysis, node, lang="zh").words)
     # The opening step: the inputs and laterals shown together.
     yield "opening graph title", graph_title(analysis, 0, "zh")
     yield "opening narration", render_step(analysis, 0, "zh").narration
     yield "opening lesson", lesson_text(analysis, 0, "zh")
+    yield "opening maps", "\n".join(opening_sheet(analysis, steps_of(analysis)[0], "zh").words)
     yield "opening quiz", ask(ZH, analysis, 0)
     yield "quiz answer", answer(ZH, analysis, 0, "1×1×1", Score()).feedback
     yield "quiz done", answer(ZH, analysis, len(order) - 1, "1×1×1", Score()).feedback
@@ -141,7 +144,6 @@ def neck_figures(analysis: Analysis) -> Iterator[tuple[str, Figure]]:
     for k, node in enumerate(order):
         graph = GraphPicture(analysis.topology, shapes, focus_nodes(analysis.topology, node), lang="zh")
         yield f"graph of step {k}", graph.figure(node, graph_title(analysis, k, "zh", every=True))
-    yield "opening figure", opening_figure(analysis, steps_of(analysis)[0], "zh")
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import gradio as gr
 from necklab.i18n import t
 from necklab.lab.analysis import available_devices, keep_picture, run_backbone
 from necklab.lab.words import top_classes
-from necklab.viz.maps import backbone_table, backbone_table_headers, levels_overview, top_channels
+from necklab.viz.maps import backbone_table, backbone_table_headers, channels_sheet, levels_sheet
 from necklab.widgets.common import drawn_file, figure_box, language, load_picture
 from necklab.widgets.events import Shows, event, time_limit
 from necklab.widgets.session import Facts, Session, session_picture
@@ -78,7 +78,7 @@ def levels(session: Session, level: str) -> Levels:
     picture, device = session_picture(session)
     backbone = run_backbone(picture, device)
     return Levels(overview=drawn_file(("levels", picture.key, device, session.lang),
-                                      lambda: levels_overview(picture, backbone, session.lang)),
+                                      lambda: levels_sheet(picture, backbone, session.lang).image()),
                   channels=channels_file(session, level),
                   table=backbone_table(backbone), top5=top_classes(backbone.top5, session.lang),
                   status=status_text(session))
@@ -89,7 +89,7 @@ def channels_file(session: Session, level: str) -> str:
     picture, device = session_picture(session)
     backbone = run_backbone(picture, device)  # cached: no model run
     return drawn_file(("channels", picture.key, device, level, session.lang),
-                      lambda: top_channels(backbone.features[level], level, lang=session.lang))
+                      lambda: channels_sheet(backbone.features[level], level, lang=session.lang).image())
 
 
 def show_level(session: Session, level: str) -> Any:

@@ -31,17 +31,14 @@ from necklab.ui.fair_queue import STEP_WORKERS, STEPS
 from necklab.ui.quiz import quiz_box
 from necklab.viz.graph import GraphPicture, focus_nodes
 from necklab.viz.lesson import lesson_step, opening_lesson
-from necklab.viz.render import Blitted
 from necklab.viz.step import (
-    StepFrame,
     narration,
     node_table,
     node_table_headers,
-    on_picture,
-    opening_figure,
     opening_narration,
-    shown_channels,
+    opening_sheet,
     step_figure,
+    step_sheet,
 )
 from necklab.widgets.common import drawn_file, figure_box, found_file, image, sent_file, sent_image, whole
 from necklab.widgets.controls import control_label, parse_value
@@ -282,36 +279,23 @@ def graph_picture(analysis: Analysis, nodes: list[str] | None, lang: str = "en")
     return _graphs.get_or_make(key, lambda: GraphPicture(analysis.topology, dict(shapes), nodes, lang))
 
 
-# Step figures drawn once per kind of map (on the picture, or on its own cells), channels shown and
-# language: a step then redraws only what its node changes. Keyed by the picture they draw (if any).
-STEP_FRAMES_MB = 96
-_step_frames: LRU[Hashable, Blitted] = LRU(16, budget=STEP_FRAMES_MB * 1024 * 1024, weigh=lambda b: b.nbytes,
-                                          idle=IDLE_S)
-# The opening step's figure by analysis and language: drawn once per run, shown again at step 0.
-_openings: LRU[Hashable, np.ndarray] = LRU(32, budget=STEP_FRAMES_MB * 1024 * 1024, weigh=lambda a: a.nbytes,
+# The opening step's image by analysis and language: drawn once per run, shown again at step 0.
+OPENINGS_MB = 96
+_openings: LRU[Hashable, np.ndarray] = LRU(32, budget=OPENINGS_MB * 1024 * 1024, weigh=lambda a: a.nbytes,
                                         idle=IDLE_S)
 
 
 def step_image(analysis: Analysis, node: str, lang: str = "en") -> np.ndarray:
-    """The step figure of one node (`step_figure`), drawn by its kind's frame."""
+    """The step image of one node: its maps (`step_sheet`), or a pooled vector's bars (`step_figure`)."""
     if analysis.trace[node].dim() != 4:  # a pooled vector's bars (one step of SPP)
         return image(step_figure(analysis, node, lang=lang))
-    return step_frame(analysis, node, lang).image(analysis, node)
-
-
-def step_frame(analysis: Analysis, node: str, lang: str = "en") -> Blitted:
-    """The `StepFrame` that draws a node's map (drawn on first use; then shared by every neck and
-    session showing maps of that kind on that picture)."""
-    drawn = analysis.picture if on_picture(analysis, node) else None
-    channels = shown_channels(analysis, node)
-    key = (drawn.key if drawn is not None else None, channels, lang)
-    return _step_frames.get_or_make(key, lambda: Blitted(StepFrame(drawn, channels, lang)))
+    return step_sheet(analysis, node, lang=lang).image()
 
 
 def opening_image(analysis: Analysis, nodes: Sequence[str], lang: str = "en") -> np.ndarray:
-    """The opening step's figure (`opening_figure`), drawn once per analysis and language."""
+    """The opening step's image (`opening_sheet`), drawn once per analysis and language."""
     key = (keep_analysis(analysis).key, tuple(nodes), lang)
-    return _openings.get_or_make(key, lambda: image(opening_figure(analysis, nodes, lang)))
+    return _openings.get_or_make(key, lambda: opening_sheet(analysis, nodes, lang).image())
 
 
 def steps_of(analysis: Analysis, every: bool = False) -> Steps:
@@ -392,11 +376,7 @@ def jumps_of(specs: Sequence[NeckSpec]) -> tuple[Jump, ...]:
 def tab_view(analysis: Analysis, summary_text: str, lang: str = "en", jumps: Sequence[Jump] = ()) -> TabView:
     """A fresh analysis on a step view: step 0 (the opening) drawn, the slider reset to the steps,
     one per node only once asked again, the summary, the node table, the lesson's first step, and
-    the jump buttons shown where this configuration has their part. The figure of the next step is
-    laid out and drawn here too, so that the first step only draws what its node changes."""
-    steps = steps_of(analysis)
-    if len(steps) > 1 and analysis.trace[steps[1][0]].dim() == 4:
-        step_frame(analysis, steps[1][0], lang)
+    the jump buttons shown where this configuration has their part."""
     return TabView(**vars(shown_step(analysis, 0, lang)), summary=summary_text, table=node_table(analysis, lang),
                    lesson=lesson_text(analysis, 0, lang), analysis=analysis, every=False,
                    step=gr.Slider(0, steps_of(analysis).last, value=0, step=1),

@@ -7,12 +7,13 @@ from typing import TypeVar
 import numpy as np
 import torch
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
+from PIL import Image
 
 from necklab.i18n import t
 from necklab.lab.analysis import BackboneResult, CellGrid
 from necklab.lab.imaging import Picture
+from necklab.viz.sheet import GAP, Sheet, Tile, map_tile, overlay_tile
 
 HEATMAP_CMAP = "viridis"  # perceptually uniform and colour-blind safe
 CHANNEL_CMAP = "cividis"
@@ -71,6 +72,22 @@ def show_picture(ax: Axes, picture: Picture, lang: str = "en") -> None:
     ax.tick_params(labelsize=LABEL_SIZE - 3)
 
 
+def picture_tile(picture: Picture, values: np.ndarray, grid: CellGrid, width: int, title: str, caption: str = "",
+                 under: str = "") -> Tile:
+    """A map of one value per cell laid on the picture through its cell grid (`sheet`'s fast path
+    for `overlay_heatmap`), `width` px wide and as high as the original picture's aspect says."""
+    w, h = picture.original_size
+    height = max(1, round(width * h / w))
+    ys, xs = cell_edges(picture, grid, *values.shape)
+    # each output pixel's centre in original-picture pixels, and the cell it falls in (-1: none)
+    at_x = (np.arange(width) + 0.5) * w / width - 0.5
+    at_y = (np.arange(height) + 0.5) * h / height - 0.5
+    cols, rows = np.searchsorted(xs, at_x, side="right") - 1, np.searchsorted(ys, at_y, side="right") - 1
+    cols[cols >= values.shape[1]], rows[rows >= values.shape[0]] = -1, -1
+    shown = np.asarray(Image.fromarray(picture.rgb).resize((width, height), Image.Resampling.BILINEAR))
+    return overlay_tile(shown, values, rows, cols, HEATMAP_CMAP, title, caption, under)
+
+
 def mean_map(feature: torch.Tensor) -> np.ndarray:
     """Mean over channels of a 1×C×H×W map, as H×W float."""
     return feature[0].float().mean(dim=0).cpu().numpy()
@@ -99,61 +116,37 @@ def set_map(im: AxesImage, values: np.ndarray, extent: tuple[float, float, float
     im.autoscale()
 
 
-def levels_overview(picture: Picture, backbone: BackboneResult, lang: str = "en") -> Figure:
-    """Mean activation of every backbone level overlaid on the picture, one panel per level."""
+LEVEL_WIDTH = (150, 300)  # a level's tile on the screen's overview: narrowest and widest
+SHEET_WIDTH = 1150  # px: the screen's sheets aim at this width
+
+
+def levels_sheet(picture: Picture, backbone: BackboneResult, lang: str = "en") -> Sheet:
+    """Mean activation of every backbone level laid on the picture, one tile per level (`Sheet`)."""
     n = len(backbone.info)
-    w, h = picture.original_size
-    panel_h = 3.4
-    width, height = min(4.0 * n, 4.0 * n * (w / h) * 0.9 + 1.5), panel_h + 0.9
-    # A fixed layout (margins in inches: suptitle and two-line titles above, tick labels, x label and
-    # the colour bar's label below): constrained layout cost more than drawing the panels.
-    grid = fig_grid(width, height, top=1.05, bottom=0.42, left=0.5, right=0.15)
-    fig = Figure(figsize=(width, height))
-    cells = fig.add_gridspec(2, n, height_ratios=(1, 0.045), hspace=0.42, wspace=0.32, **grid)
-    for i, info in enumerate(backbone.info):
-        ax = fig.add_subplot(cells[0, i])
+    width = int(np.clip((SHEET_WIDTH - GAP * (n + 1)) // n, *LEVEL_WIDTH))
+    tiles = []
+    for info in backbone.info:
         feature = backbone.features[info.name]
-        im = overlay_heatmap(ax, picture, mean_map(feature), backbone.grids[info.name], lang=lang)
         _, c, fh, fw = feature.shape
-        ax.set_title(t("maps.level_title", lang, name=info.name, stride=info.stride, shape=f"{c}×{fh}×{fw}"),
-                     fontsize=TITLE_SIZE)
-        bar = fig.colorbar(im, cax=fig.add_subplot(cells[1, i]), orientation="horizontal")
-        bar.set_label(t("maps.mean_over_channels", lang), fontsize=LABEL_SIZE - 2)
-        bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
-    fig.suptitle(t("maps.levels_suptitle", lang), fontsize=TITLE_SIZE + 1, y=1 - 0.08 / height, va="top")
-    return fig
+        title, caption = t("maps.level_title", lang, name=info.name, stride=info.stride,
+                           shape=f"{c}×{fh}×{fw}").split("\n")
+        tiles.append([picture_tile(picture, mean_map(feature), backbone.grids[info.name], width, title, caption)])
+    return Sheet([tiles], title=t("maps.levels_suptitle", lang), legend=t("maps.mean_over_channels", lang))
 
 
-def fig_grid(width: float, height: float, top: float, bottom: float, left: float, right: float) -> dict[str, float]:
-    """GridSpec bounds (figure fractions) for margins given in inches."""
-    return dict(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height)
-
-
-def top_channels(feature: torch.Tensor, name: str, k: int = 8, lang: str = "en") -> Figure:
-    """The k channels of a 1×C×H×W map with the most energy (sum of squares), each on its own scale."""
+def channels_sheet(feature: torch.Tensor, name: str, k: int = 8, lang: str = "en") -> Sheet:
+    """The k channels of a 1×C×H×W map with the most energy (sum of squares), each on its own colour
+    scale (`Sheet`)."""
     maps = feature[0].float().cpu()
     energy = channel_energy(feature)
     k = min(k, maps.shape[0])
-    order = energy.argsort(descending=True)[:k].tolist()
     cols = min(4, k)
-    rows = (k + cols - 1) // cols
-    h, w = maps.shape[-2:]
-    cell = 2.6
-    width, height = cols * cell * max(0.6, min(1.6, w / h)) + 0.6, rows * cell + 0.8
-    grid = fig_grid(width, height, top=0.75, bottom=0.1, left=0.15, right=0.6)
-    fig = Figure(figsize=(width, height))  # fixed layout, as levels_overview
-    cells = fig.add_gridspec(rows, cols, wspace=0.45, hspace=0.3, **grid)
-    for i, ch in enumerate(order):
-        ax = fig.add_subplot(cells[divmod(i, cols)])
-        im = ax.imshow(maps[ch].numpy(), cmap=CHANNEL_CMAP, interpolation="nearest")
-        ax.set_title(t("maps.channel_energy", lang, ch=ch, energy=f"{energy[ch]:.3g}"), fontsize=LABEL_SIZE - 1)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        bar = fig.colorbar(im, cax=ax.inset_axes((1.04, 0, 0.05, 1)))  # follows the map's drawn box
-        bar.ax.tick_params(labelsize=LABEL_SIZE - 3)
-    fig.suptitle(t("maps.top_suptitle", lang, name=name, k=k, n=maps.shape[0]), fontsize=TITLE_SIZE,
-                 y=1 - 0.08 / height, va="top")
-    return fig
+    width = (SHEET_WIDTH - 20 * (cols + 1)) // cols * 3 // 4
+    tiles = [[map_tile(maps[ch].numpy(), width, CHANNEL_CMAP,
+                       t("maps.channel_energy", lang, ch=ch, energy=f"{energy[ch]:.3g}"))]
+             for ch in energy.argsort(descending=True)[:k].tolist()]
+    return Sheet([tiles[i:i + cols] for i in range(0, k, cols)],
+                 title=t("maps.top_suptitle", lang, name=name, k=k, n=maps.shape[0]))
 
 
 def backbone_table_headers(lang: str = "en") -> list[str]:

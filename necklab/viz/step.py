@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
 from necklab.graph.steps import Steps, dilated_taps, dilation_rates
@@ -21,14 +20,16 @@ from necklab.viz.maps import (
     CHANNEL_CMAP,
     HEATMAP_CMAP,
     LABEL_SIZE,
+    SHEET_WIDTH,
     TITLE_SIZE,
-    fig_grid,
+    channel_energy,
     mean_map,
     original_extent,
-    overlay_heatmap,
+    picture_tile,
     set_map,
     show_picture,
 )
+from necklab.viz.sheet import GAP, Sheet, Tile, map_tile
 
 
 def node_table_headers(lang: str = "en") -> list[str]:
@@ -167,12 +168,10 @@ def on_picture(analysis: Analysis, node_id: str) -> bool:
 
 
 class StepFrame:
-    """The figure of a step with a C×H×W map, in fixed positions (no layout engine): the mean map
-    over the picture (or over its cells, for maps not on a pyramid grid) with its colour bar, beside
-    the `channels` strongest channels. `show(analysis, node)` puts a node's maps and words in its
-    artists, so that one frame shows any node of its kind, again and again: `changing` are the
-    artists a node changes (what `Blitted` redraws); everything else — the picture, the axes, their
-    labels, the colour bar's label — stays."""
+    """The figure of a step with a C×H×W map (what packs save), in fixed positions (no layout
+    engine): the mean map over the picture (or over its cells, for maps not on a pyramid grid) with
+    its colour bar, beside the `channels` strongest channels. `show(analysis, node)` puts a node's
+    maps and words in its artists."""
 
     def __init__(self, picture: Picture | None, channels: int, lang: str = "en") -> None:
         self.picture, self.lang = picture, lang
@@ -182,10 +181,8 @@ class StepFrame:
         if picture is not None:
             show_picture(ax, picture, lang)
             self.mean = ax.imshow(np.zeros((1, 1)), cmap=HEATMAP_CMAP, alpha=0.6, interpolation="nearest")
-            mean_changes: list[Artist] = [self.mean, *ax.spines.values(), ax.title]  # the map covers the spines
         else:
             self.mean = ax.imshow(np.zeros((1, 1)), cmap=HEATMAP_CMAP, interpolation="nearest")
-            mean_changes = [ax]  # its ticks count the cells
         bar = fig.colorbar(self.mean, cax=cax)
         bar.set_label(t("step.mean_activation", lang), fontsize=LABEL_SIZE - 1)
         cols = (channels + 1) // 2
@@ -199,11 +196,6 @@ class StepFrame:
             panel.set_xticks([])
             panel.set_yticks([])
         self.title = fig.suptitle(" ", fontsize=TITLE_SIZE)
-        self.changing: list[Artist] = [*mean_changes, cax, *(im.axes for im in self.channels), self.title]
-
-    @property
-    def nbytes(self) -> int:
-        return self.picture.rgb.nbytes if self.picture is not None else 0
 
     def show(self, analysis: Analysis, node_id: str) -> Figure:
         """Put the node's mean map, strongest channels and words in the frame; returns its figure."""
@@ -218,14 +210,45 @@ class StepFrame:
         else:
             set_map(self.mean, values)
             self.ax.set_title(t("step.mean_cells", lang, c=c, h=h, w=w), fontsize=LABEL_SIZE + 1)
-        energy = x[0].pow(2).sum(dim=(1, 2))
-        for im, ch in zip(self.channels, energy.argsort(descending=True)[:len(self.channels)].tolist()):
+        for im, ch in zip(self.channels, strongest(x, len(self.channels))):
             set_map(im, x[0, ch].numpy())
             im.axes.set_title(t("step.channel", lang, ch=ch), fontsize=LABEL_SIZE - 1)
-        node = analysis.topology.node(node_id)
-        self.title.set_text(t("step.suptitle", lang, node=node_id, op=op_name(node.op, lang),
-                              shape=_shape(analysis, node_id), k=len(self.channels)))
+        self.title.set_text(step_title(analysis, node_id, len(self.channels), lang))
         return self.fig
+
+
+def strongest(x: torch.Tensor, k: int) -> list[int]:
+    """The k channels of a 1×C×H×W map with the most energy (sum of squares), strongest first."""
+    return channel_energy(x).argsort(descending=True)[:k].tolist()
+
+
+def step_title(analysis: Analysis, node_id: str, channels: int, lang: str = "en") -> str:
+    node = analysis.topology.node(node_id)
+    return t("step.suptitle", lang, node=node_id, op=op_name(node.op, lang), shape=_shape(analysis, node_id),
+             k=channels)
+
+
+MEAN_BOX, CHANNEL_PX = 400, 170  # px: the mean map's tile fits a square this size; a channel's width
+
+
+def step_sheet(analysis: Analysis, node_id: str, channels: int = 4, lang: str = "en") -> Sheet:
+    """A step's maps for the screen (`Sheet`; `step_figure` draws them for packs): the mean map (on the picture through
+    its cell grid, or on its own cells) beside its `channels` strongest channels, two to a column."""
+    x = analysis.trace[node_id].float()
+    c, (h, w) = x.shape[1], x.shape[-2:]
+    values, under = mean_map(x), t("step.mean_activation", lang)
+    grid = _cell_grid(analysis, node_id, (h, w))
+    if grid is not None:
+        ow, oh = analysis.picture.original_size
+        mean = picture_tile(analysis.picture, values, grid, round(MEAN_BOX * min(1.0, ow / oh)),
+                            t("step.mean_on_picture", lang, c=c), under=under)
+    else:
+        mean = map_tile(values, round(MEAN_BOX * min(1.0, w / h)), HEATMAP_CMAP, t("step.mean_cells", lang, c=c, h=h,
+                                                                                         w=w), under=under)
+    shown = [map_tile(x[0, ch].numpy(), CHANNEL_PX, CHANNEL_CMAP, t("step.channel", lang, ch=ch))
+             for ch in strongest(x, shown_channels(analysis, node_id, channels))]
+    row = [[mean], *(shown[i:i + 2] for i in range(0, len(shown), 2))]
+    return Sheet([row], title=step_title(analysis, node_id, len(shown), lang))
 
 
 def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str = "en") -> Figure:
@@ -237,38 +260,24 @@ def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str =
     return StepFrame(picture, shown_channels(analysis, node_id, channels), lang).show(analysis, node_id)
 
 
-def opening_figure(analysis: Analysis, nodes: Sequence[str], lang: str = "en") -> Figure:
-    """The maps of the step that shows the pyramid a neck starts from: the backbone's levels in the
-    top row, what is made from them (laterals, extra levels) below, each its mean over channels on
-    the picture, titled with its id and shape."""
+def opening_sheet(analysis: Analysis, nodes: Sequence[str], lang: str = "en") -> Sheet:
+    """The maps of the step that shows the pyramid a neck starts from (`Sheet`): the backbone's
+    levels in the top row, what is made from them (laterals, extra levels) below, each its mean over
+    channels on the picture, titled with its id and shape."""
     rows = [[n for n in nodes if analysis.topology.node(n).is_input],
             [n for n in nodes if not analysis.topology.node(n).is_input]]
     rows = [row for row in rows if row]
     cols = max(len(row) for row in rows)
-    w, h = analysis.picture.original_size
-    width, title, wspace = 12.5, 0.45, 0.06  # inches: a panel's title above it; the gap between panels
-    panel = (width - 0.2) / (cols + (cols - 1) * wspace) * h / w
-    height = 0.4 + (panel + title) * len(rows) + 0.1
-    # A fixed layout (margins in inches: the suptitle and the first titles above, the gaps between
-    # rows hold the titles below): constrained layout took half the time of drawing the figure.
-    fig = Figure(figsize=(width, height))
-    axes = fig.add_gridspec(len(rows), cols, hspace=title / panel, wspace=wspace,
-                            **fig_grid(width, height, top=0.4 + title, bottom=0.1, left=0.1, right=0.1)).subplots(
-                                squeeze=False)
-    for r, row in enumerate(rows):
-        for c in range(cols):
-            ax = axes[r, c]
-            ax.set_axis_off()
-            if c >= len(row):
-                continue
-            x = analysis.trace[row[c]].float()
-            h, w = x.shape[-2:]
-            grid = _cell_grid(analysis, row[c], (h, w))
-            if grid is not None:
-                overlay_heatmap(ax, analysis.picture, mean_map(x), grid, lang=lang)
-            else:
-                ax.imshow(mean_map(x), cmap="viridis", interpolation="nearest")
-            ax.set_axis_off()
-            ax.set_title(f"{row[c]} · {_shape(analysis, row[c])}", fontsize=LABEL_SIZE + 2)
-    fig.suptitle(t("step.opening_suptitle", lang, n=len(nodes)), fontsize=TITLE_SIZE, y=1 - 0.1 / height, va="top")
-    return fig
+    width = int(np.clip((SHEET_WIDTH - GAP * (cols + 1)) // cols, 150, 320))
+    return Sheet([[[_pyramid_tile(analysis, node, width)] for node in row] for row in rows],
+                 title=t("step.opening_suptitle", lang, n=len(nodes)))
+
+
+def _pyramid_tile(analysis: Analysis, node: str, width: int) -> Tile:
+    x = analysis.trace[node].float()
+    values, title = mean_map(x), f"{node} · {_shape(analysis, node)}"
+    h, w = x.shape[-2:]
+    grid = _cell_grid(analysis, node, (h, w))
+    if grid is not None:
+        return picture_tile(analysis.picture, values, grid, width, title)
+    return map_tile(values, width, HEATMAP_CMAP, title)
