@@ -289,6 +289,12 @@ def class_student(url: str, index: int, picture: Path, results: Results) -> None
             client.close()
 
 
+# A Markdown's own text: the block's innerText also holds Gradio's status line ("0.4s") while an
+# event runs, and a wait on it ended when the event started, not when its answer showed.
+WORDS = "[data-testid=markdown]"
+WORDS_OF_ID = f"(document.querySelector(`#${{id}} {WORDS}`)?.innerText ?? '')"  # page code: element `id`'s words
+
+
 def browser_student(url: str, index: int, picture: Path, results: Results) -> None:
     """A student in chromium doing the same through the page: every action waits for what it shows."""
     from playwright.sync_api import sync_playwright
@@ -305,26 +311,34 @@ def browser_student(url: str, index: int, picture: Path, results: Results) -> No
             think(rng)
             results.timed("browser analyze", lambda: (page.locator("#analyze").click(),
                                                       page.locator("#levels img").first.wait_for(timeout=600_000)))
-            for api_name, title, _ in lesson_tabs(index):
+            for api_name, _, _ in lesson_tabs(index):
                 key = api_name[1:-4].replace("_", "-")
                 tab_title = next(t for t in tab_groups() if slug(t) == key)
+                title = tab_groups()[tab_title][0].title  # the neck a tab shows first
                 think(rng)
-                page.locator("button[role=tab]", has_text=tab_title).first.click()
-                narration = page.locator(f"#{key}-narration")
+                narration = page.locator(f"#{key}-narration {WORDS}")
+                # Shown, a tab runs that neck on the session's picture by itself (a Run click as well
+                # would run it twice; the second answer, coming after the student's first steps under
+                # load, took the step back to 0). A tab shown before keeps its step.
                 results.timed("browser tab", lambda: (
-                    page.locator(f"#{key}-run").click(),
-                    page.wait_for_function("id => document.getElementById(id).innerText.trim().length > 0",
+                    page.locator("button[role=tab]", has_text=tab_title).first.click(),
+                    page.wait_for_function(f"id => {WORDS_OF_ID}.trim()",
                                            arg=f"{key}-narration", timeout=600_000)))
-                k, forward = 0, True
+                k, forward = int(float(page.locator(f"#{key}-step input[type=number]").first.input_value())), True
                 for _ in range(CLASS_STEPS):  # Next to the last step, then Prev back, and so on
                     forward = (forward or k == 0) and k < LAST_STEPS[title]
                     k += 1 if forward else -1
                     think(rng)
                     before = narration.inner_text()
-                    results.timed("browser step", lambda: (
-                        page.locator(f"#{key}-{'next' if forward else 'prev'}").click(),
-                        page.wait_for_function("([id, text]) => document.getElementById(id).innerText !== text",
-                                               arg=[f"{key}-narration", before], timeout=120_000)))
+                    try:
+                        results.timed("browser step", lambda: (
+                            page.locator(f"#{key}-{'next' if forward else 'prev'}").click(),
+                            page.wait_for_function(f"([id, text]) => {WORDS_OF_ID} !== text",
+                                                   arg=[f"{key}-narration", before], timeout=120_000)))
+                    except Exception as e:  # say where the page was
+                        slider = page.locator(f"#{key}-step input[type=number]").first.input_value()
+                        raise AssertionError(f"{title} step {k} ({'next' if forward else 'prev'}): slider at {slider}, "
+                                             f"narration {narration.inner_text()[:60]!r}") from e
             browser.close()
         with results.lock:
             results.done += 1

@@ -28,6 +28,7 @@ TITLE_PX, TEXT_PX, HEAD_PX = 17, 14, 20  # a tile's title and other words; the s
 MIN_PX = 11  # words too wide for their tile are drawn smaller, down to this, then cut
 BAR_PX = 10
 INK, FAINT = (33, 33, 33), (96, 96, 96)
+MAX_WIDTH = 1400  # px: a sheet is widened to fit its title up to this
 PAPER = 255  # white: a scalar fill is ~10× faster than filling with a colour tuple
 
 
@@ -184,6 +185,8 @@ class Sheet:
         top = GAP + (HEAD_PX + GAP if self.title else 0)
         row_sizes = [[column_size(column) for column in row] for row in self.rows]
         width = max(GAP + sum(w + GAP for w, _ in sizes) for sizes in row_sizes)
+        if self.title:  # room for the title, up to a screen's width (then it is made smaller)
+            width = max(width, min(text_mask(self.title, HEAD_PX).shape[1] + 2 * GAP, MAX_WIDTH))
         heights = [max(h for _, h in sizes) for sizes in row_sizes]
         height = top + sum(h + GAP for h in heights) + (TEXT_PX + GAP if self.legend else 0)
         canvas = np.full((height, width, 3), PAPER, np.uint8)
