@@ -3,6 +3,7 @@ served round-robin across sessions, and a session's waiting events are bounded. 
 held by a gate the test opens (tests/test_queue.py), so the line forms on any machine."""
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from types import SimpleNamespace
@@ -10,6 +11,7 @@ from types import SimpleNamespace
 import gradio as gr
 import httpx
 import pytest
+from gradio import queueing
 
 import app
 from necklab.ui import backbone_tab
@@ -84,6 +86,20 @@ def test_every_queued_event_shares_one_pool_but_the_camera_and_the_steps_have_th
     assert not any(fn.batch for fn in queued)  # the fair queue runs one event at a time
     streams = [fn for fn in demo.fns.values() if fn.connection == "stream"]
     assert [(fn.concurrency_id, fn.concurrency_limit) for fn in streams] == [(LIVE, LIVE_CAMERAS)]
+
+
+def test_the_queue_computes_no_summary_of_its_events(monkeypatch):
+    """Gradio's queue builds a pandas frame of every event it recorded after each event, for a
+    monitoring page the app does not serve; the fair queue leaves the summary as it was."""
+    import pandas as pd
+
+    demo = serve_fairly(app.build_app())
+    queue = demo._queue
+    records = [{"function": "analyze", "status": "success", "process_time": 0.5}] * 50
+    queue.events_recorded = 50  # what Gradio counts before it asks for the summary
+    monkeypatch.setattr(pd, "DataFrame", lambda *a, **k: pytest.fail("a frame was built"))
+    assert queue.compute_analytics_summary(records) == {"functions": {}}
+    assert "compute_analytics_summary" in inspect.getsource(queueing.Queue.process_events)  # what it replaces
 
 
 @pytest.fixture()

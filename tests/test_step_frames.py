@@ -87,6 +87,27 @@ def test_a_pooled_vector_step_is_its_bar_figure(spp):
     assert_same_pixels(step_image(spp, "vector"), figure_image(step_figure(spp, "vector")))
 
 
+def test_the_packs_step_figure_shows_the_nodes_maps_through_its_cell_grid(fpn):
+    x = fpn.trace["P4"].float()
+    frame = StepFrame(fpn.picture, 4)
+    for node in ("P6", "P4"):  # a frame that showed another level first
+        frame.show(fpn, node)
+    assert on_picture(fpn, "P4")
+    np.testing.assert_array_equal(frame.mean.get_array(), mean_map(x))
+    assert frame.mean.get_extent() == pytest.approx(original_extent(fpn.picture, fpn.grid(4), *x.shape[-2:]))
+    assert frame.mean.get_clim() == pytest.approx((mean_map(x).min(), mean_map(x).max()))
+    energy = x[0].pow(2).sum(dim=(1, 2))
+    strongest = energy.argsort(descending=True)[:4].tolist()
+    for im, ch in zip(frame.channels, strongest):
+        np.testing.assert_array_equal(im.get_array(), x[0, ch].numpy())
+        assert im.axes.get_title() == t("step.channel", "en", ch=ch)
+    assert frame.title.get_text().startswith("P4 · ")
+    assert frame.ax.get_title() == t("step.mean_on_picture", "en", c=x.shape[1])
+    bar = frame.mean.colorbar
+    assert bar is not None and bar.ax.get_ylabel() == t("step.mean_activation", "en")
+    assert bar.ax.get_ylim() == pytest.approx(frame.mean.get_clim())
+
+
 def test_a_map_tile_colours_each_cell_through_its_colour_map():
     values = np.array([[0.0, 1.0, 2.0], [3.0, 4.0, 8.0]])
     tile = map_tile(values, 60, "viridis", "six cells")

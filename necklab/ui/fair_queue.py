@@ -26,8 +26,8 @@ the whole queue for everyone, and "two model runs at a time" was true of each ev
 
 Clients that make many sessions are the proxy's to limit (nginx `limit_req` / `limit_conn` per
 address, deploy/nginx.conf.template). This relies on `Queue.push`, `get_events`, `process_events`,
-`create_event_queue_for_fn` and `EventQueue.queue` (a list the queue appends to) of the pinned
-Gradio; tests/test_fair_queue.py fails if they change.
+`create_event_queue_for_fn`, `compute_analytics_summary` and `EventQueue.queue` (a list the queue
+appends to) of the pinned Gradio; tests/test_fair_queue.py fails if they change.
 """
 from __future__ import annotations
 
@@ -153,6 +153,13 @@ class FairQueue(queueing.Queue):
                 self.running[event.session_hash] -= 1
                 if self.running[event.session_hash] <= 0:
                     del self.running[event.session_hash]  # the Counter stays as small as the running set
+
+    def compute_analytics_summary(self, records: Any) -> Any:
+        """Gradio's summary of the recorded events, left as it is: Gradio recomputes it after every
+        event, a pandas frame of every event recorded (up to 10,000), for a monitoring dashboard
+        this app does not serve (`enable_monitoring=False`); in a class run that took 8 % of the
+        server's time under the interpreter lock, and it grows with every event."""
+        return self.cached_event_analytics_summary
 
     def waiting(self, session_hash: str | None) -> int:
         return sum(e.session_hash == session_hash for q in self.event_queue_per_concurrency_id.values()
