@@ -7,8 +7,11 @@ the whole queue for everyone, and "two model runs at a time" was true of each ev
 - every queued event shares one concurrency id, so at most WORKERS handlers run at once, process-wide
   (each may hold a few hundred MB and the machine has two cores); a camera stream, which holds a
   worker for as long as it runs, has its own id and limit instead (necklab/ui/live_tab.py), and so
-  does a step (STEPS, two workers): it finds its two figures drawn, or draws them in a fraction of
-  a second, and a class's steps waited seconds behind the model runs of the shared pool;
+  does a step (STEPS, four workers): it finds its two figures drawn, or draws them in a fraction of
+  a second, and a class's steps waited seconds behind the model runs of the shared pool. Four, not
+  two: a step holds the interpreter lock ~10 ms but waits for it between whiles under a class's
+  load, so a step is on its worker far longer than it works (a class run: step p95 3.7 s with two,
+  1.5 s with four);
 - the line is served round-robin across sessions: a session's k-th waiting event goes behind every
   other session's k-th, so a student with one Analyze waits for one event of each other session,
   not for a script's hundred;
@@ -45,7 +48,7 @@ WORKERS = 2
 WAITING_PER_SESSION = 6
 LINE_LENGTH = 240  # a class of 30 with a few events each, and room to spare
 WORK = "necklab-work"  # the one concurrency id
-STEPS, STEP_WORKERS = "necklab-steps", 2  # the steps' own line (neck_tab.build_step_view)
+STEPS, STEP_WORKERS = "necklab-steps", 4  # the steps' own line (neck_tab.build_step_view)
 HALF_LIFE_S = 30.0  # a session's past work counts half after this long
 # A session with more recent work than this (a script of long calls; a student has a few seconds)
 # starts an event only on an idle pool: a student arriving then finds a worker free.
