@@ -21,7 +21,7 @@ from necklab.ui.neck_tab import render_step, step_image, tab_view
 from necklab.viz.maps import cell_edges, mean_map, original_extent, picture_tile
 from necklab.viz.nasfpn import cell_figure, has_attention, is_cell
 from necklab.viz.render import figure_image
-from necklab.viz.sheet import fitted, lut, map_tile, text_mask
+from necklab.viz.sheet import fitted, font, lut, map_tile, text_mask, wrapped
 from necklab.viz.step import StepFrame, on_picture, step_figure, step_sheet
 from necklab.widgets.session import Session
 
@@ -143,6 +143,15 @@ def test_words_too_wide_for_a_tile_are_made_smaller_then_cut():
     assert text_mask(text, 17).shape[1] > 120
     assert fitted(text, 17, 120).shape[1] <= 120
     assert fitted(text, 17, 1000).shape == text_mask(text, 17).shape
+
+
+def test_a_long_title_is_broken_at_a_space_and_chinese_anywhere():
+    lines = wrapped("the pyramid the neck starts from, each map on the picture", 20, 300)
+    assert len(lines) == 2 and " ".join(lines) == "the pyramid the neck starts from, each map on the picture"
+    assert font(20).getlength(lines[0]) <= 300 and not lines[0].endswith(" ")
+    chinese = wrapped("颈部网络的起点金字塔：每张为通道均值叠加在图片上（各自配色）", 20, 200)
+    assert len(chinese) == 2 and "".join(chinese).startswith("颈部网络") and font(20).getlength(chinese[0]) <= 200
+    assert wrapped("short", 20, 300) == ["short"]
 
 
 def test_stepping_draws_no_matplotlib_figure(fpn):

@@ -28,7 +28,7 @@ TITLE_PX, TEXT_PX, HEAD_PX = 17, 14, 20  # a tile's title and other words; the s
 MIN_PX = 11  # words too wide for their tile are drawn smaller, down to this, then cut
 BAR_PX = 10
 INK, FAINT = (33, 33, 33), (96, 96, 96)
-MAX_WIDTH = 1400  # px: a sheet is widened to fit its title up to this
+BUTTONS = 72  # px kept clear right of the title: an image box's full-screen and download buttons sit there
 PAPER = 255  # white: a scalar fill is ~10× faster than filling with a colour tuple
 
 
@@ -68,6 +68,20 @@ def fitted(text: str, size: int, width: int) -> np.ndarray:
         if mask.shape[1] <= width:
             return mask
     return mask[:, :max(width, 1)]
+
+
+def wrapped(text: str, size: int, width: int, lines: int = 2) -> list[str]:
+    """`text` broken into at most `lines` lines that fit `width` at `size` px: at the last space
+    that fits (at the last character that fits, for text without spaces such as Chinese); the last
+    line takes the rest (`fitted` makes it smaller if need be)."""
+    face, out = font(size), list[str]()
+    while len(out) < lines - 1 and face.getlength(text) > width:
+        fits = max(1, next(n for n in range(len(text), 0, -1) if face.getlength(text[:n]) <= width))
+        cut = text.rfind(" ", 0, fits + 1)
+        cut = cut if cut > 0 else fits
+        out.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return out + [text]
 
 
 def stamp(canvas: np.ndarray, mask: np.ndarray, x: int, y: int, colour: tuple[int, int, int],
@@ -182,12 +196,11 @@ class Sheet:
 
     def image(self) -> np.ndarray:
         """The sheet as one white H×W×3 uint8 image."""
-        top = GAP + (HEAD_PX + GAP if self.title else 0)
         row_sizes = [[column_size(column) for column in row] for row in self.rows]
         width = max(GAP + sum(w + GAP for w, _ in sizes) for sizes in row_sizes)
-        if self.title:  # room for the title, up to a screen's width (then it is made smaller)
-            width = max(width, min(text_mask(self.title, HEAD_PX).shape[1] + 2 * GAP, MAX_WIDTH))
+        title = wrapped(self.title, HEAD_PX, width - 2 * GAP - BUTTONS) if self.title else []
         heights = [max(h for _, h in sizes) for sizes in row_sizes]
+        top = GAP + len(title) * (HEAD_PX + 6) + (GAP if title else 0)
         height = top + sum(h + GAP for h in heights) + (TEXT_PX + GAP if self.legend else 0)
         canvas = np.full((height, width, 3), PAPER, np.uint8)
         y = top
@@ -200,8 +213,8 @@ class Sheet:
                     ty += tile.size[1] + GAP
                 x += column_width + GAP
             y += row_height + GAP
-        if self.title:
-            stamp(canvas, fitted(self.title, HEAD_PX, width - 2 * GAP), GAP, GAP, INK)
+        for i, line in enumerate(title):
+            stamp(canvas, fitted(line, HEAD_PX, width - 2 * GAP - BUTTONS), GAP, GAP + i * (HEAD_PX + 6), INK)
         if self.legend:
             stamp(canvas, fitted(self.legend, TEXT_PX, width - 2 * GAP), GAP, height - TEXT_PX - GAP, INK)
         return canvas

@@ -228,27 +228,32 @@ def step_title(analysis: Analysis, node_id: str, channels: int, lang: str = "en"
              k=channels)
 
 
-MEAN_BOX, CHANNEL_PX = 400, 170  # px: the mean map's tile fits a square this size; a channel's width
+MEAN_PX, CHANNEL_PX, NARROWEST = 200, 100, 110  # px: the mean map's height, a channel's; a tile's least width
+
+
+def _width(height: int, h: int, w: int) -> int:
+    """A tile's width for a map of h×w cells (or pixels) shown `height` px high, within limits."""
+    return int(np.clip(round(height * w / h), NARROWEST, 2 * height))
 
 
 def step_sheet(analysis: Analysis, node_id: str, channels: int = 4, lang: str = "en") -> Sheet:
-    """A step's maps for the screen (`Sheet`; `step_figure` draws them for packs): the mean map (on the picture through
-    its cell grid, or on its own cells) beside its `channels` strongest channels, two to a column."""
+    """A step's maps for the screen (`Sheet`; `step_figure` draws them for packs), in one row as wide
+    as the step's box: the mean map (on the picture through its cell grid, or on its own cells),
+    then its `channels` strongest channels."""
     x = analysis.trace[node_id].float()
     c, (h, w) = x.shape[1], x.shape[-2:]
     values, under = mean_map(x), t("step.mean_activation", lang)
     grid = _cell_grid(analysis, node_id, (h, w))
     if grid is not None:
         ow, oh = analysis.picture.original_size
-        mean = picture_tile(analysis.picture, values, grid, round(MEAN_BOX * min(1.0, ow / oh)),
+        mean = picture_tile(analysis.picture, values, grid, _width(MEAN_PX, oh, ow),
                             t("step.mean_on_picture", lang, c=c), under=under)
     else:
-        mean = map_tile(values, round(MEAN_BOX * min(1.0, w / h)), HEATMAP_CMAP, t("step.mean_cells", lang, c=c, h=h,
-                                                                                         w=w), under=under)
-    shown = [map_tile(x[0, ch].numpy(), CHANNEL_PX, CHANNEL_CMAP, t("step.channel", lang, ch=ch))
+        mean = map_tile(values, _width(MEAN_PX, h, w), HEATMAP_CMAP, t("step.mean_cells", lang, c=c, h=h, w=w),
+                        under=under)
+    shown = [[map_tile(x[0, ch].numpy(), _width(CHANNEL_PX, h, w), CHANNEL_CMAP, t("step.channel", lang, ch=ch))]
              for ch in strongest(x, shown_channels(analysis, node_id, channels))]
-    row = [[mean], *(shown[i:i + 2] for i in range(0, len(shown), 2))]
-    return Sheet([row], title=step_title(analysis, node_id, len(shown), lang))
+    return Sheet([[[mean], *shown]], title=step_title(analysis, node_id, len(shown), lang))
 
 
 def step_figure(analysis: Analysis, node_id: str, channels: int = 4, lang: str = "en") -> Figure:
