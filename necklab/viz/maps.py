@@ -99,6 +99,11 @@ def channel_energy(feature: torch.Tensor) -> torch.Tensor:
     return feature[0].float().cpu().pow(2).sum(dim=(1, 2))
 
 
+def strongest(feature: torch.Tensor, k: int) -> list[int]:
+    """The k channels of a 1×C×H×W map with the most energy, strongest first."""
+    return channel_energy(feature).argsort(descending=True)[:k].tolist()
+
+
 def overlay_heatmap(ax: Axes, picture: Picture, values: np.ndarray, grid: CellGrid, alpha: float = 0.6,
                     lang: str = "en") -> AxesImage:
     """Draw the picture and a heatmap of one value per cell aligned on it; returns the image artist."""
@@ -118,6 +123,7 @@ def set_map(im: AxesImage, values: np.ndarray, extent: tuple[float, float, float
 
 LEVEL_WIDTH = (150, 300)  # a level's tile on the screen's overview: narrowest and widest
 SHEET_WIDTH = 1150  # px: the screen's sheets aim at this width
+CHANNEL_WIDTH = 196  # px: a tile of the channel grid (four to a row)
 
 
 def levels_sheet(picture: Picture, backbone: BackboneResult, lang: str = "en") -> Sheet:
@@ -141,10 +147,9 @@ def channels_sheet(feature: torch.Tensor, name: str, k: int = 8, lang: str = "en
     energy = channel_energy(feature)
     k = min(k, maps.shape[0])
     cols = min(4, k)
-    width = (SHEET_WIDTH - 20 * (cols + 1)) // cols * 3 // 4
-    tiles = [[map_tile(maps[ch].numpy(), width, CHANNEL_CMAP,
+    tiles = [[map_tile(maps[ch].numpy(), CHANNEL_WIDTH, CHANNEL_CMAP,
                        t("maps.channel_energy", lang, ch=ch, energy=f"{energy[ch]:.3g}"))]
-             for ch in energy.argsort(descending=True)[:k].tolist()]
+             for ch in strongest(feature, k)]
     return Sheet([tiles[i:i + cols] for i in range(0, k, cols)],
                  title=t("maps.top_suptitle", lang, name=name, k=k, n=maps.shape[0]))
 

@@ -22,12 +22,12 @@ from necklab.viz.maps import (
     LABEL_SIZE,
     SHEET_WIDTH,
     TITLE_SIZE,
-    channel_energy,
     mean_map,
     original_extent,
     picture_tile,
     set_map,
     show_picture,
+    strongest,
 )
 from necklab.viz.sheet import GAP, Sheet, Tile, map_tile
 
@@ -215,11 +215,6 @@ class StepFrame:
             im.axes.set_title(t("step.channel", lang, ch=ch), fontsize=LABEL_SIZE - 1)
         self.title.set_text(step_title(analysis, node_id, len(self.channels), lang))
         return self.fig
-
-
-def strongest(x: torch.Tensor, k: int) -> list[int]:
-    """The k channels of a 1×C×H×W map with the most energy (sum of squares), strongest first."""
-    return channel_energy(x).argsort(descending=True)[:k].tolist()
 
 
 def step_title(analysis: Analysis, node_id: str, channels: int, lang: str = "en") -> str:
