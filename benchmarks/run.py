@@ -120,7 +120,6 @@ def clear_picture_caches() -> None:
     analysis._pictures.clear()
     analysis._analyses.clear()
     neck_tab._graphs.clear()
-    neck_tab._openings.clear()
     neck_tab._panels.clear()
     neck_tab._narrations.clear()
     common._drawn_files.clear()

@@ -16,7 +16,6 @@ from necklab.graph.steps import Steps
 from necklab.i18n import t
 from necklab.lab.analysis import analyse
 from necklab.lessons import nasfpn as nasfpn_lesson
-from necklab.ui import neck_tab
 from necklab.ui.neck_tab import render_step, step_image, tab_view
 from necklab.viz.maps import cell_edges, mean_map, original_extent, picture_tile
 from necklab.viz.nasfpn import cell_figure, has_attention, is_cell
@@ -156,8 +155,7 @@ def test_a_long_title_is_broken_at_a_space_and_chinese_anywhere():
 
 def test_stepping_draws_no_matplotlib_figure(fpn):
     """After a run (step 0 drawn), every later step redraws only its highlight on the graph, and
-    its maps are a sheet (numpy and Pillow); step 0 again is kept."""
-    neck_tab._openings.clear()
+    its maps are a sheet (numpy and Pillow); step 0 again draws no figure either."""
     tab_view(fpn, "", "en")
     steps = Steps.of(fpn.topology)
     with full_draws() as drawn:

@@ -279,23 +279,11 @@ def graph_picture(analysis: Analysis, nodes: list[str] | None, lang: str = "en")
     return _graphs.get_or_make(key, lambda: GraphPicture(analysis.topology, dict(shapes), nodes, lang))
 
 
-# The opening step's image by analysis and language: drawn once per run, shown again at step 0.
-OPENINGS_MB = 96
-_openings: LRU[Hashable, np.ndarray] = LRU(32, budget=OPENINGS_MB * 1024 * 1024, weigh=lambda a: a.nbytes,
-                                        idle=IDLE_S)
-
-
 def step_image(analysis: Analysis, node: str, lang: str = "en") -> np.ndarray:
     """The step image of one node: its maps (`step_sheet`), or a pooled vector's bars (`step_figure`)."""
     if analysis.trace[node].dim() != 4:  # a pooled vector's bars (one step of SPP)
         return image(step_figure(analysis, node, lang=lang))
     return step_sheet(analysis, node, lang=lang).image()
-
-
-def opening_image(analysis: Analysis, nodes: Sequence[str], lang: str = "en") -> np.ndarray:
-    """The opening step's image (`opening_sheet`), drawn once per analysis and language."""
-    key = (keep_analysis(analysis).key, tuple(nodes), lang)
-    return _openings.get_or_make(key, lambda: opening_sheet(analysis, nodes, lang).image())
 
 
 def steps_of(analysis: Analysis, every: bool = False) -> Steps:
@@ -329,7 +317,7 @@ def step_graph(analysis: Analysis, k: int, lang: str = "en", every: bool = False
 def step_map(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> np.ndarray:
     """Step k's feature map(s): the opening's pyramid, or one node's map."""
     nodes = steps_of(analysis, every)[int(k)]
-    return opening_image(analysis, nodes, lang) if len(nodes) > 1 else step_image(analysis, nodes[0], lang)
+    return opening_sheet(analysis, nodes, lang).image() if len(nodes) > 1 else step_image(analysis, nodes[0], lang)
 
 
 def step_narration(analysis: Analysis, k: int, lang: str = "en", every: bool = False) -> str:

@@ -198,7 +198,8 @@ class Sheet:
         """The sheet as one white H×W×3 uint8 image."""
         row_sizes = [[column_size(column) for column in row] for row in self.rows]
         width = max(GAP + sum(w + GAP for w, _ in sizes) for sizes in row_sizes)
-        title = wrapped(self.title, HEAD_PX, width - 2 * GAP - BUTTONS) if self.title else []
+        title_width = width - 2 * GAP - BUTTONS
+        title = wrapped(self.title, HEAD_PX, title_width) if self.title else []
         heights = [max(h for _, h in sizes) for sizes in row_sizes]
         top = GAP + len(title) * (HEAD_PX + 6) + (GAP if title else 0)
         height = top + sum(h + GAP for h in heights) + (TEXT_PX + GAP if self.legend else 0)
@@ -214,7 +215,7 @@ class Sheet:
                 x += column_width + GAP
             y += row_height + GAP
         for i, line in enumerate(title):
-            stamp(canvas, fitted(line, HEAD_PX, width - 2 * GAP - BUTTONS), GAP, GAP + i * (HEAD_PX + 6), INK)
+            stamp(canvas, fitted(line, HEAD_PX, title_width), GAP, GAP + i * (HEAD_PX + 6), INK)
         if self.legend:
             stamp(canvas, fitted(self.legend, TEXT_PX, width - 2 * GAP), GAP, height - TEXT_PX - GAP, INK)
         return canvas
